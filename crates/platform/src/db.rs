@@ -1,0 +1,134 @@
+//! The database handle: one SQL dialect written for both SQLite and
+//! PostgreSQL through sqlx's `Any` driver.
+//!
+//! Queries use `$1, $2, …` placeholders, which both backends accept. Columns
+//! avoid types the two disagree on: times are `BIGINT` Unix milliseconds,
+//! ids are `TEXT`, flags are nullable timestamps or `BIGINT` 0/1.
+//!
+//! SQLite allows one writer at a time, so on SQLite writes go through a pool
+//! of one connection (no `SQLITE_BUSY` between our own writers) while reads
+//! use a wider pool; on PostgreSQL both handles are the same pool.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    backend: Backend,
+    read: AnyPool,
+    write: AnyPool,
+}
+
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+impl Db {
+    pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let options = AnyConnectOptions::from_str(url)?;
+        match backend {
+            Backend::Sqlite => {
+                let write = sqlite_pool(1).connect_with(options.clone()).await?;
+                // WAL must be on before readers open their connections.
+                let read = sqlite_pool(8).connect_with(options).await?;
+                Ok(Db {
+                    backend,
+                    read,
+                    write,
+                })
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                Ok(Db {
+                    backend,
+                    read: pool.clone(),
+                    write: pool,
+                })
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Pool for queries that only read.
+    pub fn read(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Pool for statements that write (outside a transaction).
+    pub fn write(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// A transaction on the writer: everything in it commits or nothing does.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.write.begin().await
+    }
+
+    pub async fn migrate(&self, sqlite: &Migrator, postgres: &Migrator) -> Result<(), sqlx::migrate::MigrateError> {
+        match self.backend {
+            Backend::Sqlite => sqlite.run(&self.write).await,
+            Backend::Postgres => postgres.run(&self.write).await,
+        }
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+fn sqlite_pool(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+}
+
+/// True when `err` is a unique-constraint violation (the row already exists).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}
+
+/// A new random id (UUIDv7: time-ordered, so indexes stay compact).
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}

@@ -1,0 +1,46 @@
+//! Platform pieces every domain stands on: configuration, the database,
+//! time, secrets, translations, errors, notifications (SMS, e-mail, the
+//! development outbox), the event bus, the audit log and the web shell.
+//! Nothing here knows about a particular domain.
+
+pub mod audit;
+pub mod bus;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod i18n;
+pub mod notify;
+pub mod web;
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+pub use error::{ApiError, ApiResult, Msg};
+
+/// Everything a request handler or job needs, cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+pub struct Services {
+    pub config: config::Config,
+    pub db: db::Db,
+    pub clock: clock::Clock,
+    pub keys: crypto::SecretKey,
+    pub notifier: notify::Notifier,
+    pub bus: bus::Bus,
+}
+
+impl AppState {
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}

@@ -1,0 +1,153 @@
+//! The Tram server: builds the platform services from configuration,
+//! applies migrations, composes every domain's routes behind the shared
+//! middleware (language, CSRF, session, page shell) and serves them.
+
+mod home;
+mod openapi;
+mod shell;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+use tram_platform::bus::Bus;
+use tram_platform::clock::Clock;
+use tram_platform::config::Config;
+use tram_platform::crypto::SecretKey;
+use tram_platform::db::Db;
+use tram_platform::notify::Notifier;
+use tram_platform::web::csrf::{self, CsrfExempt};
+use tram_platform::web::locale;
+use tram_platform::{AppState, Services};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Builds the services: data directory, key, database (migrated), bus,
+/// notifier.
+pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppState> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let keys = if config.secret_key.is_empty() {
+        SecretKey::load_or_create(&config.data_dir.join("secret.key"))?
+    } else {
+        SecretKey::from_hex(&config.secret_key)?
+    };
+    let db = Db::connect(&config.database_url())
+        .await
+        .context("cannot open the database")?;
+    db.migrate(&SQLITE_MIGRATIONS, &POSTGRES_MIGRATIONS)
+        .await
+        .context("cannot apply database migrations")?;
+    let notifier = Notifier::from_config(&config, &db, &clock)?;
+    Ok(AppState::new(Services {
+        config,
+        db,
+        clock,
+        keys,
+        notifier,
+        bus: Bus::local(),
+    }))
+}
+
+/// Every route of the server behind the shared middleware.
+pub fn router(state: AppState) -> Router {
+    let exempt = CsrfExempt(vec![]);
+    Router::new()
+        .merge(tram_accounts::web::api::routes())
+        .merge(tram_accounts::web::pages::routes())
+        .merge(tram_org::web::api::routes())
+        .merge(tram_org::web::pages::routes())
+        .merge(home::routes())
+        .merge(openapi::routes())
+        .layer(from_fn_with_state(state.clone(), shell::layer))
+        .layer(from_fn_with_state(state.clone(), tram_accounts::web::authenticate))
+        .layer(from_fn_with_state((state.clone(), exempt), csrf::guard))
+        .layer(from_fn(locale::layer))
+        .layer(from_fn(shell::security_headers))
+        .layer(RequestBodyLimitLayer::new(16 * 1024 * 1024))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A running server (used by `serve` and by the integration tests).
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Server> {
+        let listen = config.listen;
+        let state = build_state(config, clock).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr()?;
+        let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+                tracing::error!(error = %err, "server stopped");
+            }
+        });
+        Ok(Server {
+            addr,
+            state,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets requests in flight finish, closes the database.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // Open streams (SSE) would hold a graceful shutdown forever.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.task).await;
+        self.task.abort();
+        self.state.db.close().await;
+    }
+}
+
+/// `tram serve`: runs until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    if config.dev_mode {
+        tracing::warn!("development mode: SMS and e-mail are copied to /admin/outbox; set dev_mode = false in production");
+    }
+    let server = Server::start(config, Clock::system()).await?;
+    tracing::info!(url = %server.state.config.public_url(), listen = %server.addr, "Tram is listening");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
