@@ -49,7 +49,12 @@ pub struct CodeSent {
 /// What the code message says. `None` for the code: the destination already
 /// has an account (registration), so the message says that instead of
 /// giving a code, and the answer to the requester is the same either way.
-fn message_text(locale: Locale, purpose: Purpose, code: Option<&str>, minutes: i64) -> (String, String) {
+fn message_text(
+    locale: Locale,
+    purpose: Purpose,
+    code: Option<&str>,
+    minutes: i64,
+) -> (String, String) {
     let subject = locale.t("accounts.code.subject").to_string();
     let body = match (purpose, code) {
         (_, Some(code)) => locale.tf(
@@ -98,12 +103,14 @@ pub async fn send(
             retry_after_secs: (oldest + HOUR_MS - now) / 1000 + 1,
         });
     }
-    let from_ip: i64 = sqlx::query("SELECT COUNT(*) AS n FROM verification_codes WHERE ip = $1 AND created_at > $2")
-        .bind(&client.ip)
-        .bind(now - HOUR_MS)
-        .fetch_one(state.db.read())
-        .await?
-        .try_get("n")?;
+    let from_ip: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM verification_codes WHERE ip = $1 AND created_at > $2",
+    )
+    .bind(&client.ip)
+    .bind(now - HOUR_MS)
+    .fetch_one(state.db.read())
+    .await?
+    .try_get("n")?;
     if from_ip >= rules.codes_per_ip_per_hour {
         let oldest = oldest_in_window(state, "ip", &client.ip, now).await?;
         return Err(AccountError::CodeRateLimited {
@@ -111,13 +118,17 @@ pub async fn send(
         });
     }
 
-    let registered = crate::users::exists(&state.db, contact).await?;
+    let account = crate::users::find_for_login(&state.db, contact)
+        .await?
+        .map(|(user, _)| user.id);
     let gives_code = match purpose {
-        Purpose::Register => !registered,
-        Purpose::ResetPassword => registered,
+        Purpose::Register => account.is_none(),
+        Purpose::ResetPassword => account.is_some(),
     };
     let code = random_digits(6);
-    let code_hash = state.keys.keyed_hash("verification-code", &format!("{destination}:{code}"));
+    let code_hash = state
+        .keys
+        .keyed_hash("verification-code", &format!("{destination}:{code}"));
 
     let mut tx = state.db.begin().await?;
     sqlx::query(
@@ -151,6 +162,7 @@ pub async fn send(
         now,
         audit::NewEvent {
             kind: kind::CODE_SENT,
+            user_id: account.as_deref(),
             ip: Some(&client.ip),
             user_agent: Some(&client.user_agent),
             detail: serde_json::json!({
@@ -165,7 +177,12 @@ pub async fn send(
     tx.commit().await?;
 
     let minutes = rules.code_ttl_secs / 60;
-    let (subject, text) = message_text(locale, purpose, gives_code.then_some(code.as_str()), minutes);
+    let (subject, text) = message_text(
+        locale,
+        purpose,
+        gives_code.then_some(code.as_str()),
+        minutes,
+    );
     let delivered = match contact {
         Contact::Phone(phone) => {
             state
@@ -206,7 +223,12 @@ pub async fn send(
     })
 }
 
-async fn oldest_in_window(state: &AppState, column: &str, value: &str, now: i64) -> AccountResult<i64> {
+async fn oldest_in_window(
+    state: &AppState,
+    column: &str,
+    value: &str,
+    now: i64,
+) -> AccountResult<i64> {
     let row = sqlx::query(&format!(
         "SELECT MIN(created_at) AS oldest FROM verification_codes WHERE {column} = $1 AND created_at > $2"
     ))
@@ -220,7 +242,13 @@ async fn oldest_in_window(state: &AppState, column: &str, value: &str, now: i64)
 /// Checks `code` for `destination` and, if right, uses it up (atomically:
 /// two requests with the same code cannot both succeed). A wrong code
 /// counts against the code's tries; the sixth try fails even when right.
-pub async fn consume(state: &AppState, purpose: Purpose, destination: &str, code: &str, client: &ClientInfo) -> AccountResult<()> {
+pub async fn consume(
+    state: &AppState,
+    purpose: Purpose,
+    destination: &str,
+    code: &str,
+    client: &ClientInfo,
+) -> AccountResult<()> {
     let now = state.clock.now_ms();
     let rules = &state.config.security;
     let row = sqlx::query(
@@ -246,14 +274,18 @@ pub async fn consume(state: &AppState, purpose: Purpose, destination: &str, code
         return Err(AccountError::CodeTooManyAttempts);
     }
     let code = code.trim();
-    let offered = state.keys.keyed_hash("verification-code", &format!("{destination}:{code}"));
+    let offered = state
+        .keys
+        .keyed_hash("verification-code", &format!("{destination}:{code}"));
     if !constant_time_eq(&stored, &offered) {
         let failed = failed + 1;
         let mut tx = state.db.begin().await?;
-        sqlx::query("UPDATE verification_codes SET failed_attempts = failed_attempts + 1 WHERE id = $1")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE verification_codes SET failed_attempts = failed_attempts + 1 WHERE id = $1",
+        )
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
         audit::record(
             &mut tx,
             now,

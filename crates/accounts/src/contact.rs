@@ -31,7 +31,9 @@ impl Contact {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Sms,
@@ -108,11 +110,23 @@ mod tests {
 
     #[test]
     fn invalid_and_landline_numbers_are_refused() {
-        assert!(matches!(parse_mobile("1234"), Err(AccountError::InvalidPhone)));
-        assert!(matches!(parse_mobile("+852 1234 5678"), Err(AccountError::InvalidPhone)));
-        assert!(matches!(parse_mobile("abc"), Err(AccountError::InvalidPhone)));
+        assert!(matches!(
+            parse_mobile("1234"),
+            Err(AccountError::InvalidPhone)
+        ));
+        assert!(matches!(
+            parse_mobile("+852 1234 5678"),
+            Err(AccountError::InvalidPhone)
+        ));
+        assert!(matches!(
+            parse_mobile("abc"),
+            Err(AccountError::InvalidPhone)
+        ));
         // 2xxx xxxx is a Hong Kong fixed line.
-        assert!(matches!(parse_mobile("+852 2123 4567"), Err(AccountError::NotMobile)));
+        assert!(matches!(
+            parse_mobile("+852 2123 4567"),
+            Err(AccountError::NotMobile)
+        ));
     }
 
     #[test]
@@ -120,7 +134,13 @@ mod tests {
         assert_eq!(parse_email(" Ada@Example.COM ").unwrap(), "ada@example.com");
         assert!(parse_email("not-an-email").is_err());
         assert!(parse_email("a@localhost").is_err());
-        assert_eq!(parse_identifier("ada@example.com").unwrap(), Contact::Email("ada@example.com".into()));
-        assert_eq!(parse_identifier("91234567").unwrap(), Contact::Phone("+85291234567".into()));
+        assert_eq!(
+            parse_identifier("ada@example.com").unwrap(),
+            Contact::Email("ada@example.com".into())
+        );
+        assert_eq!(
+            parse_identifier("91234567").unwrap(),
+            Contact::Phone("+85291234567".into())
+        );
     }
 }

@@ -76,11 +76,16 @@ impl From<AccountError> for ApiError {
         use AccountError::*;
         let bad = |code, key| ApiError::new(StatusCode::BAD_REQUEST, code, Msg::new(key));
         match err {
-            InvalidPhone => bad("invalid_phone", "accounts.error.invalid_phone").field("phone", Msg::new("accounts.error.invalid_phone")),
-            NotMobile => bad("not_mobile", "accounts.error.not_mobile").field("phone", Msg::new("accounts.error.not_mobile")),
-            InvalidEmail => bad("invalid_email", "accounts.error.invalid_email").field("email", Msg::new("accounts.error.invalid_email")),
-            WeakPassword => bad("weak_password", "accounts.error.weak_password").field("password", Msg::new("accounts.error.weak_password")),
-            InvalidName => bad("invalid_name", "accounts.error.invalid_name").field("display_name", Msg::new("accounts.error.invalid_name")),
+            InvalidPhone => bad("invalid_phone", "accounts.error.invalid_phone")
+                .field("phone", Msg::new("accounts.error.invalid_phone")),
+            NotMobile => bad("not_mobile", "accounts.error.not_mobile")
+                .field("phone", Msg::new("accounts.error.not_mobile")),
+            InvalidEmail => bad("invalid_email", "accounts.error.invalid_email")
+                .field("email", Msg::new("accounts.error.invalid_email")),
+            WeakPassword => bad("weak_password", "accounts.error.weak_password")
+                .field("password", Msg::new("accounts.error.weak_password")),
+            InvalidName => bad("invalid_name", "accounts.error.invalid_name")
+                .field("display_name", Msg::new("accounts.error.invalid_name")),
             ResendTooSoon { wait_secs } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "resend_too_soon",
@@ -90,36 +95,87 @@ impl From<AccountError> for ApiError {
             CodeRateLimited { retry_after_secs } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
-                Msg::new("accounts.error.code_rate_limited").arg("minutes", (retry_after_secs + 59) / 60),
+                Msg::new("accounts.error.code_rate_limited")
+                    .arg("minutes", (retry_after_secs + 59) / 60),
             )
             .retry_after(retry_after_secs),
-            CodeDeliveryFailed => ApiError::new(StatusCode::BAD_GATEWAY, "delivery_failed", Msg::new("accounts.error.delivery_failed")),
-            CodeWrong { attempts_left } => bad("code_wrong", "accounts.error.code_wrong")
-                .field("code", Msg::new("accounts.error.code_wrong_left").arg("left", attempts_left)),
-            CodeInvalid => bad("code_invalid", "accounts.error.code_invalid").field("code", Msg::new("accounts.error.code_invalid")),
-            CodeExpired => bad("code_expired", "accounts.error.code_expired").field("code", Msg::new("accounts.error.code_expired")),
+            CodeDeliveryFailed => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "delivery_failed",
+                Msg::new("accounts.error.delivery_failed"),
+            ),
+            CodeWrong { attempts_left } => bad("code_wrong", "accounts.error.code_wrong").field(
+                "code",
+                Msg::new("accounts.error.code_wrong_left").arg("left", attempts_left),
+            ),
+            CodeInvalid => bad("code_invalid", "accounts.error.code_invalid")
+                .field("code", Msg::new("accounts.error.code_invalid")),
+            CodeExpired => bad("code_expired", "accounts.error.code_expired")
+                .field("code", Msg::new("accounts.error.code_expired")),
             CodeTooManyAttempts => bad("code_attempts_exceeded", "accounts.error.code_attempts")
                 .field("code", Msg::new("accounts.error.code_attempts")),
-            AccountExists => ApiError::new(StatusCode::CONFLICT, "account_exists", Msg::new("accounts.error.account_exists")),
-            BadCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", Msg::new("accounts.error.bad_credentials")),
+            AccountExists => ApiError::new(
+                StatusCode::CONFLICT,
+                "account_exists",
+                Msg::new("accounts.error.account_exists"),
+            ),
+            BadCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_credentials",
+                Msg::new("accounts.error.bad_credentials"),
+            ),
             Locked { retry_after_secs } => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "locked",
                 Msg::new("accounts.error.locked").arg("minutes", (retry_after_secs + 59) / 60),
             )
             .retry_after(retry_after_secs),
-            SecondFactorRequired => ApiError::new(StatusCode::UNAUTHORIZED, "second_factor_required", Msg::new("accounts.error.second_factor_required")),
-            TotpWrong => bad("totp_wrong", "accounts.error.totp_wrong").field("code", Msg::new("accounts.error.totp_wrong")),
-            TotpReplayed => bad("totp_replayed", "accounts.error.totp_replayed").field("code", Msg::new("accounts.error.totp_replayed")),
+            SecondFactorRequired => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "second_factor_required",
+                Msg::new("accounts.error.second_factor_required"),
+            ),
+            TotpWrong => bad("totp_wrong", "accounts.error.totp_wrong")
+                .field("code", Msg::new("accounts.error.totp_wrong")),
+            TotpReplayed => bad("totp_replayed", "accounts.error.totp_replayed")
+                .field("code", Msg::new("accounts.error.totp_replayed")),
             TotpNotEnabled => bad("totp_not_enabled", "accounts.error.totp_not_enabled"),
-            TotpAlreadyEnabled => ApiError::new(StatusCode::CONFLICT, "totp_already_enabled", Msg::new("accounts.error.totp_already_enabled")),
+            TotpAlreadyEnabled => ApiError::new(
+                StatusCode::CONFLICT,
+                "totp_already_enabled",
+                Msg::new("accounts.error.totp_already_enabled"),
+            ),
             TotpNotPending => bad("totp_not_pending", "accounts.error.totp_not_pending"),
-            ChallengeExpired => ApiError::new(StatusCode::UNAUTHORIZED, "challenge_expired", Msg::new("accounts.error.challenge_expired")),
-            QrExpired => ApiError::new(StatusCode::GONE, "qr_expired", Msg::new("accounts.error.qr_expired")),
-            QrUsed => ApiError::new(StatusCode::CONFLICT, "qr_used", Msg::new("accounts.error.qr_used")),
-            QrWrongBrowser => ApiError::new(StatusCode::FORBIDDEN, "qr_wrong_browser", Msg::new("accounts.error.qr_wrong_browser")),
-            QrPending => ApiError::new(StatusCode::CONFLICT, "qr_pending", Msg::new("accounts.error.qr_pending")),
-            QrRejected => ApiError::new(StatusCode::FORBIDDEN, "qr_rejected", Msg::new("accounts.error.qr_rejected")),
+            ChallengeExpired => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "challenge_expired",
+                Msg::new("accounts.error.challenge_expired"),
+            ),
+            QrExpired => ApiError::new(
+                StatusCode::GONE,
+                "qr_expired",
+                Msg::new("accounts.error.qr_expired"),
+            ),
+            QrUsed => ApiError::new(
+                StatusCode::CONFLICT,
+                "qr_used",
+                Msg::new("accounts.error.qr_used"),
+            ),
+            QrWrongBrowser => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "qr_wrong_browser",
+                Msg::new("accounts.error.qr_wrong_browser"),
+            ),
+            QrPending => ApiError::new(
+                StatusCode::CONFLICT,
+                "qr_pending",
+                Msg::new("accounts.error.qr_pending"),
+            ),
+            QrRejected => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "qr_rejected",
+                Msg::new("accounts.error.qr_rejected"),
+            ),
             NotFound => ApiError::not_found(),
             Unauthenticated => ApiError::unauthenticated(),
             Forbidden => ApiError::forbidden(),

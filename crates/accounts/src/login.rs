@@ -21,10 +21,15 @@ const CHALLENGE_TTL_MS: i64 = 5 * 60_000;
 const CHALLENGE_MAX_FAILURES: i64 = 5;
 
 pub enum LoginOutcome {
-    LoggedIn { user: User, session: NewSession },
+    LoggedIn {
+        user: User,
+        session: NewSession,
+    },
     /// The password (or QR) was right, but this device must pass 2FA; the
     /// token identifies this half-finished login.
-    SecondFactor { challenge_token: String },
+    SecondFactor {
+        challenge_token: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -61,9 +66,12 @@ pub async fn with_password(
     let ok = passwords(state).verify(password, stored_hash).await;
     let Some((user, _)) = found.filter(|_| ok) else {
         let rules = &state.config.security;
-        let locked = throttle::record_failure(state, &account_key, rules.login_failures_before_lock).await?;
+        let locked =
+            throttle::record_failure(state, &account_key, rules.login_failures_before_lock).await?;
         throttle::record_failure(state, &ip_key, rules.login_failures_per_ip_before_lock).await?;
-        let user_id = users::find_for_login(&state.db, &contact).await?.map(|(u, _)| u.id);
+        let user_id = users::find_for_login(&state.db, &contact)
+            .await?
+            .map(|(u, _)| u.id);
         let mut conn = state.db.write().acquire().await?;
         audit::record(
             &mut conn,
@@ -122,7 +130,9 @@ pub async fn complete(
         .bind(now + CHALLENGE_TTL_MS)
         .execute(state.db.write())
         .await?;
-        return Ok(LoginOutcome::SecondFactor { challenge_token: token });
+        return Ok(LoginOutcome::SecondFactor {
+            challenge_token: token,
+        });
     }
     let session = start_session(state, &user, method, device_key, client, false).await?;
     Ok(LoginOutcome::LoggedIn { user, session })
@@ -139,7 +149,8 @@ pub async fn start_session(
     let now = state.clock.now_ms();
     let ttl = state.config.security.session_ttl_days * 86_400_000;
     let mut tx = state.db.begin().await?;
-    let session = sessions::start(&mut tx, now, ttl, user, device_key, method, client, trusted).await?;
+    let session =
+        sessions::start(&mut tx, now, ttl, user, device_key, method, client, trusted).await?;
     tx.commit().await?;
     Ok(session)
 }
@@ -161,14 +172,18 @@ pub async fn second_factor(
     let id: String = row.try_get("id")?;
     let user_id: String = row.try_get("user_id")?;
     let method: String = row.try_get("method")?;
-    if now >= row.try_get::<i64, _>("expires_at")? || row.try_get::<i64, _>("failed_attempts")? >= CHALLENGE_MAX_FAILURES {
+    if now >= row.try_get::<i64, _>("expires_at")?
+        || row.try_get::<i64, _>("failed_attempts")? >= CHALLENGE_MAX_FAILURES
+    {
         return Err(AccountError::ChallengeExpired);
     }
     if let Err(err) = totp::verify_any(state, &user_id, code, client).await {
-        sqlx::query("UPDATE login_challenges SET failed_attempts = failed_attempts + 1 WHERE id = $1")
-            .bind(&id)
-            .execute(state.db.write())
-            .await?;
+        sqlx::query(
+            "UPDATE login_challenges SET failed_attempts = failed_attempts + 1 WHERE id = $1",
+        )
+        .bind(&id)
+        .execute(state.db.write())
+        .await?;
         return Err(err);
     }
     let used = sqlx::query("DELETE FROM login_challenges WHERE id = $1")
@@ -189,19 +204,34 @@ pub async fn second_factor(
 
 /// Checks the password of a logged-in user again (before a sensitive
 /// change). Wrong answers count towards the account's lock like logins.
-pub async fn recheck_password(state: &AppState, user_id: &str, password: &str) -> AccountResult<()> {
+pub async fn recheck_password(
+    state: &AppState,
+    user_id: &str,
+    password: &str,
+) -> AccountResult<()> {
     let key = format!("user:{user_id}");
     throttle::check(state, &[&key]).await?;
     let stored = users::password_hash(&state.db, user_id).await?;
     if !passwords(state).verify(password, stored.as_deref()).await {
-        throttle::record_failure(state, &key, state.config.security.login_failures_before_lock).await?;
+        throttle::record_failure(
+            state,
+            &key,
+            state.config.security.login_failures_before_lock,
+        )
+        .await?;
         return Err(AccountError::BadCredentials);
     }
     Ok(())
 }
 
 /// Changes the password of a logged-in user; their other sessions end.
-pub async fn change_password(state: &AppState, auth: &sessions::AuthUser, current: &str, new: &str, client: &ClientInfo) -> AccountResult<()> {
+pub async fn change_password(
+    state: &AppState,
+    auth: &sessions::AuthUser,
+    current: &str,
+    new: &str,
+    client: &ClientInfo,
+) -> AccountResult<()> {
     crate::password::Passwords::check_policy(new)?;
     recheck_password(state, &auth.user_id, current).await?;
     let hash = passwords(state).hash(new).await?;
@@ -213,16 +243,36 @@ pub async fn change_password(state: &AppState, auth: &sessions::AuthUser, curren
         .bind(&auth.session_id)
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, now, password_event(&auth.user_id, client, "change")).await?;
+    audit::record(
+        &mut tx,
+        now,
+        password_event(&auth.user_id, client, "change"),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Sets a new password with a reset code; every session of the account ends.
-pub async fn reset_password(state: &AppState, contact: &crate::contact::Contact, code: &str, new: &str, client: &ClientInfo) -> AccountResult<()> {
+pub async fn reset_password(
+    state: &AppState,
+    contact: &crate::contact::Contact,
+    code: &str,
+    new: &str,
+    client: &ClientInfo,
+) -> AccountResult<()> {
     crate::password::Passwords::check_policy(new)?;
-    crate::codes::consume(state, crate::codes::Purpose::ResetPassword, contact.value(), code, client).await?;
-    let (user, _) = users::find_for_login(&state.db, contact).await?.ok_or(AccountError::CodeInvalid)?;
+    crate::codes::consume(
+        state,
+        crate::codes::Purpose::ResetPassword,
+        contact.value(),
+        code,
+        client,
+    )
+    .await?;
+    let (user, _) = users::find_for_login(&state.db, contact)
+        .await?
+        .ok_or(AccountError::CodeInvalid)?;
     let hash = passwords(state).hash(new).await?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;

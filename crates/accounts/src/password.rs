@@ -23,7 +23,8 @@ pub struct Passwords {
 
 impl Passwords {
     pub fn new(memory_kib: u32, iterations: u32, lanes: u32) -> Passwords {
-        let params = Params::new(memory_kib, iterations, lanes, None).expect("valid argon2 parameters");
+        let params =
+            Params::new(memory_kib, iterations, lanes, None).expect("valid argon2 parameters");
         Passwords {
             params,
             dummy: Arc::new(OnceLock::new()),
@@ -33,7 +34,8 @@ impl Passwords {
     /// One instance per parameter set for the whole process, so the dummy
     /// hash is computed once.
     pub fn shared(memory_kib: u32, iterations: u32, lanes: u32) -> Passwords {
-        static INSTANCES: std::sync::Mutex<Vec<((u32, u32, u32), Passwords)>> = std::sync::Mutex::new(Vec::new());
+        static INSTANCES: std::sync::Mutex<Vec<((u32, u32, u32), Passwords)>> =
+            std::sync::Mutex::new(Vec::new());
         let mut instances = INSTANCES.lock().expect("password instances lock");
         let key = (memory_kib, iterations, lanes);
         if let Some((_, p)) = instances.iter().find(|(k, _)| *k == key) {
@@ -83,11 +85,18 @@ impl Passwords {
                 Some(s) => s.clone(),
                 None => this
                     .dummy
-                    .get_or_init(|| this.hash_now(&tram_platform::crypto::random_token(16)).unwrap_or_default())
+                    .get_or_init(|| {
+                        this.hash_now(&tram_platform::crypto::random_token(16))
+                            .unwrap_or_default()
+                    })
                     .clone(),
             };
             let ok = PasswordHash::new(&target)
-                .map(|parsed| this.argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+                .map(|parsed| {
+                    this.argon2()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
                 .unwrap_or(false);
             ok && stored.is_some()
         })

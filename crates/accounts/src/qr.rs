@@ -122,7 +122,11 @@ fn effective_status(ticket: &Ticket, now: i64) -> String {
     }
 }
 
-async fn load_for_browser(state: &AppState, ticket_id: &str, browser_key: &str) -> AccountResult<Ticket> {
+async fn load_for_browser(
+    state: &AppState,
+    ticket_id: &str,
+    browser_key: &str,
+) -> AccountResult<Ticket> {
     let ticket = load(state, "id", ticket_id).await?;
     if !constant_time_eq(&ticket.browser_key_hash, &hash_token(browser_key)) {
         return Err(AccountError::QrWrongBrowser);
@@ -130,7 +134,11 @@ async fn load_for_browser(state: &AppState, ticket_id: &str, browser_key: &str) 
     Ok(ticket)
 }
 
-pub async fn status(state: &AppState, ticket_id: &str, browser_key: &str) -> AccountResult<TicketStatus> {
+pub async fn status(
+    state: &AppState,
+    ticket_id: &str,
+    browser_key: &str,
+) -> AccountResult<TicketStatus> {
     let ticket = load_for_browser(state, ticket_id, browser_key).await?;
     Ok(TicketStatus {
         status: effective_status(&ticket, state.clock.now_ms()),
@@ -156,11 +164,16 @@ pub async fn scan(state: &AppState, scan_token: &str) -> AccountResult<ScanView>
     let now = state.clock.now_ms();
     let status = effective_status(&ticket, now);
     if status == "pending" {
-        sqlx::query("UPDATE qr_tickets SET status = 'scanned' WHERE id = $1 AND status = 'pending'")
-            .bind(&ticket.id)
-            .execute(state.db.write())
-            .await?;
-        state.bus.publish(&topic(&ticket.id), b"scanned".to_vec()).await;
+        sqlx::query(
+            "UPDATE qr_tickets SET status = 'scanned' WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(&ticket.id)
+        .execute(state.db.write())
+        .await?;
+        state
+            .bus
+            .publish(&topic(&ticket.id), b"scanned".to_vec())
+            .await;
     }
     let (browser, os) = browser_and_os(&ticket.user_agent);
     Ok(ScanView {
@@ -169,12 +182,22 @@ pub async fn scan(state: &AppState, scan_token: &str) -> AccountResult<ScanView>
         ip: ticket.ip,
         requested_at: ticket.created_at,
         expires_at: ticket.expires_at,
-        status: if status == "pending" { "scanned".into() } else { status },
+        status: if status == "pending" {
+            "scanned".into()
+        } else {
+            status
+        },
     })
 }
 
 /// The logged-in phone confirms (or rejects) the login.
-pub async fn decide(state: &AppState, scan_token: &str, phone: &AuthUser, approve: bool, client: &ClientInfo) -> AccountResult<()> {
+pub async fn decide(
+    state: &AppState,
+    scan_token: &str,
+    phone: &AuthUser,
+    approve: bool,
+    client: &ClientInfo,
+) -> AccountResult<()> {
     let ticket = load(state, "scan_token_hash", &hash_token(scan_token)).await?;
     let now = state.clock.now_ms();
     match effective_status(&ticket, now).as_str() {
@@ -202,7 +225,11 @@ pub async fn decide(state: &AppState, scan_token: &str, phone: &AuthUser, approv
         &mut tx,
         now,
         audit::NewEvent {
-            kind: if approve { kind::QR_CONFIRMED } else { kind::QR_REJECTED },
+            kind: if approve {
+                kind::QR_CONFIRMED
+            } else {
+                kind::QR_REJECTED
+            },
             user_id: Some(&phone.user_id),
             ip: Some(&client.ip),
             user_agent: Some(&client.user_agent),
@@ -212,7 +239,10 @@ pub async fn decide(state: &AppState, scan_token: &str, phone: &AuthUser, approv
     )
     .await?;
     tx.commit().await?;
-    state.bus.publish(&topic(&ticket.id), new_status.as_bytes().to_vec()).await;
+    state
+        .bus
+        .publish(&topic(&ticket.id), new_status.as_bytes().to_vec())
+        .await;
     Ok(())
 }
 

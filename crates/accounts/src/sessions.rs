@@ -204,7 +204,11 @@ pub async fn resolve(state: &AppState, token: &str) -> AccountResult<Option<Auth
     Ok(Some(session))
 }
 
-pub async fn set_current_org(state: &AppState, session_id: &str, org_id: &str) -> AccountResult<()> {
+pub async fn set_current_org(
+    state: &AppState,
+    session_id: &str,
+    org_id: &str,
+) -> AccountResult<()> {
     sqlx::query("UPDATE sessions SET org_id = $1 WHERE id = $2")
         .bind(org_id)
         .bind(session_id)
@@ -238,7 +242,11 @@ pub async fn end(state: &AppState, session: &AuthUser, client: &ClientInfo) -> A
 }
 
 /// Whether this browser has passed the user's second factor before.
-pub async fn device_trusted(state: &AppState, user_id: &str, device_key: &str) -> AccountResult<bool> {
+pub async fn device_trusted(
+    state: &AppState,
+    user_id: &str,
+    device_key: &str,
+) -> AccountResult<bool> {
     let row = sqlx::query("SELECT trusted_at FROM devices WHERE user_id = $1 AND key_hash = $2")
         .bind(user_id)
         .bind(hash_token(device_key))
@@ -280,7 +288,11 @@ pub struct DeviceView {
 
 /// A user's devices, most recently active first, each with its sessions.
 /// `viewer` marks the caller's own device and session.
-pub async fn list_devices(state: &AppState, user_id: &str, viewer: Option<&AuthUser>) -> AccountResult<Vec<DeviceView>> {
+pub async fn list_devices(
+    state: &AppState,
+    user_id: &str,
+    viewer: Option<&AuthUser>,
+) -> AccountResult<Vec<DeviceView>> {
     let devices = sqlx::query(
         "SELECT id, name, browser, os, last_ip, created_at, last_active_at, trusted_at FROM devices \
          WHERE user_id = $1 ORDER BY last_active_at DESC",
@@ -336,7 +348,13 @@ pub struct Actor<'a> {
     pub client: &'a ClientInfo,
 }
 
-pub async fn rename_device(state: &AppState, owner_id: &str, device_id: &str, name: &str, actor: &Actor<'_>) -> AccountResult<()> {
+pub async fn rename_device(
+    state: &AppState,
+    owner_id: &str,
+    device_id: &str,
+    name: &str,
+    actor: &Actor<'_>,
+) -> AccountResult<()> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 {
         return Err(AccountError::InvalidName);
@@ -352,13 +370,27 @@ pub async fn rename_device(state: &AppState, owner_id: &str, device_id: &str, na
     if updated.rows_affected() == 0 {
         return Err(AccountError::NotFound);
     }
-    record_device_event(&mut tx, now, kind::DEVICE_RENAMED, owner_id, device_id, actor, serde_json::json!({ "name": name })).await?;
+    record_device_event(
+        &mut tx,
+        now,
+        kind::DEVICE_RENAMED,
+        owner_id,
+        device_id,
+        actor,
+        serde_json::json!({ "name": name }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Forgets a device: its sessions end now and 2FA will be asked again.
-pub async fn remove_device(state: &AppState, owner_id: &str, device_id: &str, actor: &Actor<'_>) -> AccountResult<()> {
+pub async fn remove_device(
+    state: &AppState,
+    owner_id: &str,
+    device_id: &str,
+    actor: &Actor<'_>,
+) -> AccountResult<()> {
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     let ended = sqlx::query("DELETE FROM sessions WHERE device_id = $1 AND user_id = $2")
@@ -375,24 +407,48 @@ pub async fn remove_device(state: &AppState, owner_id: &str, device_id: &str, ac
     if removed.rows_affected() == 0 {
         return Err(AccountError::NotFound);
     }
-    record_device_event(&mut tx, now, kind::DEVICE_REMOVED, owner_id, device_id, actor, serde_json::json!({})).await?;
+    record_device_event(
+        &mut tx,
+        now,
+        kind::DEVICE_REMOVED,
+        owner_id,
+        device_id,
+        actor,
+        serde_json::json!({}),
+    )
+    .await?;
     if ended > 0 {
-        record_device_event(&mut tx, now, kind::REMOTE_LOGOUT, owner_id, device_id, actor, serde_json::json!({ "sessions": ended })).await?;
+        record_device_event(
+            &mut tx,
+            now,
+            kind::REMOTE_LOGOUT,
+            owner_id,
+            device_id,
+            actor,
+            serde_json::json!({ "sessions": ended }),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
 /// Ends one session of a user (remote logout of that login only).
-pub async fn remove_session(state: &AppState, owner_id: &str, session_id: &str, actor: &Actor<'_>) -> AccountResult<()> {
+pub async fn remove_session(
+    state: &AppState,
+    owner_id: &str,
+    session_id: &str,
+    actor: &Actor<'_>,
+) -> AccountResult<()> {
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    let row = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2 RETURNING device_id")
-        .bind(session_id)
-        .bind(owner_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(AccountError::NotFound)?;
+    let row =
+        sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2 RETURNING device_id")
+            .bind(session_id)
+            .bind(owner_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(AccountError::NotFound)?;
     let device_id: String = row.try_get("device_id")?;
     record_device_event(
         &mut tx,

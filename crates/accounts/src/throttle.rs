@@ -13,7 +13,10 @@ const WINDOW_MS: i64 = 3_600_000;
 const MAX_LOCK_MS: i64 = 3_600_000;
 
 pub fn account_key(state: &AppState, identifier: &str) -> String {
-    format!("acct:{}", state.keys.keyed_hash("login-throttle", identifier))
+    format!(
+        "acct:{}",
+        state.keys.keyed_hash("login-throttle", identifier)
+    )
 }
 
 pub fn ip_key(ip: &str) -> String {
@@ -41,14 +44,19 @@ pub async fn check(state: &AppState, keys: &[&str]) -> AccountResult<()> {
 }
 
 /// Counts a failure for `key`; returns the lock end if this failure locked it.
-pub async fn record_failure(state: &AppState, key: &str, threshold: i64) -> AccountResult<Option<i64>> {
+pub async fn record_failure(
+    state: &AppState,
+    key: &str,
+    threshold: i64,
+) -> AccountResult<Option<i64>> {
     let now = state.clock.now_ms();
     let base_ms = state.config.security.login_lock_secs * 1000;
     let mut tx = state.db.begin().await?;
-    let row = sqlx::query("SELECT failures, last_failure_at FROM login_throttle WHERE throttle_key = $1")
-        .bind(key)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let row =
+        sqlx::query("SELECT failures, last_failure_at FROM login_throttle WHERE throttle_key = $1")
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
     let failures = match row {
         Some(row) => {
             let failures: i64 = row.try_get("failures")?;

@@ -19,8 +19,16 @@ const STEP_SECS: u64 = 30;
 const RECOVERY_CODES: usize = 10;
 
 fn totp_for(secret: &[u8], account: &str) -> AccountResult<TOTP> {
-    TOTP::new(Algorithm::SHA1, 6, 1, STEP_SECS, secret.to_vec(), Some("Tram".into()), account.to_string())
-        .map_err(|e| AccountError::Internal(format!("totp: {e}")))
+    TOTP::new(
+        Algorithm::SHA1,
+        6,
+        1,
+        STEP_SECS,
+        secret.to_vec(),
+        Some("Tram".into()),
+        account.to_string(),
+    )
+    .map_err(|e| AccountError::Internal(format!("totp: {e}")))
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -35,7 +43,11 @@ pub struct Enrolment {
 
 /// Starts enrolment: a new seed, kept pending until a code from it is
 /// confirmed. Calling again replaces the pending seed.
-pub async fn begin(state: &AppState, user_id: &str, account_label: &str) -> AccountResult<Enrolment> {
+pub async fn begin(
+    state: &AppState,
+    user_id: &str,
+    account_label: &str,
+) -> AccountResult<Enrolment> {
     let row = sqlx::query("SELECT totp_enabled_at FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_one(state.db.read())
@@ -61,7 +73,12 @@ pub async fn begin(state: &AppState, user_id: &str, account_label: &str) -> Acco
 
 /// Finishes enrolment with a code from the app; returns the recovery codes
 /// (shown once, stored only as keyed hashes).
-pub async fn confirm(state: &AppState, user_id: &str, code: &str, client: &ClientInfo) -> AccountResult<Vec<String>> {
+pub async fn confirm(
+    state: &AppState,
+    user_id: &str,
+    code: &str,
+    client: &ClientInfo,
+) -> AccountResult<Vec<String>> {
     let now = state.clock.now_ms();
     let row = sqlx::query("SELECT totp_pending_secret, totp_enabled_at FROM users WHERE id = $1")
         .bind(user_id)
@@ -74,7 +91,8 @@ pub async fn confirm(state: &AppState, user_id: &str, code: &str, client: &Clien
     let secret = sealed
         .and_then(|s| state.keys.open(&s))
         .ok_or(AccountError::TotpNotPending)?;
-    let step = matching_step(&secret, code, state.clock.now_secs())?.ok_or(AccountError::TotpWrong)?;
+    let step =
+        matching_step(&secret, code, state.clock.now_secs())?.ok_or(AccountError::TotpWrong)?;
     let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
 
     let mut tx = state.db.begin().await?;
@@ -98,7 +116,12 @@ pub async fn confirm(state: &AppState, user_id: &str, code: &str, client: &Clien
             .execute(&mut *tx)
             .await?;
     }
-    audit::record(&mut tx, now, event(kind::TWO_FACTOR_ENABLED, user_id, client)).await?;
+    audit::record(
+        &mut tx,
+        now,
+        event(kind::TWO_FACTOR_ENABLED, user_id, client),
+    )
+    .await?;
     tx.commit().await?;
     Ok(codes)
 }
@@ -123,14 +146,24 @@ pub async fn disable(state: &AppState, user_id: &str, client: &ClientInfo) -> Ac
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, now, event(kind::TWO_FACTOR_DISABLED, user_id, client)).await?;
+    audit::record(
+        &mut tx,
+        now,
+        event(kind::TWO_FACTOR_DISABLED, user_id, client),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Checks a TOTP code (6 digits) or a recovery code (`xxxx-xxxx`) for a
 /// login. Each can be used once.
-pub async fn verify_any(state: &AppState, user_id: &str, code: &str, client: &ClientInfo) -> AccountResult<()> {
+pub async fn verify_any(
+    state: &AppState,
+    user_id: &str,
+    code: &str,
+    client: &ClientInfo,
+) -> AccountResult<()> {
     let code = code.trim();
     let result = if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) {
         verify_totp(state, user_id, code).await
@@ -147,30 +180,38 @@ pub async fn verify_any(state: &AppState, user_id: &str, code: &str, client: &Cl
 }
 
 async fn verify_totp(state: &AppState, user_id: &str, code: &str) -> AccountResult<()> {
-    let row = sqlx::query("SELECT totp_secret FROM users WHERE id = $1 AND totp_enabled_at IS NOT NULL")
-        .bind(user_id)
-        .fetch_optional(state.db.read())
-        .await?
-        .ok_or(AccountError::TotpNotEnabled)?;
+    let row =
+        sqlx::query("SELECT totp_secret FROM users WHERE id = $1 AND totp_enabled_at IS NOT NULL")
+            .bind(user_id)
+            .fetch_optional(state.db.read())
+            .await?
+            .ok_or(AccountError::TotpNotEnabled)?;
     let sealed: Option<String> = row.try_get("totp_secret")?;
-    let secret = sealed
-        .and_then(|s| state.keys.open(&s))
-        .ok_or_else(|| AccountError::Internal("TOTP seed does not open with this server key".into()))?;
-    let step = matching_step(&secret, code, state.clock.now_secs())?.ok_or(AccountError::TotpWrong)?;
+    let secret = sealed.and_then(|s| state.keys.open(&s)).ok_or_else(|| {
+        AccountError::Internal("TOTP seed does not open with this server key".into())
+    })?;
+    let step =
+        matching_step(&secret, code, state.clock.now_secs())?.ok_or(AccountError::TotpWrong)?;
     // Only a step later than any used before is accepted: a code seen once
     // (shoulder-surfed, phished, sent twice) is worthless afterwards.
-    let advanced = sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
-        .bind(step)
-        .bind(user_id)
-        .execute(state.db.write())
-        .await?;
+    let advanced =
+        sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
+            .bind(step)
+            .bind(user_id)
+            .execute(state.db.write())
+            .await?;
     if advanced.rows_affected() != 1 {
         return Err(AccountError::TotpReplayed);
     }
     Ok(())
 }
 
-async fn use_recovery_code(state: &AppState, user_id: &str, code: &str, client: &ClientInfo) -> AccountResult<()> {
+async fn use_recovery_code(
+    state: &AppState,
+    user_id: &str,
+    code: &str,
+    client: &ClientInfo,
+) -> AccountResult<()> {
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     let used = sqlx::query("UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND code_hash = $3 AND used_at IS NULL")
@@ -182,17 +223,24 @@ async fn use_recovery_code(state: &AppState, user_id: &str, code: &str, client: 
     if used.rows_affected() != 1 {
         return Err(AccountError::TotpWrong);
     }
-    audit::record(&mut tx, now, event(kind::RECOVERY_CODE_USED, user_id, client)).await?;
+    audit::record(
+        &mut tx,
+        now,
+        event(kind::RECOVERY_CODE_USED, user_id, client),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Recovery codes a user has left.
 pub async fn recovery_codes_left(state: &AppState, user_id: &str) -> AccountResult<i64> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
-        .bind(user_id)
-        .fetch_one(state.db.read())
-        .await?;
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_one(state.db.read())
+    .await?;
     Ok(row.try_get("n")?)
 }
 
@@ -217,7 +265,12 @@ fn new_recovery_code() -> String {
 }
 
 fn recovery_hash(state: &AppState, code: &str) -> String {
-    let normalised: String = code.trim().to_lowercase().chars().filter(|c| *c != ' ').collect();
+    let normalised: String = code
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| *c != ' ')
+        .collect();
     state.keys.keyed_hash("recovery-code", &normalised)
 }
 
@@ -249,9 +302,18 @@ mod tests {
         let totp = totp_for(&secret, "t").unwrap();
         let now = 1_700_000_000i64;
         let at = |t: i64| totp.generate(t as u64);
-        assert_eq!(matching_step(&secret, &at(now), now).unwrap(), Some(now / 30));
-        assert_eq!(matching_step(&secret, &at(now - 30), now).unwrap(), Some(now / 30 - 1));
-        assert_eq!(matching_step(&secret, &at(now + 30), now).unwrap(), Some(now / 30 + 1));
+        assert_eq!(
+            matching_step(&secret, &at(now), now).unwrap(),
+            Some(now / 30)
+        );
+        assert_eq!(
+            matching_step(&secret, &at(now - 30), now).unwrap(),
+            Some(now / 30 - 1)
+        );
+        assert_eq!(
+            matching_step(&secret, &at(now + 30), now).unwrap(),
+            Some(now / 30 + 1)
+        );
         assert_eq!(matching_step(&secret, &at(now - 90), now).unwrap(), None);
     }
 
@@ -260,7 +322,15 @@ mod tests {
         // RFC 6238 appendix B, SHA-1, T = 59 s: 94287082 (8 digits); the
         // 6-digit code is its last six digits.
         let secret = b"12345678901234567890";
-        let totp = TOTP::new_unchecked(Algorithm::SHA1, 6, 1, 30, secret.to_vec(), None, String::new());
+        let totp = TOTP::new_unchecked(
+            Algorithm::SHA1,
+            6,
+            1,
+            30,
+            secret.to_vec(),
+            None,
+            String::new(),
+        );
         assert_eq!(totp.generate(59), "287082");
     }
 

@@ -94,16 +94,21 @@ pub async fn create(conn: &mut AnyConnection, now: i64, new: NewUser<'_>) -> Acc
 }
 
 pub async fn get(db: &Db, id: &str) -> AccountResult<User> {
-    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND disabled_at IS NULL"))
-        .bind(id)
-        .fetch_optional(db.read())
-        .await?
-        .ok_or(AccountError::NotFound)?;
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND disabled_at IS NULL"
+    ))
+    .bind(id)
+    .fetch_optional(db.read())
+    .await?
+    .ok_or(AccountError::NotFound)?;
     Ok(user_from_row(&row)?)
 }
 
 /// The account and its password hash, for a login attempt.
-pub async fn find_for_login(db: &Db, contact: &Contact) -> AccountResult<Option<(User, Option<String>)>> {
+pub async fn find_for_login(
+    db: &Db,
+    contact: &Contact,
+) -> AccountResult<Option<(User, Option<String>)>> {
     let column = match contact {
         Contact::Phone(_) => "phone",
         Contact::Email(_) => "email",
@@ -120,16 +125,19 @@ pub async fn find_for_login(db: &Db, contact: &Contact) -> AccountResult<Option<
     }
 }
 
-pub async fn exists(db: &Db, contact: &Contact) -> AccountResult<bool> {
-    Ok(find_for_login(db, contact).await?.is_some())
-}
-
 pub async fn any_exist(db: &Db) -> AccountResult<bool> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(db.read()).await?;
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(db.read())
+        .await?;
     Ok(row.try_get::<i64, _>("n")? > 0)
 }
 
-pub async fn set_password_hash(conn: &mut AnyConnection, now: i64, user_id: &str, hash: &str) -> AccountResult<()> {
+pub async fn set_password_hash(
+    conn: &mut AnyConnection,
+    now: i64,
+    user_id: &str,
+    hash: &str,
+) -> AccountResult<()> {
     sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(hash)
         .bind(now)
@@ -139,7 +147,13 @@ pub async fn set_password_hash(conn: &mut AnyConnection, now: i64, user_id: &str
     Ok(())
 }
 
-pub async fn update_profile(db: &Db, now: i64, user_id: &str, display_name: &str, locale: &str) -> AccountResult<()> {
+pub async fn update_profile(
+    db: &Db,
+    now: i64,
+    user_id: &str,
+    display_name: &str,
+    locale: &str,
+) -> AccountResult<()> {
     let name = check_display_name(display_name)?;
     let locale = tram_platform::i18n::Locale::parse(locale).unwrap_or_default();
     sqlx::query("UPDATE users SET display_name = $1, locale = $2, updated_at = $3 WHERE id = $4")

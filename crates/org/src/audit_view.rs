@@ -40,7 +40,11 @@ pub struct AuditFilter {
 
 /// Events an admin of `org_id` may read: those inside the org, and the
 /// account-level events (logins, 2FA, devices) of its current members.
-pub async fn list(db: &Db, org_id: &str, filter: &AuditFilter) -> Result<Vec<AuditEvent>, sqlx::Error> {
+pub async fn list(
+    db: &Db,
+    org_id: &str,
+    filter: &AuditFilter,
+) -> Result<Vec<AuditEvent>, sqlx::Error> {
     let limit = filter.limit.unwrap_or(100).clamp(1, 500);
     let kind = filter.kind.clone().unwrap_or_default();
     let kind_prefix = kind.ends_with('.');

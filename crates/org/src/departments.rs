@@ -77,7 +77,10 @@ pub fn depths(departments: &[Department]) -> Vec<usize> {
             let mut parent = d.parent_id.clone();
             while let Some(p) = parent {
                 depth += 1;
-                parent = departments.iter().find(|x| x.id == p).and_then(|x| x.parent_id.clone());
+                parent = departments
+                    .iter()
+                    .find(|x| x.id == p)
+                    .and_then(|x| x.parent_id.clone());
                 if depth > departments.len() {
                     break;
                 }
@@ -87,7 +90,11 @@ pub fn depths(departments: &[Department]) -> Vec<usize> {
         .collect()
 }
 
-async fn ensure_in_org(db: &mut sqlx::AnyConnection, org_id: &str, id: &str) -> OrgResult<Option<String>> {
+async fn ensure_in_org(
+    db: &mut sqlx::AnyConnection,
+    org_id: &str,
+    id: &str,
+) -> OrgResult<Option<String>> {
     let row = sqlx::query("SELECT parent_id FROM departments WHERE id = $1 AND org_id = $2")
         .bind(id)
         .bind(org_id)
@@ -103,7 +110,12 @@ pub struct DepartmentInput<'a> {
     pub head_user_id: Option<&'a str>,
 }
 
-pub async fn create(state: &AppState, actor: &Membership, input: DepartmentInput<'_>, client: &ClientInfo) -> OrgResult<Department> {
+pub async fn create(
+    state: &AppState,
+    actor: &Membership,
+    input: DepartmentInput<'_>,
+    client: &ClientInfo,
+) -> OrgResult<Department> {
     actor.require_admin()?;
     let name = check_name(input.name)?;
     let now = state.clock.now_ms();
@@ -124,7 +136,14 @@ pub async fn create(state: &AppState, actor: &Membership, input: DepartmentInput
         .bind(now)
         .execute(&mut *tx)
         .await?;
-    record(&mut tx, now, actor, client, serde_json::json!({ "department_id": id, "created": name })).await?;
+    record(
+        &mut tx,
+        now,
+        actor,
+        client,
+        serde_json::json!({ "department_id": id, "created": name }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Department {
         id,
@@ -137,7 +156,13 @@ pub async fn create(state: &AppState, actor: &Membership, input: DepartmentInput
 }
 
 /// Renames, moves and sets the head of a department in one change.
-pub async fn update(state: &AppState, actor: &Membership, id: &str, input: DepartmentInput<'_>, client: &ClientInfo) -> OrgResult<()> {
+pub async fn update(
+    state: &AppState,
+    actor: &Membership,
+    id: &str,
+    input: DepartmentInput<'_>,
+    client: &ClientInfo,
+) -> OrgResult<()> {
     actor.require_admin()?;
     let name = check_name(input.name)?;
     let now = state.clock.now_ms();
@@ -175,7 +200,12 @@ pub async fn update(state: &AppState, actor: &Membership, id: &str, input: Depar
 }
 
 /// Deletes an empty department (no members, no sub-departments).
-pub async fn delete(state: &AppState, actor: &Membership, id: &str, client: &ClientInfo) -> OrgResult<()> {
+pub async fn delete(
+    state: &AppState,
+    actor: &Membership,
+    id: &str,
+    client: &ClientInfo,
+) -> OrgResult<()> {
     actor.require_admin()?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
@@ -190,8 +220,18 @@ pub async fn delete(state: &AppState, actor: &Membership, id: &str, client: &Cli
     if used > 0 {
         return Err(OrgError::DepartmentNotEmpty);
     }
-    sqlx::query("DELETE FROM departments WHERE id = $1").bind(id).execute(&mut *tx).await?;
-    record(&mut tx, now, actor, client, serde_json::json!({ "department_id": id, "deleted": true })).await?;
+    sqlx::query("DELETE FROM departments WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    record(
+        &mut tx,
+        now,
+        actor,
+        client,
+        serde_json::json!({ "department_id": id, "deleted": true }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -199,11 +239,12 @@ pub async fn delete(state: &AppState, actor: &Membership, id: &str, client: &Cli
 /// The head of the member's department, or of the nearest department above
 /// it that has one.
 pub async fn head_for(db: &Db, org_id: &str, user_id: &str) -> OrgResult<Option<String>> {
-    let row = sqlx::query("SELECT department_id FROM memberships WHERE org_id = $1 AND user_id = $2")
-        .bind(org_id)
-        .bind(user_id)
-        .fetch_optional(db.read())
-        .await?;
+    let row =
+        sqlx::query("SELECT department_id FROM memberships WHERE org_id = $1 AND user_id = $2")
+            .bind(org_id)
+            .bind(user_id)
+            .fetch_optional(db.read())
+            .await?;
     let mut cursor: Option<String> = row.and_then(|r| r.try_get("department_id").ok().flatten());
     let mut steps = 0;
     while let Some(dept) = cursor {
@@ -224,7 +265,11 @@ pub async fn head_for(db: &Db, org_id: &str, user_id: &str) -> OrgResult<Option<
     Ok(None)
 }
 
-async fn ensure_member(conn: &mut sqlx::AnyConnection, org_id: &str, user_id: &str) -> OrgResult<()> {
+async fn ensure_member(
+    conn: &mut sqlx::AnyConnection,
+    org_id: &str,
+    user_id: &str,
+) -> OrgResult<()> {
     sqlx::query("SELECT 1 AS x FROM memberships WHERE org_id = $1 AND user_id = $2")
         .bind(org_id)
         .bind(user_id)
@@ -234,7 +279,13 @@ async fn ensure_member(conn: &mut sqlx::AnyConnection, org_id: &str, user_id: &s
     Ok(())
 }
 
-async fn record(conn: &mut sqlx::AnyConnection, now: i64, actor: &Membership, client: &ClientInfo, detail: serde_json::Value) -> OrgResult<()> {
+async fn record(
+    conn: &mut sqlx::AnyConnection,
+    now: i64,
+    actor: &Membership,
+    client: &ClientInfo,
+    detail: serde_json::Value,
+) -> OrgResult<()> {
     audit::record(
         conn,
         now,

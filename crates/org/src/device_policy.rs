@@ -14,16 +14,26 @@ use crate::members::{Membership, Role};
 
 /// Refuses a device that the org's policy does not (yet) admit; the first
 /// attempt files the request for an admin.
-pub async fn admit(state: &AppState, membership: &Membership, device_id: &str, require_approval: bool) -> OrgResult<()> {
+pub async fn admit(
+    state: &AppState,
+    membership: &Membership,
+    device_id: &str,
+    require_approval: bool,
+) -> OrgResult<()> {
     if !require_approval || membership.role == Role::Owner {
         return Ok(());
     }
-    let row = sqlx::query("SELECT status FROM device_approvals WHERE org_id = $1 AND device_id = $2")
-        .bind(&membership.org_id)
-        .bind(device_id)
-        .fetch_optional(state.db.read())
-        .await?;
-    match row.map(|r| r.try_get::<String, _>("status")).transpose()?.as_deref() {
+    let row =
+        sqlx::query("SELECT status FROM device_approvals WHERE org_id = $1 AND device_id = $2")
+            .bind(&membership.org_id)
+            .bind(device_id)
+            .fetch_optional(state.db.read())
+            .await?;
+    match row
+        .map(|r| r.try_get::<String, _>("status"))
+        .transpose()?
+        .as_deref()
+    {
         Some("approved") => Ok(()),
         Some("rejected") => Err(OrgError::DeviceRejected),
         Some(_) => Err(OrgError::DevicePending),
@@ -42,7 +52,12 @@ pub async fn admit(state: &AppState, membership: &Membership, device_id: &str, r
     }
 }
 
-pub async fn set_policy(state: &AppState, actor: &Membership, require: bool, client: &ClientInfo) -> OrgResult<()> {
+pub async fn set_policy(
+    state: &AppState,
+    actor: &Membership,
+    require: bool,
+    client: &ClientInfo,
+) -> OrgResult<()> {
     actor.require_admin()?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
@@ -123,7 +138,13 @@ pub async fn requests(state: &AppState, actor: &Membership) -> OrgResult<Vec<Dev
         .collect()
 }
 
-pub async fn decide(state: &AppState, actor: &Membership, device_id: &str, approve: bool, client: &ClientInfo) -> OrgResult<()> {
+pub async fn decide(
+    state: &AppState,
+    actor: &Membership,
+    device_id: &str,
+    approve: bool,
+    client: &ClientInfo,
+) -> OrgResult<()> {
     actor.require_admin()?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
@@ -149,7 +170,11 @@ pub async fn decide(state: &AppState, actor: &Membership, device_id: &str, appro
         &mut tx,
         now,
         crate::members::admin_event(
-            if approve { kind::DEVICE_APPROVED } else { kind::DEVICE_REJECTED },
+            if approve {
+                kind::DEVICE_APPROVED
+            } else {
+                kind::DEVICE_REJECTED
+            },
             actor,
             &owner,
             client,

@@ -49,7 +49,10 @@ pub async fn create(
     }
     let max_uses = max_uses.clamp(1, 1000);
     let valid_days = valid_days.clamp(1, 90);
-    let note = note.map(str::trim).filter(|n| !n.is_empty()).map(|n| n.chars().take(200).collect::<String>());
+    let note = note
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| n.chars().take(200).collect::<String>());
     let now = state.clock.now_ms();
     let code = random_token(9);
     let id = new_id();
@@ -126,7 +129,10 @@ pub async fn redeem(conn: &mut AnyConnection, now: i64, code: &str) -> OrgResult
     .fetch_optional(conn)
     .await?
     .ok_or(OrgError::InvitationInvalid)?;
-    Ok((row.try_get("org_id")?, Role::parse(&row.try_get::<String, _>("role")?)?))
+    Ok((
+        row.try_get("org_id")?,
+        Role::parse(&row.try_get::<String, _>("role")?)?,
+    ))
 }
 
 pub async fn list(db: &Db, org_id: &str) -> OrgResult<Vec<Invitation>> {

@@ -117,35 +117,50 @@ fn member_from_row(row: &sqlx::any::AnyRow) -> OrgResult<Member> {
 }
 
 pub async fn list(db: &Db, org_id: &str) -> OrgResult<Vec<Member>> {
-    let rows = sqlx::query(&format!("{MEMBER_SELECT} WHERE m.org_id = $1 ORDER BY u.display_name, m.user_id"))
-        .bind(org_id)
-        .fetch_all(db.read())
-        .await?;
+    let rows = sqlx::query(&format!(
+        "{MEMBER_SELECT} WHERE m.org_id = $1 ORDER BY u.display_name, m.user_id"
+    ))
+    .bind(org_id)
+    .fetch_all(db.read())
+    .await?;
     rows.iter().map(member_from_row).collect()
 }
 
 pub async fn get(db: &Db, org_id: &str, user_id: &str) -> OrgResult<Member> {
-    let row = sqlx::query(&format!("{MEMBER_SELECT} WHERE m.org_id = $1 AND m.user_id = $2"))
-        .bind(org_id)
-        .bind(user_id)
-        .fetch_optional(db.read())
-        .await?
-        .ok_or(OrgError::NotMember)?;
+    let row = sqlx::query(&format!(
+        "{MEMBER_SELECT} WHERE m.org_id = $1 AND m.user_id = $2"
+    ))
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(db.read())
+    .await?
+    .ok_or(OrgError::NotMember)?;
     member_from_row(&row)
 }
 
 /// Adds a user to an org (registration with an invitation, or joining later).
-pub async fn join(conn: &mut AnyConnection, now: i64, org_id: &str, user_id: &str, role: Role, client: &ClientInfo) -> OrgResult<()> {
-    let result = sqlx::query("INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
-        .bind(org_id)
-        .bind(user_id)
-        .bind(role.as_str())
-        .bind(now)
-        .execute(&mut *conn)
-        .await;
+pub async fn join(
+    conn: &mut AnyConnection,
+    now: i64,
+    org_id: &str,
+    user_id: &str,
+    role: Role,
+    client: &ClientInfo,
+) -> OrgResult<()> {
+    let result = sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .bind(role.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await;
     match result {
         Ok(_) => {}
-        Err(e) if tram_platform::db::is_unique_violation(&e) => return Err(OrgError::AlreadyMember),
+        Err(e) if tram_platform::db::is_unique_violation(&e) => {
+            return Err(OrgError::AlreadyMember)
+        }
         Err(e) => return Err(e.into()),
     }
     audit::record(
@@ -166,10 +181,11 @@ pub async fn join(conn: &mut AnyConnection, now: i64, org_id: &str, user_id: &st
 }
 
 async fn owner_count(conn: &mut AnyConnection, org_id: &str) -> OrgResult<i64> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE org_id = $1 AND role = 'owner'")
-        .bind(org_id)
-        .fetch_one(conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE org_id = $1 AND role = 'owner'")
+            .bind(org_id)
+            .fetch_one(conn)
+            .await?;
     Ok(row.try_get("n")?)
 }
 
@@ -185,7 +201,13 @@ async fn role_of(conn: &mut AnyConnection, org_id: &str, user_id: &str) -> OrgRe
 
 /// Changes a member's role. Admins may move people between member and
 /// admin; only owners may make or unmake owners; the last owner stays.
-pub async fn set_role(state: &AppState, actor: &Membership, user_id: &str, role: Role, client: &ClientInfo) -> OrgResult<()> {
+pub async fn set_role(
+    state: &AppState,
+    actor: &Membership,
+    user_id: &str,
+    role: Role,
+    client: &ClientInfo,
+) -> OrgResult<()> {
     actor.require_admin()?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
@@ -193,7 +215,10 @@ pub async fn set_role(state: &AppState, actor: &Membership, user_id: &str, role:
     if (current == Role::Owner || role == Role::Owner) && actor.role != Role::Owner {
         return Err(OrgError::OwnerOnly);
     }
-    if current == Role::Owner && role != Role::Owner && owner_count(&mut tx, &actor.org_id).await? <= 1 {
+    if current == Role::Owner
+        && role != Role::Owner
+        && owner_count(&mut tx, &actor.org_id).await? <= 1
+    {
         return Err(OrgError::LastOwner);
     }
     if current == role {
@@ -208,7 +233,13 @@ pub async fn set_role(state: &AppState, actor: &Membership, user_id: &str, role:
     audit::record(
         &mut tx,
         now,
-        admin_event(kind::ROLE_CHANGED, actor, user_id, client, serde_json::json!({ "from": current.as_str(), "to": role.as_str() })),
+        admin_event(
+            kind::ROLE_CHANGED,
+            actor,
+            user_id,
+            client,
+            serde_json::json!({ "from": current.as_str(), "to": role.as_str() }),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -217,7 +248,13 @@ pub async fn set_role(state: &AppState, actor: &Membership, user_id: &str, role:
 
 /// Sets (or clears) a member's manager. The chain upwards may not return
 /// to the member.
-pub async fn set_manager(state: &AppState, actor: &Membership, user_id: &str, manager_id: Option<&str>, client: &ClientInfo) -> OrgResult<()> {
+pub async fn set_manager(
+    state: &AppState,
+    actor: &Membership,
+    user_id: &str,
+    manager_id: Option<&str>,
+    client: &ClientInfo,
+) -> OrgResult<()> {
     actor.require_admin()?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
@@ -235,12 +272,18 @@ pub async fn set_manager(state: &AppState, actor: &Membership, user_id: &str, ma
             if steps > 1000 {
                 return Err(OrgError::ManagerCycle);
             }
-            cursor = sqlx::query("SELECT manager_user_id FROM memberships WHERE org_id = $1 AND user_id = $2")
-                .bind(&actor.org_id)
-                .bind(&current)
-                .fetch_optional(&mut *tx)
-                .await?
-                .and_then(|r| r.try_get::<Option<String>, _>("manager_user_id").ok().flatten());
+            cursor = sqlx::query(
+                "SELECT manager_user_id FROM memberships WHERE org_id = $1 AND user_id = $2",
+            )
+            .bind(&actor.org_id)
+            .bind(&current)
+            .fetch_optional(&mut *tx)
+            .await?
+            .and_then(|r| {
+                r.try_get::<Option<String>, _>("manager_user_id")
+                    .ok()
+                    .flatten()
+            });
         }
     }
     sqlx::query("UPDATE memberships SET manager_user_id = $1 WHERE org_id = $2 AND user_id = $3")
@@ -252,7 +295,13 @@ pub async fn set_manager(state: &AppState, actor: &Membership, user_id: &str, ma
     audit::record(
         &mut tx,
         now,
-        admin_event(kind::MANAGER_CHANGED, actor, user_id, client, serde_json::json!({ "manager_user_id": manager_id })),
+        admin_event(
+            kind::MANAGER_CHANGED,
+            actor,
+            user_id,
+            client,
+            serde_json::json!({ "manager_user_id": manager_id }),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -286,13 +335,15 @@ pub async fn set_placement(
             return Err(OrgError::NotFound);
         }
     }
-    sqlx::query("UPDATE memberships SET department_id = $1, title = $2 WHERE org_id = $3 AND user_id = $4")
-        .bind(department_id)
-        .bind(title)
-        .bind(&actor.org_id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE memberships SET department_id = $1, title = $2 WHERE org_id = $3 AND user_id = $4",
+    )
+    .bind(department_id)
+    .bind(title)
+    .bind(&actor.org_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
     audit::record(
         &mut tx,
         now,
@@ -310,7 +361,12 @@ pub async fn set_placement(
 }
 
 /// Removes a member from the org and ends their sessions working in it.
-pub async fn remove(state: &AppState, actor: &Membership, user_id: &str, client: &ClientInfo) -> OrgResult<()> {
+pub async fn remove(
+    state: &AppState,
+    actor: &Membership,
+    user_id: &str,
+    client: &ClientInfo,
+) -> OrgResult<()> {
     actor.require_admin()?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
@@ -332,9 +388,24 @@ pub async fn remove(state: &AppState, actor: &Membership, user_id: &str, client:
         "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2",
         "UPDATE sessions SET org_id = NULL WHERE org_id = $1 AND user_id = $2",
     ] {
-        sqlx::query(statement).bind(&actor.org_id).bind(user_id).execute(&mut *tx).await?;
+        sqlx::query(statement)
+            .bind(&actor.org_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
     }
-    audit::record(&mut tx, now, admin_event(kind::MEMBER_REMOVED, actor, user_id, client, serde_json::json!({}))).await?;
+    audit::record(
+        &mut tx,
+        now,
+        admin_event(
+            kind::MEMBER_REMOVED,
+            actor,
+            user_id,
+            client,
+            serde_json::json!({}),
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -354,7 +425,12 @@ pub async fn manager_of(db: &Db, org_id: &str, user_id: &str) -> OrgResult<Optio
 
 /// Managers upwards from the member: `[manager, manager's manager, …]`, at
 /// most `levels` long (the approval module routes "N levels up" by it).
-pub async fn manager_chain(db: &Db, org_id: &str, user_id: &str, levels: usize) -> OrgResult<Vec<String>> {
+pub async fn manager_chain(
+    db: &Db,
+    org_id: &str,
+    user_id: &str,
+    levels: usize,
+) -> OrgResult<Vec<String>> {
     let mut chain = Vec::new();
     let mut cursor = user_id.to_string();
     while chain.len() < levels {

@@ -40,7 +40,12 @@ pub struct Onboarded {
 
 /// First run: the first organisation and its owner, who also administers
 /// the server. Refused once any account exists.
-pub async fn first_run(state: &AppState, input: SetupInput<'_>, device_key: &str, client: &ClientInfo) -> OrgResult<Onboarded> {
+pub async fn first_run(
+    state: &AppState,
+    input: SetupInput<'_>,
+    device_key: &str,
+    client: &ClientInfo,
+) -> OrgResult<Onboarded> {
     let org_name = orgs::check_name(input.org_name)?;
     let display_name = users::check_display_name(input.display_name)?;
     Passwords::check_policy(input.password)?;
@@ -97,19 +102,34 @@ pub struct RegisterInput<'a> {
 /// Registers a new account with a verified code. With a company name a new
 /// organisation is created with the user as owner; with an invitation code
 /// the user joins that organisation instead.
-pub async fn register(state: &AppState, input: RegisterInput<'_>, device_key: &str, client: &ClientInfo) -> OrgResult<Onboarded> {
+pub async fn register(
+    state: &AppState,
+    input: RegisterInput<'_>,
+    device_key: &str,
+    client: &ClientInfo,
+) -> OrgResult<Onboarded> {
     let now = state.clock.now_ms();
     let display_name = users::check_display_name(input.display_name)?;
     Passwords::check_policy(input.password)?;
     let company = input.company_name.map(str::trim).filter(|c| !c.is_empty());
-    let invitation = input.invitation_code.map(str::trim).filter(|c| !c.is_empty());
+    let invitation = input
+        .invitation_code
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
     if let Some(company) = company {
         orgs::check_name(company)?;
     }
     if let Some(code) = invitation {
         invitations::peek(&state.db, now, code).await?;
     }
-    codes::consume(state, Purpose::Register, input.contact.value(), input.code, client).await?;
+    codes::consume(
+        state,
+        Purpose::Register,
+        input.contact.value(),
+        input.code,
+        client,
+    )
+    .await?;
     let hash = login::passwords(state).hash(input.password).await?;
 
     let mut tx = state.db.begin().await?;
@@ -125,13 +145,28 @@ pub async fn register(state: &AppState, input: RegisterInput<'_>, device_key: &s
         },
     )
     .await?;
-    record_register(&mut tx, now, &user, client, if input.contact.value().contains('@') { "email" } else { "sms" }).await?;
+    record_register(
+        &mut tx,
+        now,
+        &user,
+        client,
+        if input.contact.value().contains('@') {
+            "email"
+        } else {
+            "sms"
+        },
+    )
+    .await?;
     let org_id = if let Some(code) = invitation {
         let (org_id, role) = invitations::redeem(&mut tx, now, code).await?;
         members::join(&mut tx, now, &org_id, &user.id, role, client).await?;
         Some(org_id)
     } else if let Some(company) = company {
-        Some(orgs::create(&mut tx, now, company, &user.id, client).await?.id)
+        Some(
+            orgs::create(&mut tx, now, company, &user.id, client)
+                .await?
+                .id,
+        )
     } else {
         None
     };
@@ -140,11 +175,20 @@ pub async fn register(state: &AppState, input: RegisterInput<'_>, device_key: &s
     if let Some(org_id) = &org_id {
         sessions::set_current_org(state, &session.session_id, org_id).await?;
     }
-    Ok(Onboarded { user, session, org_id })
+    Ok(Onboarded {
+        user,
+        session,
+        org_id,
+    })
 }
 
 /// Joins an organisation by invitation as an existing, logged-in user.
-pub async fn join(state: &AppState, user_id: &str, code: &str, client: &ClientInfo) -> OrgResult<String> {
+pub async fn join(
+    state: &AppState,
+    user_id: &str,
+    code: &str,
+    client: &ClientInfo,
+) -> OrgResult<String> {
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     let (org_id, role) = invitations::redeem(&mut tx, now, code).await?;
@@ -154,7 +198,12 @@ pub async fn join(state: &AppState, user_id: &str, code: &str, client: &ClientIn
 }
 
 /// Creates another organisation, owned by an existing user.
-pub async fn create_org(state: &AppState, user_id: &str, name: &str, client: &ClientInfo) -> OrgResult<String> {
+pub async fn create_org(
+    state: &AppState,
+    user_id: &str,
+    name: &str,
+    client: &ClientInfo,
+) -> OrgResult<String> {
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     let org = orgs::create(&mut tx, now, name, user_id, client).await?;
@@ -171,10 +220,26 @@ async fn start_session(
     client: &ClientInfo,
 ) -> Result<NewSession, AccountError> {
     let ttl = state.config.security.session_ttl_days * 86_400_000;
-    sessions::start(conn, now, ttl, user, device_key, LoginMethod::Registration, client, false).await
+    sessions::start(
+        conn,
+        now,
+        ttl,
+        user,
+        device_key,
+        LoginMethod::Registration,
+        client,
+        false,
+    )
+    .await
 }
 
-async fn record_register(conn: &mut sqlx::AnyConnection, now: i64, user: &User, client: &ClientInfo, via: &str) -> OrgResult<()> {
+async fn record_register(
+    conn: &mut sqlx::AnyConnection,
+    now: i64,
+    user: &User,
+    client: &ClientInfo,
+    via: &str,
+) -> OrgResult<()> {
     audit::record(
         conn,
         now,

@@ -38,7 +38,13 @@ pub fn check_name(name: &str) -> OrgResult<String> {
 }
 
 /// Creates an organisation with `owner_id` as its owner.
-pub async fn create(conn: &mut AnyConnection, now: i64, name: &str, owner_id: &str, client: &ClientInfo) -> OrgResult<Org> {
+pub async fn create(
+    conn: &mut AnyConnection,
+    now: i64,
+    name: &str,
+    owner_id: &str,
+    client: &ClientInfo,
+) -> OrgResult<Org> {
     let name = check_name(name)?;
     let id = new_id();
     sqlx::query("INSERT INTO orgs (id, name, created_at) VALUES ($1, $2, $3)")
@@ -47,13 +53,15 @@ pub async fn create(conn: &mut AnyConnection, now: i64, name: &str, owner_id: &s
         .bind(now)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)")
-        .bind(&id)
-        .bind(owner_id)
-        .bind(Role::Owner.as_str())
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO memberships (org_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&id)
+    .bind(owner_id)
+    .bind(Role::Owner.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
     audit::record(
         conn,
         now,
@@ -78,11 +86,13 @@ pub async fn create(conn: &mut AnyConnection, now: i64, name: &str, owner_id: &s
 }
 
 pub async fn get(db: &Db, id: &str) -> OrgResult<Org> {
-    let row = sqlx::query("SELECT id, name, time_zone, require_device_approval, created_at FROM orgs WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db.read())
-        .await?
-        .ok_or(OrgError::NotFound)?;
+    let row = sqlx::query(
+        "SELECT id, name, time_zone, require_device_approval, created_at FROM orgs WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.read())
+    .await?
+    .ok_or(OrgError::NotFound)?;
     Ok(org_from_row(&row)?)
 }
 

@@ -38,12 +38,34 @@ pub mod kind {
     pub const DEPARTMENT_CHANGED: &str = "department.changed";
 
     pub const ALL: &[&str] = &[
-        REGISTER, LOGIN_SUCCESS, LOGIN_FAILURE, LOGIN_LOCKED, LOGOUT, CODE_SENT, CODE_FAILED,
-        PASSWORD_CHANGED, TWO_FACTOR_ENABLED, TWO_FACTOR_DISABLED, TWO_FACTOR_FAILURE,
-        RECOVERY_CODE_USED, DEVICE_ADDED, DEVICE_RENAMED, DEVICE_REMOVED, DEVICE_APPROVED,
-        DEVICE_REJECTED, REMOTE_LOGOUT, QR_CONFIRMED, QR_REJECTED, ORG_CREATED,
-        ORG_POLICY_CHANGED, MEMBER_JOINED, MEMBER_INVITED, MEMBER_REMOVED, ROLE_CHANGED,
-        MANAGER_CHANGED, DEPARTMENT_CHANGED,
+        REGISTER,
+        LOGIN_SUCCESS,
+        LOGIN_FAILURE,
+        LOGIN_LOCKED,
+        LOGOUT,
+        CODE_SENT,
+        CODE_FAILED,
+        PASSWORD_CHANGED,
+        TWO_FACTOR_ENABLED,
+        TWO_FACTOR_DISABLED,
+        TWO_FACTOR_FAILURE,
+        RECOVERY_CODE_USED,
+        DEVICE_ADDED,
+        DEVICE_RENAMED,
+        DEVICE_REMOVED,
+        DEVICE_APPROVED,
+        DEVICE_REJECTED,
+        REMOTE_LOGOUT,
+        QR_CONFIRMED,
+        QR_REJECTED,
+        ORG_CREATED,
+        ORG_POLICY_CHANGED,
+        MEMBER_JOINED,
+        MEMBER_INVITED,
+        MEMBER_REMOVED,
+        ROLE_CHANGED,
+        MANAGER_CHANGED,
+        DEPARTMENT_CHANGED,
     ];
 }
 
@@ -62,7 +84,11 @@ pub struct NewEvent<'a> {
     pub detail: serde_json::Value,
 }
 
-pub async fn record(conn: &mut AnyConnection, at_ms: i64, event: NewEvent<'_>) -> Result<(), sqlx::Error> {
+pub async fn record(
+    conn: &mut AnyConnection,
+    at_ms: i64,
+    event: NewEvent<'_>,
+) -> Result<(), sqlx::Error> {
     let detail = if event.detail.is_null() {
         "{}".to_string()
     } else {

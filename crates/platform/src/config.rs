@@ -202,9 +202,7 @@ impl Config {
         figment = figment
             .merge(Env::prefixed("TRAM_").split("__"))
             .merge(Serialized::defaults(overrides));
-        let config: Config = figment
-            .extract()
-            .map_err(|e| ConfigError(e.to_string()))?;
+        let config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
@@ -232,7 +230,10 @@ impl Config {
 
     pub fn database_url(&self) -> String {
         if self.database_url.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("tram.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("tram.db").display()
+            )
         } else {
             self.database_url.clone()
         }
@@ -262,12 +263,22 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tram-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("tram.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\n[smtp]\nhost = \"mail.example\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\n[smtp]\nhost = \"mail.example\"\n",
+        )
+        .unwrap();
         #[derive(Serialize)]
         struct Flags {
             data_dir: &'static str,
         }
-        let config = Config::load(Some(&file), Flags { data_dir: "/srv/tram" }).unwrap();
+        let config = Config::load(
+            Some(&file),
+            Flags {
+                data_dir: "/srv/tram",
+            },
+        )
+        .unwrap();
         assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
         assert_eq!(config.smtp.host, "mail.example");
         assert_eq!(config.data_dir, PathBuf::from("/srv/tram"));

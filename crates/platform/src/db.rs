@@ -85,7 +85,11 @@ impl Db {
         self.write.begin().await
     }
 
-    pub async fn migrate(&self, sqlite: &Migrator, postgres: &Migrator) -> Result<(), sqlx::migrate::MigrateError> {
+    pub async fn migrate(
+        &self,
+        sqlite: &Migrator,
+        postgres: &Migrator,
+    ) -> Result<(), sqlx::migrate::MigrateError> {
         match self.backend {
             Backend::Sqlite => sqlite.run(&self.write).await,
             Backend::Postgres => postgres.run(&self.write).await,

@@ -19,7 +19,10 @@ pub struct Msg {
 
 impl Msg {
     pub fn new(key: &'static str) -> Msg {
-        Msg { key, args: Vec::new() }
+        Msg {
+            key,
+            args: Vec::new(),
+        }
     }
 
     pub fn arg(mut self, name: &'static str, value: impl ToString) -> Msg {
@@ -67,22 +70,38 @@ impl ApiError {
     }
 
     pub fn unauthenticated() -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", Msg::new("error.unauthenticated"))
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            Msg::new("error.unauthenticated"),
+        )
     }
 
     pub fn forbidden() -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", Msg::new("error.forbidden"))
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            Msg::new("error.forbidden"),
+        )
     }
 
     pub fn not_found() -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", Msg::new("error.not_found"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            Msg::new("error.not_found"),
+        )
     }
 
     /// An unexpected failure: logged here (the caller must not put secrets
     /// in it), shown to the user only as "something went wrong".
     pub fn internal(err: impl std::fmt::Display) -> ApiError {
         tracing::error!(error = %err, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", Msg::new("error.internal"))
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            Msg::new("error.internal"),
+        )
     }
 
     /// The message in `locale`.

@@ -103,7 +103,8 @@ macro_rules! catalog_files {
     };
 }
 
-const SOURCES: &[(Locale, &str)] = catalog_files!(Locale::ZhHk => "zh-HK", Locale::En => "en", Locale::ZhCn => "zh-CN");
+const SOURCES: &[(Locale, &str)] =
+    catalog_files!(Locale::ZhHk => "zh-HK", Locale::En => "en", Locale::ZhCn => "zh-CN");
 
 fn catalogs() -> &'static HashMap<Locale, HashMap<String, String>> {
     static CATALOGS: OnceLock<HashMap<Locale, HashMap<String, String>>> = OnceLock::new();
@@ -163,7 +164,11 @@ mod tests {
                 assert!(other.contains_key(key), "{} lacks {key}", locale.tag());
             }
             for key in other.keys() {
-                assert!(base.contains_key(key), "zh-HK lacks {key} (in {})", locale.tag());
+                assert!(
+                    base.contains_key(key),
+                    "zh-HK lacks {key} (in {})",
+                    locale.tag()
+                );
             }
         }
     }
@@ -182,17 +187,31 @@ mod tests {
         };
         for (key, text) in &catalogs[&Locale::ZhHk] {
             for locale in [Locale::En, Locale::ZhCn] {
-                assert_eq!(holes(text), holes(&catalogs[&locale][key]), "{key} in {}", locale.tag());
+                assert_eq!(
+                    holes(text),
+                    holes(&catalogs[&locale][key]),
+                    "{key} in {}",
+                    locale.tag()
+                );
             }
         }
     }
 
     #[test]
     fn negotiates_from_accept_language() {
-        assert_eq!(Locale::from_accept_language("en-US,en;q=0.9"), Some(Locale::En));
-        assert_eq!(Locale::from_accept_language("fr;q=0.9, zh-CN;q=0.8"), Some(Locale::ZhCn));
+        assert_eq!(
+            Locale::from_accept_language("en-US,en;q=0.9"),
+            Some(Locale::En)
+        );
+        assert_eq!(
+            Locale::from_accept_language("fr;q=0.9, zh-CN;q=0.8"),
+            Some(Locale::ZhCn)
+        );
         assert_eq!(Locale::from_accept_language("zh-TW"), Some(Locale::ZhHk));
         assert_eq!(Locale::from_accept_language("fr"), None);
-        assert_eq!(Locale::En.tf("test.greeting", &[("name", "Ada".into())]), "Hello, Ada");
+        assert_eq!(
+            Locale::En.tf("test.greeting", &[("name", "Ada".into())]),
+            "Hello, Ada"
+        );
     }
 }

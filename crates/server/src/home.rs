@@ -40,7 +40,11 @@ struct HomePage {
     two_factor_enabled: bool,
 }
 
-async fn home(State(state): State<AppState>, ctx: PageContext, auth: Option<AuthUser>) -> ApiResult<Response> {
+async fn home(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: Option<AuthUser>,
+) -> ApiResult<Response> {
     if tram_org::onboarding::setup_needed(&state).await? {
         return Ok(Redirect::to("/setup").into_response());
     }
@@ -74,9 +78,15 @@ fn outbox_allowed(state: &AppState, auth: &AuthUser) -> Result<(), ApiError> {
 /// (server admins).
 #[utoipa::path(get, path = "/api/v1/dev/outbox", tag = "shell", params(OutboxQuery),
     responses((status = 200, body = Vec<OutboxEntry>), (status = 403), (status = 404)))]
-pub async fn outbox_api(State(state): State<AppState>, auth: AuthUser, Query(query): Query<OutboxQuery>) -> ApiResult<Json<Vec<OutboxEntry>>> {
+pub async fn outbox_api(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(query): Query<OutboxQuery>,
+) -> ApiResult<Json<Vec<OutboxEntry>>> {
     outbox_allowed(&state, &auth)?;
-    Ok(Json(list_outbox(&state.db, query.to.as_deref(), 200).await?))
+    Ok(Json(
+        list_outbox(&state.db, query.to.as_deref(), 200).await?,
+    ))
 }
 
 #[derive(Template)]
@@ -86,7 +96,11 @@ struct OutboxPage {
     entries: Vec<OutboxEntry>,
 }
 
-async fn outbox_page(State(state): State<AppState>, ctx: PageContext, auth: AuthUser) -> ApiResult<Response> {
+async fn outbox_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: AuthUser,
+) -> ApiResult<Response> {
     outbox_allowed(&state, &auth)?;
     let entries = list_outbox(&state.db, None, 200).await?;
     Ok(render(&OutboxPage { ctx, entries }))

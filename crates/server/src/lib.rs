@@ -66,7 +66,10 @@ pub fn router(state: AppState) -> Router {
         .merge(home::routes())
         .merge(openapi::routes())
         .layer(from_fn_with_state(state.clone(), shell::layer))
-        .layer(from_fn_with_state(state.clone(), tram_accounts::web::authenticate))
+        .layer(from_fn_with_state(
+            state.clone(),
+            tram_accounts::web::authenticate,
+        ))
         .layer(from_fn_with_state((state.clone(), exempt), csrf::guard))
         .layer(from_fn(locale::layer))
         .layer(from_fn(shell::security_headers))
@@ -97,7 +100,10 @@ impl Server {
             let shutdown = async {
                 let _ = rx.await;
             };
-            if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            if let Err(err) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
                 tracing::error!(error = %err, "server stopped");
             }
         });
@@ -142,7 +148,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

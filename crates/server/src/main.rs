@@ -8,7 +8,11 @@ use serde::Serialize;
 use tram_platform::config::Config;
 
 #[derive(Parser)]
-#[command(name = "tram", version, about = "Tram: a self-hosted workplace platform for Hong Kong teams")]
+#[command(
+    name = "tram",
+    version,
+    about = "Tram: a self-hosted workplace platform for Hong Kong teams"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -49,13 +53,16 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TRAM_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("TRAM_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
     match cli.command {
         Command::Serve(args) => {
             let config = Config::load(args.config.as_deref(), &args)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(tram::serve(config))
         }
     }

@@ -9,9 +9,12 @@ use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Tram API", description = "JSON API of Tram. Browsers authenticate with the session cookie and send the \
+    info(
+        title = "Tram API",
+        description = "JSON API of Tram. Browsers authenticate with the session cookie and send the \
         `tram_csrf` cookie's value in `X-CSRF-Token` on every state-changing request; other clients send \
-        `Authorization: Bearer <token>` (the `token` of a login answer) and need no CSRF token."),
+        `Authorization: Bearer <token>` (the `token` of a login answer) and need no CSRF token."
+    ),
     paths(crate::home::healthz, crate::home::outbox_api),
     components(schemas(tram_platform::notify::OutboxEntry))
 )]

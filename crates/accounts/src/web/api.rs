@@ -42,12 +42,18 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/qr/tickets/{id}", get(ticket_status))
         .route("/api/v1/qr/tickets/{id}/events", get(ticket_events))
         .route("/api/v1/qr/tickets/{id}/login", post(ticket_login))
-        .route("/api/v1/qr/scan/{token}", get(scan_ticket).post(decide_ticket))
+        .route(
+            "/api/v1/qr/scan/{token}",
+            get(scan_ticket).post(decide_ticket),
+        )
         .route("/api/v1/2fa/totp/enroll", post(totp_enroll))
         .route("/api/v1/2fa/totp/confirm", post(totp_confirm))
         .route("/api/v1/2fa/totp/disable", post(totp_disable))
         .route("/api/v1/devices", get(list_devices))
-        .route("/api/v1/devices/{id}", patch(rename_device).delete(remove_device))
+        .route(
+            "/api/v1/devices/{id}",
+            patch(rename_device).delete(remove_device),
+        )
         .route("/api/v1/sessions/{id}", delete(remove_session))
 }
 
@@ -88,9 +94,16 @@ pub fn parse_destination(channel: Channel, destination: &str) -> Result<Contact,
 /// destination, 30 per hour per client address.
 #[utoipa::path(post, path = "/api/v1/codes", tag = "accounts", request_body = SendCodeRequest,
     responses((status = 200, body = CodeSent), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn send_code(State(state): State<AppState>, locale: LocaleExt, client: ClientInfo, Json(body): Json<SendCodeRequest>) -> ApiResult<Json<CodeSent>> {
+async fn send_code(
+    State(state): State<AppState>,
+    locale: LocaleExt,
+    client: ClientInfo,
+    Json(body): Json<SendCodeRequest>,
+) -> ApiResult<Json<CodeSent>> {
     let contact = parse_destination(body.channel, &body.destination)?;
-    Ok(Json(codes::send(&state, body.purpose, &contact, locale.0, &client).await?))
+    Ok(Json(
+        codes::send(&state, body.purpose, &contact, locale.0, &client).await?,
+    ))
 }
 
 /// The request's locale as an extractor.
@@ -98,8 +111,17 @@ pub struct LocaleExt(pub Locale);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for LocaleExt {
     type Rejection = Infallible;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(LocaleExt(parts.extensions.get::<Locale>().copied().unwrap_or_default()))
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Infallible> {
+        Ok(LocaleExt(
+            parts
+                .extensions
+                .get::<Locale>()
+                .copied()
+                .unwrap_or_default(),
+        ))
     }
 }
 
@@ -111,7 +133,12 @@ pub struct LoginRequest {
 }
 
 /// Turns a login outcome into the JSON answer plus cookies.
-pub fn login_response(state: &AppState, jar: CookieJar, headers: &HeaderMap, outcome: LoginOutcome) -> Response {
+pub fn login_response(
+    state: &AppState,
+    jar: CookieJar,
+    headers: &HeaderMap,
+    outcome: LoginOutcome,
+) -> Response {
     let device = device_key(headers);
     match outcome {
         LoginOutcome::LoggedIn { user, session } => {
@@ -150,9 +177,22 @@ pub fn login_response(state: &AppState, jar: CookieJar, headers: &HeaderMap, out
 /// `second_factor_required` with a `challenge_token`.
 #[utoipa::path(post, path = "/api/v1/login", tag = "accounts", request_body = LoginRequest,
     responses((status = 200, body = LoginResult), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn password_login(State(state): State<AppState>, client: ClientInfo, headers: HeaderMap, jar: CookieJar, Json(body): Json<LoginRequest>) -> ApiResult<Response> {
+async fn password_login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Json(body): Json<LoginRequest>,
+) -> ApiResult<Response> {
     let device = device_key(&headers);
-    let outcome = login::with_password(&state, &body.identifier, &body.password, &device.key, &client).await?;
+    let outcome = login::with_password(
+        &state,
+        &body.identifier,
+        &body.password,
+        &device.key,
+        &client,
+    )
+    .await?;
     Ok(login_response(&state, jar, &headers, outcome))
 }
 
@@ -167,14 +207,26 @@ pub struct SecondFactorRequest {
 /// Finish a login with the second factor. The device is then trusted.
 #[utoipa::path(post, path = "/api/v1/login/2fa", tag = "accounts", request_body = SecondFactorRequest,
     responses((status = 200, body = LoginResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn second_factor(State(state): State<AppState>, client: ClientInfo, headers: HeaderMap, jar: CookieJar, Json(body): Json<SecondFactorRequest>) -> ApiResult<Response> {
+async fn second_factor(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Json(body): Json<SecondFactorRequest>,
+) -> ApiResult<Response> {
     let token = body
         .challenge_token
         .or_else(|| jar.get(cookies::MFA).map(|c| c.value().to_string()))
         .ok_or(AccountError::ChallengeExpired)?;
     let device = device_key(&headers);
-    let (user, session) = login::second_factor(&state, &token, &body.code, &device.key, &client).await?;
-    Ok(login_response(&state, jar, &headers, LoginOutcome::LoggedIn { user, session }))
+    let (user, session) =
+        login::second_factor(&state, &token, &body.code, &device.key, &client).await?;
+    Ok(login_response(
+        &state,
+        jar,
+        &headers,
+        LoginOutcome::LoggedIn { user, session },
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -188,7 +240,12 @@ fn done() -> Json<Done> {
 
 /// End this session.
 #[utoipa::path(post, path = "/api/v1/logout", tag = "accounts", responses((status = 200, body = Done), (status = 401, body = ErrorBody)))]
-async fn logout(State(state): State<AppState>, user: AuthUser, client: ClientInfo, jar: CookieJar) -> ApiResult<Response> {
+async fn logout(
+    State(state): State<AppState>,
+    user: AuthUser,
+    client: ClientInfo,
+    jar: CookieJar,
+) -> ApiResult<Response> {
     sessions::end(&state, &user, &client).await?;
     Ok((jar.remove(cookies::removal(cookies::SESSION)), done()).into_response())
 }
@@ -205,7 +262,11 @@ pub struct ResetPasswordRequest {
 /// account ends.
 #[utoipa::path(post, path = "/api/v1/password/reset", tag = "accounts", request_body = ResetPasswordRequest,
     responses((status = 200, body = Done), (status = 400, body = ErrorBody)))]
-async fn reset_password(State(state): State<AppState>, client: ClientInfo, Json(body): Json<ResetPasswordRequest>) -> ApiResult<Json<Done>> {
+async fn reset_password(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Json(body): Json<ResetPasswordRequest>,
+) -> ApiResult<Json<Done>> {
     let contact = parse_destination(body.channel, &body.destination)?;
     crate::login::reset_password(&state, &contact, &body.code, &body.new_password, &client).await?;
     Ok(done())
@@ -241,8 +302,19 @@ pub struct UpdateMe {
 
 /// Change display name and language.
 #[utoipa::path(patch, path = "/api/v1/me", tag = "accounts", request_body = UpdateMe, responses((status = 200, body = User), (status = 400, body = ErrorBody)))]
-async fn update_me(State(state): State<AppState>, auth: AuthUser, Json(body): Json<UpdateMe>) -> ApiResult<Json<User>> {
-    users::update_profile(&state.db, state.clock.now_ms(), &auth.user_id, &body.display_name, &body.locale).await?;
+async fn update_me(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Json(body): Json<UpdateMe>,
+) -> ApiResult<Json<User>> {
+    users::update_profile(
+        &state.db,
+        state.clock.now_ms(),
+        &auth.user_id,
+        &body.display_name,
+        &body.locale,
+    )
+    .await?;
     Ok(Json(users::get(&state.db, &auth.user_id).await?))
 }
 
@@ -254,18 +326,39 @@ pub struct ChangePassword {
 
 /// Change the password (the current one is checked). Other sessions end.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "accounts", request_body = ChangePassword, responses((status = 200, body = Done), (status = 400, body = ErrorBody)))]
-async fn change_password(State(state): State<AppState>, auth: AuthUser, client: ClientInfo, Json(body): Json<ChangePassword>) -> ApiResult<Json<Done>> {
-    crate::login::change_password(&state, &auth, &body.current_password, &body.new_password, &client).await?;
+async fn change_password(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    client: ClientInfo,
+    Json(body): Json<ChangePassword>,
+) -> ApiResult<Json<Done>> {
+    crate::login::change_password(
+        &state,
+        &auth,
+        &body.current_password,
+        &body.new_password,
+        &client,
+    )
+    .await?;
     Ok(done())
 }
 
 /// Start a QR login: returns the ticket and its QR code, and binds it to
 /// this browser (the `tram_qr` cookie).
 #[utoipa::path(post, path = "/api/v1/qr/tickets", tag = "accounts", responses((status = 200, body = NewTicket)))]
-async fn create_ticket(State(state): State<AppState>, client: ClientInfo, jar: CookieJar) -> ApiResult<Response> {
+async fn create_ticket(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+) -> ApiResult<Response> {
     let ticket = qr::create(&state, &client).await?;
     let ttl = state.config.security.qr_ticket_ttl_secs;
-    let jar = jar.add(cookies::build(cookies::QR, ticket.browser_key.clone(), Some(ttl), state.config.secure_cookies()));
+    let jar = jar.add(cookies::build(
+        cookies::QR,
+        ticket.browser_key.clone(),
+        Some(ttl),
+        state.config.secure_cookies(),
+    ));
     Ok((jar, Json(ticket)).into_response())
 }
 
@@ -281,7 +374,12 @@ fn browser_key(headers: &HeaderMap, jar: &CookieJar) -> Result<String, AccountEr
 /// Poll a QR ticket (only the browser that created it may).
 #[utoipa::path(get, path = "/api/v1/qr/tickets/{id}", tag = "accounts", params(("id" = String, Path)),
     responses((status = 200, body = TicketStatus), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn ticket_status(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, jar: CookieJar) -> ApiResult<Json<TicketStatus>> {
+async fn ticket_status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> ApiResult<Json<TicketStatus>> {
     let key = browser_key(&headers, &jar)?;
     Ok(Json(qr::status(&state, &id, &key).await?))
 }
@@ -291,12 +389,24 @@ async fn ticket_status(State(state): State<AppState>, Path(id): Path<String>, he
 /// changes. The stream ends when the ticket is decided or expires.
 #[utoipa::path(get, path = "/api/v1/qr/tickets/{id}/events", tag = "accounts", params(("id" = String, Path)),
     responses((status = 200, description = "text/event-stream of `status` events"), (status = 403, body = ErrorBody)))]
-async fn ticket_events(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap, jar: CookieJar) -> ApiResult<Response> {
+async fn ticket_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> ApiResult<Response> {
     let key = browser_key(&headers, &jar)?;
     // Checked once up front so a wrong browser gets a clear refusal.
     qr::status(&state, &id, &key).await?;
     let hints = state.bus.subscribe(&qr::topic(&id)).await;
-    let watch = TicketWatch { state: state.clone(), id, key, last: String::new(), done: false, hints };
+    let watch = TicketWatch {
+        state: state.clone(),
+        id,
+        key,
+        last: String::new(),
+        done: false,
+        hints,
+    };
     let stream = futures::stream::unfold(watch, |mut w| async move {
         if w.done {
             return None;
@@ -307,16 +417,24 @@ async fn ticket_events(State(state): State<AppState>, Path(id): Path<String>, he
                 Err(_) => "expired".to_string(),
             };
             if status != w.last {
-                w.done = matches!(status.as_str(), "confirmed" | "rejected" | "expired" | "used");
+                w.done = matches!(
+                    status.as_str(),
+                    "confirmed" | "rejected" | "expired" | "used"
+                );
                 w.last = status.clone();
-                return Some((Ok::<_, Infallible>(Event::default().event("status").data(status)), w));
+                return Some((
+                    Ok::<_, Infallible>(Event::default().event("status").data(status)),
+                    w,
+                ));
             }
             // The bus is a hint; the database is read again after each hint
             // or every half second, so a lost hint costs at most that.
             let _ = tokio::time::timeout(Duration::from_millis(500), w.hints.next()).await;
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 struct TicketWatch {
@@ -332,7 +450,13 @@ struct TicketWatch {
 /// that created it).
 #[utoipa::path(post, path = "/api/v1/qr/tickets/{id}/login", tag = "accounts", params(("id" = String, Path)),
     responses((status = 200, body = LoginResult), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody)))]
-async fn ticket_login(State(state): State<AppState>, Path(id): Path<String>, client: ClientInfo, headers: HeaderMap, jar: CookieJar) -> ApiResult<Response> {
+async fn ticket_login(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> ApiResult<Response> {
     let key = browser_key(&headers, &jar)?;
     let device = device_key(&headers);
     let outcome = qr::exchange(&state, &id, &key, &device.key, &client).await?;
@@ -343,7 +467,11 @@ async fn ticket_login(State(state): State<AppState>, Path(id): Path<String>, cli
 /// The phone's view of a scanned QR code (requires the phone to be logged in).
 #[utoipa::path(get, path = "/api/v1/qr/scan/{token}", tag = "accounts", params(("token" = String, Path)),
     responses((status = 200, body = ScanView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn scan_ticket(State(state): State<AppState>, _phone: AuthUser, Path(token): Path<String>) -> ApiResult<Json<ScanView>> {
+async fn scan_ticket(
+    State(state): State<AppState>,
+    _phone: AuthUser,
+    Path(token): Path<String>,
+) -> ApiResult<Json<ScanView>> {
     Ok(Json(qr::scan(&state, &token).await?))
 }
 
@@ -356,7 +484,13 @@ pub struct Decision {
 /// Confirm or reject a QR login from the logged-in phone.
 #[utoipa::path(post, path = "/api/v1/qr/scan/{token}", tag = "accounts", params(("token" = String, Path)), request_body = Decision,
     responses((status = 200, body = Done), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 410, body = ErrorBody)))]
-async fn decide_ticket(State(state): State<AppState>, phone: AuthUser, client: ClientInfo, Path(token): Path<String>, Json(body): Json<Decision>) -> ApiResult<Json<Done>> {
+async fn decide_ticket(
+    State(state): State<AppState>,
+    phone: AuthUser,
+    client: ClientInfo,
+    Path(token): Path<String>,
+    Json(body): Json<Decision>,
+) -> ApiResult<Json<Done>> {
     qr::decide(&state, &token, &phone, body.approve, &client).await?;
     Ok(done())
 }
@@ -365,7 +499,11 @@ async fn decide_ticket(State(state): State<AppState>, phone: AuthUser, client: C
 #[utoipa::path(post, path = "/api/v1/2fa/totp/enroll", tag = "accounts", responses((status = 200, body = Enrolment), (status = 409, body = ErrorBody)))]
 async fn totp_enroll(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Enrolment>> {
     let user = users::get(&state.db, &auth.user_id).await?;
-    let label = user.email.clone().or(user.phone.clone()).unwrap_or(user.display_name.clone());
+    let label = user
+        .email
+        .clone()
+        .or(user.phone.clone())
+        .unwrap_or(user.display_name.clone());
     Ok(Json(totp::begin(&state, &auth.user_id, &label).await?))
 }
 
@@ -384,10 +522,17 @@ pub struct RecoveryCodes {
 /// and returns 10 recovery codes. This device becomes trusted.
 #[utoipa::path(post, path = "/api/v1/2fa/totp/confirm", tag = "accounts", request_body = TotpCode,
     responses((status = 200, body = RecoveryCodes), (status = 400, body = ErrorBody)))]
-async fn totp_confirm(State(state): State<AppState>, auth: AuthUser, client: ClientInfo, Json(body): Json<TotpCode>) -> ApiResult<Json<RecoveryCodes>> {
+async fn totp_confirm(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    client: ClientInfo,
+    Json(body): Json<TotpCode>,
+) -> ApiResult<Json<RecoveryCodes>> {
     let codes = totp::confirm(&state, &auth.user_id, &body.code, &client).await?;
     sessions::trust_device(&state, &auth.device_id).await?;
-    Ok(Json(RecoveryCodes { recovery_codes: codes }))
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -398,7 +543,12 @@ pub struct PasswordCheck {
 /// Turn 2FA off (the password is checked again).
 #[utoipa::path(post, path = "/api/v1/2fa/totp/disable", tag = "accounts", request_body = PasswordCheck,
     responses((status = 200, body = Done), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-async fn totp_disable(State(state): State<AppState>, auth: AuthUser, client: ClientInfo, Json(body): Json<PasswordCheck>) -> ApiResult<Json<Done>> {
+async fn totp_disable(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    client: ClientInfo,
+    Json(body): Json<PasswordCheck>,
+) -> ApiResult<Json<Done>> {
     crate::login::recheck_password(&state, &auth.user_id, &body.password).await?;
     totp::disable(&state, &auth.user_id, &client).await?;
     Ok(done())
@@ -406,8 +556,13 @@ async fn totp_disable(State(state): State<AppState>, auth: AuthUser, client: Cli
 
 /// My devices, each with its sessions.
 #[utoipa::path(get, path = "/api/v1/devices", tag = "accounts", responses((status = 200, body = Vec<DeviceView>), (status = 401, body = ErrorBody)))]
-async fn list_devices(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Vec<DeviceView>>> {
-    Ok(Json(sessions::list_devices(&state, &auth.user_id, Some(&auth)).await?))
+async fn list_devices(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> ApiResult<Json<Vec<DeviceView>>> {
+    Ok(Json(
+        sessions::list_devices(&state, &auth.user_id, Some(&auth)).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -418,8 +573,18 @@ pub struct RenameDevice {
 /// Rename one of my devices.
 #[utoipa::path(patch, path = "/api/v1/devices/{id}", tag = "accounts", params(("id" = String, Path)), request_body = RenameDevice,
     responses((status = 200, body = Done), (status = 404, body = ErrorBody)))]
-async fn rename_device(State(state): State<AppState>, auth: AuthUser, client: ClientInfo, Path(id): Path<String>, Json(body): Json<RenameDevice>) -> ApiResult<Json<Done>> {
-    let actor = Actor { user_id: &auth.user_id, org_id: None, client: &client };
+async fn rename_device(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    Json(body): Json<RenameDevice>,
+) -> ApiResult<Json<Done>> {
+    let actor = Actor {
+        user_id: &auth.user_id,
+        org_id: None,
+        client: &client,
+    };
     sessions::rename_device(&state, &auth.user_id, &id, &body.name, &actor).await?;
     Ok(done())
 }
@@ -427,8 +592,17 @@ async fn rename_device(State(state): State<AppState>, auth: AuthUser, client: Cl
 /// Remove one of my devices: its sessions end at once (remote logout).
 #[utoipa::path(delete, path = "/api/v1/devices/{id}", tag = "accounts", params(("id" = String, Path)),
     responses((status = 200, body = Done), (status = 404, body = ErrorBody)))]
-async fn remove_device(State(state): State<AppState>, auth: AuthUser, client: ClientInfo, Path(id): Path<String>) -> ApiResult<Json<Done>> {
-    let actor = Actor { user_id: &auth.user_id, org_id: None, client: &client };
+async fn remove_device(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Done>> {
+    let actor = Actor {
+        user_id: &auth.user_id,
+        org_id: None,
+        client: &client,
+    };
     sessions::remove_device(&state, &auth.user_id, &id, &actor).await?;
     Ok(done())
 }
@@ -436,8 +610,17 @@ async fn remove_device(State(state): State<AppState>, auth: AuthUser, client: Cl
 /// End one of my sessions.
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "accounts", params(("id" = String, Path)),
     responses((status = 200, body = Done), (status = 404, body = ErrorBody)))]
-async fn remove_session(State(state): State<AppState>, auth: AuthUser, client: ClientInfo, Path(id): Path<String>) -> ApiResult<Json<Done>> {
-    let actor = Actor { user_id: &auth.user_id, org_id: None, client: &client };
+async fn remove_session(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Done>> {
+    let actor = Actor {
+        user_id: &auth.user_id,
+        org_id: None,
+        client: &client,
+    };
     sessions::remove_session(&state, &auth.user_id, &id, &actor).await?;
     Ok(done())
 }

@@ -28,7 +28,11 @@ fn session_token(headers: &HeaderMap) -> Option<String> {
 
 /// Middleware: resolves the session (if any) and puts the `AuthUser` in
 /// the request extensions. A dead or unknown session is simply absent.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     if let Some(token) = session_token(request.headers()) {
         match sessions::resolve(&state, &token).await {
             Ok(Some(user)) => {
@@ -51,7 +55,8 @@ pub struct LoginRequired {
 impl IntoResponse for LoginRequired {
     fn into_response(self) -> Response {
         if self.html {
-            let next = url::form_urlencoded::byte_serialize(self.back_to.as_bytes()).collect::<String>();
+            let next =
+                url::form_urlencoded::byte_serialize(self.back_to.as_bytes()).collect::<String>();
             Redirect::to(&format!("/login?next={next}")).into_response()
         } else {
             ApiError::unauthenticated().into_response()
@@ -63,14 +68,18 @@ impl<S: Send + Sync> FromRequestParts<S> for AuthUser {
     type Rejection = LoginRequired;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<AuthUser>().cloned().ok_or_else(|| LoginRequired {
-            html: wants_html(&parts.headers) && !parts.uri.path().starts_with("/api/"),
-            back_to: parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_else(|| "/".into()),
-        })
+        parts
+            .extensions
+            .get::<AuthUser>()
+            .cloned()
+            .ok_or_else(|| LoginRequired {
+                html: wants_html(&parts.headers) && !parts.uri.path().starts_with("/api/"),
+                back_to: parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_else(|| "/".into()),
+            })
     }
 }
 
@@ -88,7 +97,10 @@ pub fn device_key(headers: &HeaderMap) -> DeviceKey {
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.len() >= 16 && v.len() <= 128);
     if let Some(key) = from_header {
-        return DeviceKey { key: key.to_string(), fresh: false };
+        return DeviceKey {
+            key: key.to_string(),
+            fresh: false,
+        };
     }
     match CookieJar::from_headers(headers).get(cookies::DEVICE) {
         Some(c) if c.value().len() >= 16 => DeviceKey {
@@ -104,16 +116,37 @@ pub fn device_key(headers: &HeaderMap) -> DeviceKey {
 
 /// Cookies for a new session: the session itself, the device key if new,
 /// and the user's language; the half-finished-login cookie is cleared.
-pub fn login_cookies(state: &AppState, jar: CookieJar, session: &NewSession, device: &DeviceKey, locale: &str) -> CookieJar {
+pub fn login_cookies(
+    state: &AppState,
+    jar: CookieJar,
+    session: &NewSession,
+    device: &DeviceKey,
+    locale: &str,
+) -> CookieJar {
     let secure = state.config.secure_cookies();
     let ttl = state.config.security.session_ttl_days * 86_400;
     let mut jar = jar
-        .add(cookies::build(cookies::SESSION, session.token.clone(), Some(ttl), secure))
+        .add(cookies::build(
+            cookies::SESSION,
+            session.token.clone(),
+            Some(ttl),
+            secure,
+        ))
         .remove(cookies::removal(cookies::MFA));
     if device.fresh {
-        jar = jar.add(cookies::build(cookies::DEVICE, device.key.clone(), Some(2 * 365 * 86_400), secure));
+        jar = jar.add(cookies::build(
+            cookies::DEVICE,
+            device.key.clone(),
+            Some(2 * 365 * 86_400),
+            secure,
+        ));
     }
-    let mut lang = cookies::build(cookies::LANG, locale.to_string(), Some(365 * 86_400), secure);
+    let mut lang = cookies::build(
+        cookies::LANG,
+        locale.to_string(),
+        Some(365 * 86_400),
+        secure,
+    );
     lang.set_http_only(false);
     jar.add(lang)
 }
@@ -136,7 +169,10 @@ pub fn device_cookie(state: &AppState, jar: CookieJar, device: &DeviceKey) -> Co
 impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for AuthUser {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts.extensions.get::<AuthUser>().cloned())
     }
 }

@@ -10,10 +10,10 @@ use tram_accounts::AuthUser;
 use tram_platform::web::wants_html;
 use tram_platform::{ApiError, AppState};
 
+use crate::device_policy;
 use crate::error::{OrgError, OrgResult};
 use crate::members::{self, Membership};
 use crate::orgs::{self, Org};
-use crate::device_policy;
 
 #[derive(Debug, Clone)]
 pub struct OrgMember {
@@ -29,13 +29,19 @@ impl OrgMember {
 }
 
 /// The org a session works in: the one it chose, else the user's first.
-pub async fn current_membership(state: &AppState, auth: &AuthUser) -> OrgResult<Option<Membership>> {
+pub async fn current_membership(
+    state: &AppState,
+    auth: &AuthUser,
+) -> OrgResult<Option<Membership>> {
     if let Some(org_id) = &auth.org_id {
         if let Some(m) = members::membership(&state.db, org_id, &auth.user_id).await? {
             return Ok(Some(m));
         }
     }
-    let first = orgs::list_for_user(&state.db, &auth.user_id).await?.into_iter().next();
+    let first = orgs::list_for_user(&state.db, &auth.user_id)
+        .await?
+        .into_iter()
+        .next();
     match first {
         Some(org) => {
             sessions::set_current_org(state, &auth.session_id, &org.id).await?;
@@ -48,19 +54,38 @@ pub async fn current_membership(state: &AppState, auth: &AuthUser) -> OrgResult<
 impl FromRequestParts<AppState> for OrgMember {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let auth = AuthUser::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = AuthUser::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
         let html = wants_html(&parts.headers) && !parts.uri.path().starts_with("/api/");
         let result = async {
-            let membership = current_membership(state, &auth).await?.ok_or(OrgError::NoOrg)?;
+            let membership = current_membership(state, &auth)
+                .await?
+                .ok_or(OrgError::NoOrg)?;
             let org = orgs::get(&state.db, &membership.org_id).await?;
-            device_policy::admit(state, &membership, &auth.device_id, org.require_device_approval).await?;
-            Ok::<_, OrgError>(OrgMember { auth, membership, org })
+            device_policy::admit(
+                state,
+                &membership,
+                &auth.device_id,
+                org.require_device_approval,
+            )
+            .await?;
+            Ok::<_, OrgError>(OrgMember {
+                auth,
+                membership,
+                org,
+            })
         }
         .await;
         result.map_err(|err| match (&err, html) {
             (OrgError::NoOrg, true) => Redirect::to("/orgs").into_response(),
-            (OrgError::DevicePending | OrgError::DeviceRejected, true) => Redirect::to("/orgs?device=pending").into_response(),
+            (OrgError::DevicePending | OrgError::DeviceRejected, true) => {
+                Redirect::to("/orgs?device=pending").into_response()
+            }
             _ => ApiError::from(err).into_response(),
         })
     }

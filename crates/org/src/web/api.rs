@@ -40,19 +40,43 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/org", get(current_org))
         .route("/api/v1/org/policy", put(set_policy))
         .route("/api/v1/org/members", get(list_members))
-        .route("/api/v1/org/members/{user_id}", get(get_member).delete(remove_member))
+        .route(
+            "/api/v1/org/members/{user_id}",
+            get(get_member).delete(remove_member),
+        )
         .route("/api/v1/org/members/{user_id}/role", put(set_role))
         .route("/api/v1/org/members/{user_id}/manager", put(set_manager))
-        .route("/api/v1/org/members/{user_id}/placement", put(set_placement))
+        .route(
+            "/api/v1/org/members/{user_id}/placement",
+            put(set_placement),
+        )
         .route("/api/v1/org/members/{user_id}/devices", get(member_devices))
-        .route("/api/v1/org/members/{user_id}/devices/{device_id}", delete(remove_member_device))
-        .route("/api/v1/org/members/{user_id}/sessions/{session_id}", delete(remove_member_session))
-        .route("/api/v1/org/departments", get(list_departments).post(create_department))
-        .route("/api/v1/org/departments/{id}", put(update_department).delete(delete_department))
-        .route("/api/v1/org/invitations", get(list_invitations).post(create_invitation))
+        .route(
+            "/api/v1/org/members/{user_id}/devices/{device_id}",
+            delete(remove_member_device),
+        )
+        .route(
+            "/api/v1/org/members/{user_id}/sessions/{session_id}",
+            delete(remove_member_session),
+        )
+        .route(
+            "/api/v1/org/departments",
+            get(list_departments).post(create_department),
+        )
+        .route(
+            "/api/v1/org/departments/{id}",
+            put(update_department).delete(delete_department),
+        )
+        .route(
+            "/api/v1/org/invitations",
+            get(list_invitations).post(create_invitation),
+        )
         .route("/api/v1/org/invitations/{id}", delete(revoke_invitation))
         .route("/api/v1/org/device-requests", get(device_requests))
-        .route("/api/v1/org/device-requests/{device_id}", post(decide_device))
+        .route(
+            "/api/v1/org/device-requests/{device_id}",
+            post(decide_device),
+        )
         .route("/api/v1/org/audit", get(audit_log))
 }
 
@@ -69,7 +93,12 @@ pub fn routes() -> Router<AppState> {
 )]
 pub struct OrgApi;
 
-fn onboarded_response(state: &AppState, jar: CookieJar, headers: &HeaderMap, done: Onboarded) -> Response {
+fn onboarded_response(
+    state: &AppState,
+    jar: CookieJar,
+    headers: &HeaderMap,
+    done: Onboarded,
+) -> Response {
     login_response(
         state,
         jar,
@@ -108,7 +137,10 @@ pub struct SetupRequest {
 
 /// Contact from optional e-mail / phone fields: e-mail wins if both given.
 pub fn contact_from(email: Option<&str>, phone: Option<&str>) -> Result<Contact, ApiError> {
-    match (email.map(str::trim).filter(|e| !e.is_empty()), phone.map(str::trim).filter(|p| !p.is_empty())) {
+    match (
+        email.map(str::trim).filter(|e| !e.is_empty()),
+        phone.map(str::trim).filter(|p| !p.is_empty()),
+    ) {
         (Some(email), _) => Ok(Contact::Email(parse_email(email)?)),
         (None, Some(phone)) => Ok(Contact::Phone(parse_mobile(phone)?)),
         (None, None) => Err(tram_accounts::AccountError::InvalidEmail.into()),
@@ -199,7 +231,12 @@ pub struct OrgRef {
 
 /// Create another organisation (I become its owner and work in it).
 #[utoipa::path(post, path = "/api/v1/orgs", tag = "org", request_body = NewOrgRequest, responses((status = 200, body = OrgRef), (status = 400, body = ErrorBody)))]
-async fn create_org(State(state): State<AppState>, auth: AuthUser, client: ClientInfo, Json(body): Json<NewOrgRequest>) -> ApiResult<Json<OrgRef>> {
+async fn create_org(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    client: ClientInfo,
+    Json(body): Json<NewOrgRequest>,
+) -> ApiResult<Json<OrgRef>> {
     let org_id = onboarding::create_org(&state, &auth.user_id, &body.name, &client).await?;
     sessions::set_current_org(&state, &auth.session_id, &org_id).await?;
     Ok(Json(OrgRef { org_id }))
@@ -212,7 +249,12 @@ pub struct JoinRequest {
 
 /// Join an organisation with an invitation code (and work in it).
 #[utoipa::path(post, path = "/api/v1/orgs/join", tag = "org", request_body = JoinRequest, responses((status = 200, body = OrgRef), (status = 400, body = ErrorBody)))]
-async fn join_org(State(state): State<AppState>, auth: AuthUser, client: ClientInfo, Json(body): Json<JoinRequest>) -> ApiResult<Json<OrgRef>> {
+async fn join_org(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    client: ClientInfo,
+    Json(body): Json<JoinRequest>,
+) -> ApiResult<Json<OrgRef>> {
     let org_id = onboarding::join(&state, &auth.user_id, &body.invitation_code, &client).await?;
     sessions::set_current_org(&state, &auth.session_id, &org_id).await?;
     Ok(Json(OrgRef { org_id }))
@@ -220,8 +262,14 @@ async fn join_org(State(state): State<AppState>, auth: AuthUser, client: ClientI
 
 /// Work in another of my organisations.
 #[utoipa::path(post, path = "/api/v1/orgs/{id}/switch", tag = "org", params(("id" = String, Path)), responses((status = 200, body = OrgRef), (status = 404, body = ErrorBody)))]
-async fn switch_org(State(state): State<AppState>, auth: AuthUser, Path(id): Path<String>) -> ApiResult<Json<OrgRef>> {
-    members::membership(&state.db, &id, &auth.user_id).await?.ok_or(OrgError::NotMember)?;
+async fn switch_org(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OrgRef>> {
+    members::membership(&state.db, &id, &auth.user_id)
+        .await?
+        .ok_or(OrgError::NotMember)?;
     sessions::set_current_org(&state, &auth.session_id, &id).await?;
     Ok(Json(OrgRef { org_id: id }))
 }
@@ -249,28 +297,53 @@ pub struct PolicyRequest {
 
 /// Set the org's device policy (admins).
 #[utoipa::path(put, path = "/api/v1/org/policy", tag = "org", request_body = PolicyRequest, responses((status = 200, body = Done), (status = 403, body = ErrorBody)))]
-async fn set_policy(State(state): State<AppState>, member: OrgMember, client: ClientInfo, Json(body): Json<PolicyRequest>) -> ApiResult<Json<Done>> {
-    device_policy::set_policy(&state, &member.membership, body.require_device_approval, &client).await?;
+async fn set_policy(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Json(body): Json<PolicyRequest>,
+) -> ApiResult<Json<Done>> {
+    device_policy::set_policy(
+        &state,
+        &member.membership,
+        body.require_device_approval,
+        &client,
+    )
+    .await?;
     Ok(Json(Done { ok: true }))
 }
 
 /// Members of my organisation (the directory; every member may read it).
 #[utoipa::path(get, path = "/api/v1/org/members", tag = "org", responses((status = 200, body = Vec<Member>)))]
-async fn list_members(State(state): State<AppState>, member: OrgMember) -> ApiResult<Json<Vec<Member>>> {
+async fn list_members(
+    State(state): State<AppState>,
+    member: OrgMember,
+) -> ApiResult<Json<Vec<Member>>> {
     Ok(Json(members::list(&state.db, &member.org.id).await?))
 }
 
 /// One member.
 #[utoipa::path(get, path = "/api/v1/org/members/{user_id}", tag = "org", params(("user_id" = String, Path)),
     responses((status = 200, body = Member), (status = 404, body = ErrorBody)))]
-async fn get_member(State(state): State<AppState>, member: OrgMember, Path(user_id): Path<String>) -> ApiResult<Json<Member>> {
-    Ok(Json(members::get(&state.db, &member.org.id, &user_id).await?))
+async fn get_member(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Member>> {
+    Ok(Json(
+        members::get(&state.db, &member.org.id, &user_id).await?,
+    ))
 }
 
 /// Remove a member from the organisation (admins).
 #[utoipa::path(delete, path = "/api/v1/org/members/{user_id}", tag = "org", params(("user_id" = String, Path)),
     responses((status = 200, body = Done), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn remove_member(State(state): State<AppState>, member: OrgMember, client: ClientInfo, Path(user_id): Path<String>) -> ApiResult<Json<Done>> {
+async fn remove_member(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Done>> {
     members::remove(&state, &member.membership, &user_id, &client).await?;
     Ok(Json(Done { ok: true }))
 }
@@ -283,7 +356,13 @@ pub struct RoleRequest {
 /// Set a member's role (admins; owner changes by owners only).
 #[utoipa::path(put, path = "/api/v1/org/members/{user_id}/role", tag = "org", params(("user_id" = String, Path)), request_body = RoleRequest,
     responses((status = 200, body = Done), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn set_role(State(state): State<AppState>, member: OrgMember, client: ClientInfo, Path(user_id): Path<String>, Json(body): Json<RoleRequest>) -> ApiResult<Json<Done>> {
+async fn set_role(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Path(user_id): Path<String>,
+    Json(body): Json<RoleRequest>,
+) -> ApiResult<Json<Done>> {
     members::set_role(&state, &member.membership, &user_id, body.role, &client).await?;
     Ok(Json(Done { ok: true }))
 }
@@ -297,7 +376,13 @@ pub struct ManagerRequest {
 /// Set a member's manager (admins). Loops are refused.
 #[utoipa::path(put, path = "/api/v1/org/members/{user_id}/manager", tag = "org", params(("user_id" = String, Path)), request_body = ManagerRequest,
     responses((status = 200, body = Done), (status = 400, body = ErrorBody)))]
-async fn set_manager(State(state): State<AppState>, member: OrgMember, client: ClientInfo, Path(user_id): Path<String>, Json(body): Json<ManagerRequest>) -> ApiResult<Json<Done>> {
+async fn set_manager(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Path(user_id): Path<String>,
+    Json(body): Json<ManagerRequest>,
+) -> ApiResult<Json<Done>> {
     let manager = body.manager_user_id.as_deref().filter(|m| !m.is_empty());
     members::set_manager(&state, &member.membership, &user_id, manager, &client).await?;
     Ok(Json(Done { ok: true }))
@@ -313,33 +398,64 @@ pub struct PlacementRequest {
 /// Put a member in a department with a job title (admins).
 #[utoipa::path(put, path = "/api/v1/org/members/{user_id}/placement", tag = "org", params(("user_id" = String, Path)), request_body = PlacementRequest,
     responses((status = 200, body = Done), (status = 404, body = ErrorBody)))]
-async fn set_placement(State(state): State<AppState>, member: OrgMember, client: ClientInfo, Path(user_id): Path<String>, Json(body): Json<PlacementRequest>) -> ApiResult<Json<Done>> {
+async fn set_placement(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Path(user_id): Path<String>,
+    Json(body): Json<PlacementRequest>,
+) -> ApiResult<Json<Done>> {
     let department = body.department_id.as_deref().filter(|d| !d.is_empty());
-    members::set_placement(&state, &member.membership, &user_id, department, body.title.as_deref(), &client).await?;
+    members::set_placement(
+        &state,
+        &member.membership,
+        &user_id,
+        department,
+        body.title.as_deref(),
+        &client,
+    )
+    .await?;
     Ok(Json(Done { ok: true }))
 }
 
 /// Checks that the caller is an admin and `user_id` is in the same org.
 async fn admin_over(state: &AppState, member: &OrgMember, user_id: &str) -> Result<(), ApiError> {
     member.require_admin()?;
-    members::membership(&state.db, &member.org.id, user_id).await?.ok_or(OrgError::NotMember)?;
+    members::membership(&state.db, &member.org.id, user_id)
+        .await?
+        .ok_or(OrgError::NotMember)?;
     Ok(())
 }
 
 /// A member's devices and sessions (admins).
 #[utoipa::path(get, path = "/api/v1/org/members/{user_id}/devices", tag = "org", params(("user_id" = String, Path)),
     responses((status = 200, body = Vec<DeviceView>), (status = 403, body = ErrorBody)))]
-async fn member_devices(State(state): State<AppState>, member: OrgMember, Path(user_id): Path<String>) -> ApiResult<Json<Vec<DeviceView>>> {
+async fn member_devices(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Vec<DeviceView>>> {
     admin_over(&state, &member, &user_id).await?;
-    Ok(Json(sessions::list_devices(&state, &user_id, Some(&member.auth)).await?))
+    Ok(Json(
+        sessions::list_devices(&state, &user_id, Some(&member.auth)).await?,
+    ))
 }
 
 /// Remove a member's device: its sessions end at once (admins).
 #[utoipa::path(delete, path = "/api/v1/org/members/{user_id}/devices/{device_id}", tag = "org",
     params(("user_id" = String, Path), ("device_id" = String, Path)), responses((status = 200, body = Done), (status = 403, body = ErrorBody)))]
-async fn remove_member_device(State(state): State<AppState>, member: OrgMember, client: ClientInfo, Path((user_id, device_id)): Path<(String, String)>) -> ApiResult<Json<Done>> {
+async fn remove_member_device(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Path((user_id, device_id)): Path<(String, String)>,
+) -> ApiResult<Json<Done>> {
     admin_over(&state, &member, &user_id).await?;
-    let actor = Actor { user_id: &member.auth.user_id, org_id: Some(&member.org.id), client: &client };
+    let actor = Actor {
+        user_id: &member.auth.user_id,
+        org_id: Some(&member.org.id),
+        client: &client,
+    };
     sessions::remove_device(&state, &user_id, &device_id, &actor).await?;
     Ok(Json(Done { ok: true }))
 }
@@ -347,16 +463,28 @@ async fn remove_member_device(State(state): State<AppState>, member: OrgMember, 
 /// End one of a member's sessions (admins).
 #[utoipa::path(delete, path = "/api/v1/org/members/{user_id}/sessions/{session_id}", tag = "org",
     params(("user_id" = String, Path), ("session_id" = String, Path)), responses((status = 200, body = Done), (status = 403, body = ErrorBody)))]
-async fn remove_member_session(State(state): State<AppState>, member: OrgMember, client: ClientInfo, Path((user_id, session_id)): Path<(String, String)>) -> ApiResult<Json<Done>> {
+async fn remove_member_session(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Path((user_id, session_id)): Path<(String, String)>,
+) -> ApiResult<Json<Done>> {
     admin_over(&state, &member, &user_id).await?;
-    let actor = Actor { user_id: &member.auth.user_id, org_id: Some(&member.org.id), client: &client };
+    let actor = Actor {
+        user_id: &member.auth.user_id,
+        org_id: Some(&member.org.id),
+        client: &client,
+    };
     sessions::remove_session(&state, &user_id, &session_id, &actor).await?;
     Ok(Json(Done { ok: true }))
 }
 
 /// The department tree, parents before children.
 #[utoipa::path(get, path = "/api/v1/org/departments", tag = "org", responses((status = 200, body = Vec<Department>)))]
-async fn list_departments(State(state): State<AppState>, member: OrgMember) -> ApiResult<Json<Vec<Department>>> {
+async fn list_departments(
+    State(state): State<AppState>,
+    member: OrgMember,
+) -> ApiResult<Json<Vec<Department>>> {
     Ok(Json(departments::list(&state.db, &member.org.id).await?))
 }
 
@@ -380,14 +508,27 @@ impl DepartmentRequest {
 /// Create a department (admins).
 #[utoipa::path(post, path = "/api/v1/org/departments", tag = "org", request_body = DepartmentRequest,
     responses((status = 200, body = Department), (status = 400, body = ErrorBody)))]
-async fn create_department(State(state): State<AppState>, member: OrgMember, client: ClientInfo, Json(body): Json<DepartmentRequest>) -> ApiResult<Json<Department>> {
-    Ok(Json(departments::create(&state, &member.membership, body.input(), &client).await?))
+async fn create_department(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Json(body): Json<DepartmentRequest>,
+) -> ApiResult<Json<Department>> {
+    Ok(Json(
+        departments::create(&state, &member.membership, body.input(), &client).await?,
+    ))
 }
 
 /// Rename, move or set the head of a department (admins).
 #[utoipa::path(put, path = "/api/v1/org/departments/{id}", tag = "org", params(("id" = String, Path)), request_body = DepartmentRequest,
     responses((status = 200, body = Done), (status = 400, body = ErrorBody)))]
-async fn update_department(State(state): State<AppState>, member: OrgMember, client: ClientInfo, Path(id): Path<String>, Json(body): Json<DepartmentRequest>) -> ApiResult<Json<Done>> {
+async fn update_department(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    Json(body): Json<DepartmentRequest>,
+) -> ApiResult<Json<Done>> {
     departments::update(&state, &member.membership, &id, body.input(), &client).await?;
     Ok(Json(Done { ok: true }))
 }
@@ -395,14 +536,22 @@ async fn update_department(State(state): State<AppState>, member: OrgMember, cli
 /// Delete an empty department (admins).
 #[utoipa::path(delete, path = "/api/v1/org/departments/{id}", tag = "org", params(("id" = String, Path)),
     responses((status = 200, body = Done), (status = 409, body = ErrorBody)))]
-async fn delete_department(State(state): State<AppState>, member: OrgMember, client: ClientInfo, Path(id): Path<String>) -> ApiResult<Json<Done>> {
+async fn delete_department(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Done>> {
     departments::delete(&state, &member.membership, &id, &client).await?;
     Ok(Json(Done { ok: true }))
 }
 
 /// Invitations of the organisation (admins).
 #[utoipa::path(get, path = "/api/v1/org/invitations", tag = "org", responses((status = 200, body = Vec<Invitation>), (status = 403, body = ErrorBody)))]
-async fn list_invitations(State(state): State<AppState>, member: OrgMember) -> ApiResult<Json<Vec<Invitation>>> {
+async fn list_invitations(
+    State(state): State<AppState>,
+    member: OrgMember,
+) -> ApiResult<Json<Vec<Invitation>>> {
     member.require_admin()?;
     Ok(Json(invitations::list(&state.db, &member.org.id).await?))
 }
@@ -421,7 +570,12 @@ pub struct InvitationRequest {
 /// Create an invitation link/code (admins). The code is shown only now.
 #[utoipa::path(post, path = "/api/v1/org/invitations", tag = "org", request_body = InvitationRequest,
     responses((status = 200, body = NewInvitation), (status = 403, body = ErrorBody)))]
-async fn create_invitation(State(state): State<AppState>, member: OrgMember, client: ClientInfo, Json(body): Json<InvitationRequest>) -> ApiResult<Json<NewInvitation>> {
+async fn create_invitation(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Json(body): Json<InvitationRequest>,
+) -> ApiResult<Json<NewInvitation>> {
     let created = invitations::create(
         &state,
         &member.membership,
@@ -438,15 +592,24 @@ async fn create_invitation(State(state): State<AppState>, member: OrgMember, cli
 /// Revoke an invitation (admins).
 #[utoipa::path(delete, path = "/api/v1/org/invitations/{id}", tag = "org", params(("id" = String, Path)),
     responses((status = 200, body = Done), (status = 404, body = ErrorBody)))]
-async fn revoke_invitation(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>) -> ApiResult<Json<Done>> {
+async fn revoke_invitation(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Done>> {
     invitations::revoke(&state, &member.membership, &id).await?;
     Ok(Json(Done { ok: true }))
 }
 
 /// Devices waiting for (or decided by) an admin under the device policy.
 #[utoipa::path(get, path = "/api/v1/org/device-requests", tag = "org", responses((status = 200, body = Vec<DeviceRequest>), (status = 403, body = ErrorBody)))]
-async fn device_requests(State(state): State<AppState>, member: OrgMember) -> ApiResult<Json<Vec<DeviceRequest>>> {
-    Ok(Json(device_policy::requests(&state, &member.membership).await?))
+async fn device_requests(
+    State(state): State<AppState>,
+    member: OrgMember,
+) -> ApiResult<Json<Vec<DeviceRequest>>> {
+    Ok(Json(
+        device_policy::requests(&state, &member.membership).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -457,15 +620,34 @@ pub struct DeviceDecision {
 /// Approve or refuse a device (admins).
 #[utoipa::path(post, path = "/api/v1/org/device-requests/{device_id}", tag = "org", params(("device_id" = String, Path)), request_body = DeviceDecision,
     responses((status = 200, body = Done), (status = 404, body = ErrorBody)))]
-async fn decide_device(State(state): State<AppState>, member: OrgMember, client: ClientInfo, Path(device_id): Path<String>, Json(body): Json<DeviceDecision>) -> ApiResult<Json<Done>> {
-    device_policy::decide(&state, &member.membership, &device_id, body.approve, &client).await?;
+async fn decide_device(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Path(device_id): Path<String>,
+    Json(body): Json<DeviceDecision>,
+) -> ApiResult<Json<Done>> {
+    device_policy::decide(
+        &state,
+        &member.membership,
+        &device_id,
+        body.approve,
+        &client,
+    )
+    .await?;
     Ok(Json(Done { ok: true }))
 }
 
 /// The security audit log of the organisation (admins), newest first.
 #[utoipa::path(get, path = "/api/v1/org/audit", tag = "org", params(AuditFilter),
     responses((status = 200, body = Vec<AuditEvent>), (status = 403, body = ErrorBody)))]
-async fn audit_log(State(state): State<AppState>, member: OrgMember, Query(filter): Query<AuditFilter>) -> ApiResult<Json<Vec<AuditEvent>>> {
+async fn audit_log(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Query(filter): Query<AuditFilter>,
+) -> ApiResult<Json<Vec<AuditEvent>>> {
     member.require_admin()?;
-    Ok(Json(audit_view::list(&state.db, &member.org.id, &filter).await?))
+    Ok(Json(
+        audit_view::list(&state.db, &member.org.id, &filter).await?,
+    ))
 }

@@ -37,7 +37,10 @@ pub enum NotifyError {
     /// The provider refused or could not be reached. `detail` never holds
     /// the message text (it may contain a code).
     #[error("{provider} did not accept the message: {detail}")]
-    Provider { provider: &'static str, detail: String },
+    Provider {
+        provider: &'static str,
+        detail: String,
+    },
     #[error("no e-mail server is configured")]
     EmailUnavailable,
     #[error("the notification settings are invalid: {0}")]
@@ -65,9 +68,15 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    pub fn from_config(config: &Config, db: &Db, clock: &crate::clock::Clock) -> Result<Notifier, NotifyError> {
+    pub fn from_config(
+        config: &Config,
+        db: &Db,
+        clock: &crate::clock::Clock,
+    ) -> Result<Notifier, NotifyError> {
         let sms: Arc<dyn SmsProvider> = match config.sms.provider {
-            SmsProviderKind::Console => Arc::new(console::ConsoleSms { show_text: config.dev_mode }),
+            SmsProviderKind::Console => Arc::new(console::ConsoleSms {
+                show_text: config.dev_mode,
+            }),
             SmsProviderKind::Twilio | SmsProviderKind::Aliyun => {
                 return Err(NotifyError::Config("SMS provider not built yet".into()))
             }
@@ -91,14 +100,30 @@ impl Notifier {
 
     pub async fn send_sms(&self, message: SmsMessage) -> Result<(), NotifyError> {
         if let Some(db) = &self.outbox {
-            outbox::store(db, self.clock.now_ms(), "sms", &message.to, "", &message.text).await;
+            outbox::store(
+                db,
+                self.clock.now_ms(),
+                "sms",
+                &message.to,
+                "",
+                &message.text,
+            )
+            .await;
         }
         self.sms.send(&message).await
     }
 
     pub async fn send_email(&self, message: EmailMessage) -> Result<(), NotifyError> {
         if let Some(db) = &self.outbox {
-            outbox::store(db, self.clock.now_ms(), "email", &message.to, &message.subject, &message.text).await;
+            outbox::store(
+                db,
+                self.clock.now_ms(),
+                "email",
+                &message.to,
+                &message.subject,
+                &message.text,
+            )
+            .await;
         }
         match &self.email {
             Some(transport) => transport.send(&message).await,

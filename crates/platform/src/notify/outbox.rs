@@ -6,7 +6,14 @@ use sqlx::Row;
 
 use crate::db::{new_id, Db};
 
-pub(super) async fn store(db: &Db, at_ms: i64, channel: &str, destination: &str, subject: &str, body: &str) {
+pub(super) async fn store(
+    db: &Db,
+    at_ms: i64,
+    channel: &str,
+    destination: &str,
+    subject: &str,
+    body: &str,
+) {
     let result = sqlx::query(
         "INSERT INTO dev_outbox (id, channel, destination, subject, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -35,7 +42,11 @@ pub struct OutboxEntry {
 }
 
 /// The newest messages first; `to` narrows to one destination.
-pub async fn list_outbox(db: &Db, to: Option<&str>, limit: i64) -> Result<Vec<OutboxEntry>, sqlx::Error> {
+pub async fn list_outbox(
+    db: &Db,
+    to: Option<&str>,
+    limit: i64,
+) -> Result<Vec<OutboxEntry>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, channel, destination, subject, body, created_at FROM dev_outbox \
          WHERE ($1 = '' OR destination = $1) ORDER BY id DESC LIMIT $2",

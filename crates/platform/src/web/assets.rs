@@ -5,12 +5,36 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 const FILES: &[(&str, &str, &[u8])] = &[
-    ("app.css", "text/css; charset=utf-8", include_bytes!("../../static/app.css")),
-    ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../static/app.js")),
-    ("swagger-init.js", "text/javascript; charset=utf-8", include_bytes!("../../static/swagger-init.js")),
-    ("htmx.min.js", "text/javascript; charset=utf-8", include_bytes!("../../static/vendor/htmx.min.js")),
-    ("swagger-ui-bundle.js", "text/javascript; charset=utf-8", include_bytes!("../../static/vendor/swagger-ui-bundle.js")),
-    ("swagger-ui.css", "text/css; charset=utf-8", include_bytes!("../../static/vendor/swagger-ui.css")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/app.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/app.js"),
+    ),
+    (
+        "swagger-init.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/swagger-init.js"),
+    ),
+    (
+        "htmx.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/vendor/htmx.min.js"),
+    ),
+    (
+        "swagger-ui-bundle.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/vendor/swagger-ui-bundle.js"),
+    ),
+    (
+        "swagger-ui.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/vendor/swagger-ui.css"),
+    ),
 ];
 
 pub async fn serve(Path(name): Path<String>) -> Response {

@@ -48,7 +48,10 @@ pub fn browser_and_os(user_agent: &str) -> (String, String) {
 impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -70,7 +73,9 @@ fn client_ip(peer: Option<IpAddr>, headers: &axum::http::HeaderMap, trusted: &[S
     let Some(peer) = peer else {
         return "unknown".into();
     };
-    let peer_trusted = trusted.iter().any(|t| t.parse::<IpAddr>().ok() == Some(peer));
+    let peer_trusted = trusted
+        .iter()
+        .any(|t| t.parse::<IpAddr>().ok() == Some(peer));
     if peer_trusted {
         // The right-most address that is not itself a trusted proxy.
         if let Some(forwarded) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
@@ -95,7 +100,10 @@ mod tests {
         let mut headers = axum::http::HeaderMap::new();
         headers.insert("x-forwarded-for", "203.0.113.9, 10.0.0.2".parse().unwrap());
         let proxy: IpAddr = "10.0.0.2".parse().unwrap();
-        assert_eq!(client_ip(Some(proxy), &headers, &["10.0.0.2".into()]), "203.0.113.9");
+        assert_eq!(
+            client_ip(Some(proxy), &headers, &["10.0.0.2".into()]),
+            "203.0.113.9"
+        );
         assert_eq!(client_ip(Some(proxy), &headers, &[]), "10.0.0.2");
     }
 

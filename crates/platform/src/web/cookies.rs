@@ -11,7 +11,12 @@ pub const QR: &str = "tram_qr";
 
 /// An HttpOnly, SameSite=Lax cookie for the whole site. `max_age_secs`
 /// `None` makes a browser-session cookie.
-pub fn build(name: &'static str, value: String, max_age_secs: Option<i64>, secure: bool) -> Cookie<'static> {
+pub fn build(
+    name: &'static str,
+    value: String,
+    max_age_secs: Option<i64>,
+    secure: bool,
+) -> Cookie<'static> {
     let mut cookie = Cookie::build((name, value))
         .path("/")
         .http_only(true)

@@ -29,7 +29,11 @@ pub struct CsrfExempt(pub Vec<&'static str>);
 
 const MAX_FORM_BYTES: usize = 1 << 20;
 
-pub async fn guard(State((state, exempt)): State<(AppState, CsrfExempt)>, request: Request, next: Next) -> Response {
+pub async fn guard(
+    State((state, exempt)): State<(AppState, CsrfExempt)>,
+    request: Request,
+    next: Next,
+) -> Response {
     let jar = CookieJar::from_headers(request.headers());
     let existing = jar.get(cookies::CSRF).map(|c| c.value().to_string());
     let token = existing.clone().unwrap_or_else(|| random_token(24));
@@ -66,13 +70,22 @@ pub async fn guard(State((state, exempt)): State<(AppState, CsrfExempt)>, reques
                 let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
                     Ok(bytes) => bytes,
                     Err(_) => {
-                        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", Msg::new("error.bad_request"))
-                            .into_response()
+                        return ApiError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "too_large",
+                            Msg::new("error.bad_request"),
+                        )
+                        .into_response()
                     }
                 };
                 let field = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
                     .ok()
-                    .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v));
+                    .and_then(|pairs| {
+                        pairs
+                            .into_iter()
+                            .find(|(k, _)| k == "_csrf")
+                            .map(|(_, v)| v)
+                    });
                 body = Body::from(bytes);
                 field
             }
@@ -84,13 +97,19 @@ pub async fn guard(State((state, exempt)): State<(AppState, CsrfExempt)>, reques
         };
         if !valid {
             tracing::info!(path = %path, "request refused: missing or wrong CSRF token");
-            return ApiError::new(StatusCode::FORBIDDEN, "csrf_failed", Msg::new("error.csrf")).into_response();
+            return ApiError::new(StatusCode::FORBIDDEN, "csrf_failed", Msg::new("error.csrf"))
+                .into_response();
         }
     }
 
     let mut response = next.run(Request::from_parts(parts, body)).await;
     if existing.is_none() {
-        let cookie = cookies::build(cookies::CSRF, token, Some(365 * 86400), state.config.secure_cookies());
+        let cookie = cookies::build(
+            cookies::CSRF,
+            token,
+            Some(365 * 86400),
+            state.config.secure_cookies(),
+        );
         if let Ok(value) = cookie.to_string().parse() {
             response.headers_mut().append(header::SET_COOKIE, value);
         }

@@ -14,7 +14,10 @@ use crate::i18n::{Locale, REQUEST_LOCALE};
 
 pub fn negotiate(headers: &axum::http::HeaderMap) -> Locale {
     let jar = CookieJar::from_headers(headers);
-    if let Some(locale) = jar.get(cookies::LANG).and_then(|c| Locale::parse(c.value())) {
+    if let Some(locale) = jar
+        .get(cookies::LANG)
+        .and_then(|c| Locale::parse(c.value()))
+    {
         return locale;
     }
     headers
@@ -48,7 +51,12 @@ pub async fn switch(Query(query): Query<SwitchQuery>) -> Response {
     } else {
         "/".to_string()
     };
-    let mut cookie = cookies::build(cookies::LANG, locale.tag().to_string(), Some(365 * 86400), false);
+    let mut cookie = cookies::build(
+        cookies::LANG,
+        locale.tag().to_string(),
+        Some(365 * 86400),
+        false,
+    );
     cookie.set_http_only(false);
     (CookieJar::new().add(cookie), Redirect::to(&next)).into_response()
 }

@@ -80,15 +80,26 @@ impl PageContext {
     }
 
     pub fn locales(&self) -> Vec<(&'static str, &'static str)> {
-        Locale::ALL.iter().map(|l| (l.tag(), l.native_name())).collect()
+        Locale::ALL
+            .iter()
+            .map(|l| (l.tag(), l.native_name()))
+            .collect()
     }
 
     pub fn user_name(&self) -> &str {
-        self.shell.user.as_ref().map(|u| u.display_name.as_str()).unwrap_or("")
+        self.shell
+            .user
+            .as_ref()
+            .map(|u| u.display_name.as_str())
+            .unwrap_or("")
     }
 
     pub fn org_name(&self) -> &str {
-        self.shell.org.as_ref().map(|o| o.name.as_str()).unwrap_or("")
+        self.shell
+            .org
+            .as_ref()
+            .map(|o| o.name.as_str())
+            .unwrap_or("")
     }
 
     pub fn logged_in(&self) -> bool {
@@ -96,11 +107,19 @@ impl PageContext {
     }
 
     pub fn is_org_admin(&self) -> bool {
-        self.shell.org.as_ref().map(OrgBadge::is_admin).unwrap_or(false)
+        self.shell
+            .org
+            .as_ref()
+            .map(OrgBadge::is_admin)
+            .unwrap_or(false)
     }
 
     pub fn is_server_admin(&self) -> bool {
-        self.shell.user.as_ref().map(|u| u.is_server_admin).unwrap_or(false)
+        self.shell
+            .user
+            .as_ref()
+            .map(|u| u.is_server_admin)
+            .unwrap_or(false)
     }
 
     /// A readable time for a Unix-millisecond timestamp.
@@ -112,9 +131,16 @@ impl PageContext {
 impl FromRequestParts<AppState> for PageContext {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(PageContext {
-            locale: parts.extensions.get::<Locale>().copied().unwrap_or_default(),
+            locale: parts
+                .extensions
+                .get::<Locale>()
+                .copied()
+                .unwrap_or_default(),
             csrf: parts
                 .extensions
                 .get::<CsrfToken>()

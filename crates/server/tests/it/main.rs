@@ -1,0 +1,14 @@
+//! Integration tests: every flow of the foundation driven over real HTTP
+//! against a real server and database. Run on SQLite by default and on
+//! PostgreSQL with `TRAM_TEST_DATABASE_URL=postgres://…`.
+
+mod kit;
+
+mod codes;
+mod devices;
+mod login;
+mod members;
+mod platform;
+mod qr_login;
+mod registration;
+mod two_factor;
