@@ -64,47 +64,45 @@ pub async fn with_password(
     let found = users::find_for_login(&state.db, &contact).await?;
     let stored_hash = found.as_ref().and_then(|(_, hash)| hash.as_deref());
     let ok = passwords(state).verify(password, stored_hash).await;
-    let Some((user, _)) = found.filter(|_| ok) else {
-        let rules = &state.config.security;
-        let locked =
-            throttle::record_failure(state, &account_key, rules.login_failures_before_lock).await?;
-        throttle::record_failure(state, &ip_key, rules.login_failures_per_ip_before_lock).await?;
-        let user_id = users::find_for_login(&state.db, &contact)
-            .await?
-            .map(|(u, _)| u.id);
-        let mut conn = state.db.write().acquire().await?;
-        audit::record(
-            &mut conn,
-            state.clock.now_ms(),
-            audit::NewEvent {
-                kind: kind::LOGIN_FAILURE,
-                user_id: user_id.as_deref(),
-                ip: Some(&client.ip),
-                user_agent: Some(&client.user_agent),
-                detail: serde_json::json!({ "method": "password", "to": tram_platform::notify::mask_destination(contact.value()) }),
-                ..Default::default()
-            },
-        )
-        .await?;
-        if let Some(until) = locked {
-            audit::record(
-                &mut conn,
-                state.clock.now_ms(),
-                audit::NewEvent {
-                    kind: kind::LOGIN_LOCKED,
-                    user_id: user_id.as_deref(),
-                    ip: Some(&client.ip),
-                    user_agent: Some(&client.user_agent),
-                    detail: serde_json::json!({ "until": until }),
-                    ..Default::default()
-                },
-            )
-            .await?;
+    let user = match found {
+        Some((user, _)) if ok => user,
+        other => {
+            let user_id = other.map(|(user, _)| user.id);
+            record_failure(state, &contact, &account_key, &ip_key, user_id.as_deref(), client).await?;
+            return Err(AccountError::BadCredentials);
         }
-        return Err(AccountError::BadCredentials);
     };
     throttle::clear(state, &account_key).await?;
     complete(state, user, LoginMethod::Password, device_key, client).await
+}
+
+async fn record_failure(
+    state: &AppState,
+    contact: &crate::contact::Contact,
+    account_key: &str,
+    ip_key: &str,
+    user_id: Option<&str>,
+    client: &ClientInfo,
+) -> AccountResult<()> {
+    let rules = &state.config.security;
+    let locked = throttle::record_failure(state, account_key, rules.login_failures_before_lock).await?;
+    throttle::record_failure(state, ip_key, rules.login_failures_per_ip_before_lock).await?;
+    let now = state.clock.now_ms();
+    let mut conn = state.db.write().acquire().await?;
+    let event = |kind, detail| audit::NewEvent {
+        kind,
+        user_id,
+        ip: Some(&client.ip),
+        user_agent: Some(&client.user_agent),
+        detail,
+        ..Default::default()
+    };
+    let masked = tram_platform::notify::mask_destination(contact.value());
+    audit::record(&mut conn, now, event(kind::LOGIN_FAILURE, serde_json::json!({ "method": "password", "to": masked }))).await?;
+    if let Some(until) = locked {
+        audit::record(&mut conn, now, event(kind::LOGIN_LOCKED, serde_json::json!({ "until": until }))).await?;
+    }
+    Ok(())
 }
 
 /// After the first factor: asks for the second where needed, else starts

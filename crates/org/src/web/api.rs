@@ -5,7 +5,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
@@ -85,7 +85,7 @@ pub fn routes() -> Router<AppState> {
     paths(
         setup_status, setup, register, my_orgs, create_org, join_org, switch_org, current_org, set_policy,
         list_members, get_member, remove_member, set_role, set_manager, set_placement, member_devices,
-        remove_member_device, remove_member_session, list_departments, create_department, update_department,
+        rename_member_device, remove_member_device, remove_member_session, list_departments, create_department, update_department,
         delete_department, list_invitations, create_invitation, revoke_invitation, device_requests, decide_device, audit_log
     ),
     components(schemas(Org, MyOrg, Member, Role, Department, Invitation, NewInvitation, DeviceRequest, AuditEvent)),
@@ -439,6 +439,28 @@ async fn member_devices(
     Ok(Json(
         sessions::list_devices(&state, &user_id, Some(&member.auth)).await?,
     ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeviceName {
+    pub name: String,
+}
+
+/// Rename a member's device (admins).
+#[utoipa::path(patch, path = "/api/v1/org/members/{user_id}/devices/{device_id}", tag = "org",
+    params(("user_id" = String, Path), ("device_id" = String, Path)), request_body = DeviceName,
+    responses((status = 200, body = Done), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn rename_member_device(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Path((user_id, device_id)): Path<(String, String)>,
+    Json(body): Json<DeviceName>,
+) -> ApiResult<Json<Done>> {
+    admin_over(&state, &member, &user_id).await?;
+    let actor = Actor { user_id: &member.auth.user_id, org_id: Some(&member.org.id), client: &client };
+    sessions::rename_device(&state, &user_id, &device_id, &body.name, &actor).await?;
+    Ok(Json(Done { ok: true }))
 }
 
 /// Remove a member's device: its sessions end at once (admins).

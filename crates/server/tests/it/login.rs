@@ -226,3 +226,19 @@ async fn errors_speak_the_users_language() {
     assert_eq!(body["error"]["message"], "帳戶或密碼不正確。");
     t.stop().await;
 }
+
+#[tokio::test]
+async fn idle_and_old_sessions_end() {
+    let t = TestServer::start().await;
+    let owner = t.setup().await;
+    // Fourteen idle days end a session...
+    t.advance(13 * 86_400);
+    assert_eq!(owner.get_json("/api/v1/me").await.0, 200, "still alive after 13 idle days");
+    t.advance(13 * 86_400);
+    assert_eq!(owner.get_json("/api/v1/me").await.0, 200, "activity renewed it");
+    // ...and no session outlives 30 days, however active.
+    t.advance(5 * 86_400);
+    let (status, _) = owner.get_json("/api/v1/me").await;
+    assert_eq!(status, 401);
+    t.stop().await;
+}
