@@ -53,7 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/org/members/{user_id}/devices", get(member_devices))
         .route(
             "/api/v1/org/members/{user_id}/devices/{device_id}",
-            delete(remove_member_device),
+            patch(rename_member_device).delete(remove_member_device),
         )
         .route(
             "/api/v1/org/members/{user_id}/sessions/{session_id}",

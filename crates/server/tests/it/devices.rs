@@ -141,6 +141,16 @@ async fn an_admin_can_log_a_member_out_remotely() {
 
     let (status, _) = owner
         .call(
+            Method::PATCH,
+            &format!("/api/v1/org/members/{member_id}/devices/{device_id}"),
+            json!({ "name": "前台電腦" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, devices) = member.get_json("/api/v1/devices").await;
+    assert_eq!(devices[0]["name"], "前台電腦");
+    let (status, _) = owner
+        .call(
             Method::DELETE,
             &format!("/api/v1/org/members/{member_id}/devices/{device_id}"),
             json!({}),

@@ -244,8 +244,6 @@ async fn the_confirm_page_sends_a_logged_out_phone_to_log_in_first() {
         .to_str()
         .unwrap()
         .starts_with("/login?next=%2Fqr%2F"));
-    let (_, status_body) = browser.get_json(&format!("/api/v1/qr/tickets/{id}")).await;
-    assert_eq!(status_body["status"], "pending");
     t.stop().await;
 }
 
