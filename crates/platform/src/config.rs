@@ -20,6 +20,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; empty means `sqlite://<data_dir>/tram.db`.
     pub database_url: String,
+    /// Event bus between nodes: empty for in-process (one node), or
+    /// `nats://host:4222` to run several nodes side by side.
+    pub bus_url: String,
     /// The address users reach the server at (used in QR codes, links and
     /// e-mails). Empty means `http://<listen>`.
     pub public_url: String,
@@ -43,6 +46,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".parse().expect("static address"),
             data_dir: PathBuf::from("./tram-data"),
             database_url: String::new(),
+            bus_url: String::new(),
             public_url: String::new(),
             dev_mode: true,
             secret_key: String::new(),
@@ -221,6 +225,9 @@ impl Config {
             return Err(ConfigError(
                 "database_url must start with sqlite: or postgres://".into(),
             ));
+        }
+        if !self.bus_url.is_empty() && !self.bus_url.starts_with("nats://") {
+            return Err(ConfigError("bus_url must be empty or start with nats://".into()));
         }
         if !self.public_url.is_empty() && url::Url::parse(&self.public_url).is_err() {
             return Err(ConfigError("public_url must be an absolute URL".into()));

@@ -45,13 +45,16 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         .await
         .context("cannot apply database migrations")?;
     let notifier = Notifier::from_config(&config, &db, &clock)?;
+    let bus = Bus::from_url(&config.bus_url)
+        .await
+        .with_context(|| format!("cannot connect to the event bus at {}", config.bus_url))?;
     Ok(AppState::new(Services {
         config,
         db,
         clock,
         keys,
         notifier,
-        bus: Bus::local(),
+        bus,
     }))
 }
 
