@@ -1,0 +1,5 @@
+//! Chat: conversations (1:1 and groups), messages with per-conversation
+//! sequence numbers, live delivery over WebSocket, read receipts, search,
+//! and do-not-disturb.
+
+pub mod quiet;
