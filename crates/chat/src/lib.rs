@@ -2,4 +2,6 @@
 //! sequence numbers, live delivery over WebSocket, read receipts, search,
 //! and do-not-disturb.
 
+pub mod error;
+pub mod markdown;
 pub mod quiet;

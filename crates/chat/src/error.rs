@@ -1,0 +1,74 @@
+//! Everything that can go wrong in chat, and its one mapping to HTTP.
+
+use axum::http::StatusCode;
+use tram_platform::{ApiError, Msg};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("not a member of this conversation")]
+    NotMember,
+    #[error("group admins only")]
+    AdminOnly,
+    #[error("group owner only")]
+    OwnerOnly,
+    #[error("the group was dissolved")]
+    Dissolved,
+    #[error("not possible in a 1:1 chat")]
+    NotAGroup,
+    #[error("group name missing or too long")]
+    InvalidName,
+    #[error("message empty or too long")]
+    InvalidBody,
+    #[error("unknown message kind")]
+    InvalidKind,
+    #[error("the person is not in the organisation")]
+    NotInOrg,
+    #[error("cannot chat with yourself")]
+    SelfChat,
+    #[error("only the sender may do this")]
+    NotSender,
+    #[error("too late to recall")]
+    RecallExpired,
+    #[error("message recalled")]
+    Recalled,
+    #[error("the owner must hand over the group before leaving")]
+    OwnerCannotLeave,
+    #[error("unknown role")]
+    InvalidRole,
+    #[error("the replied-to message is not in this conversation")]
+    BadReply,
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<ChatError> for ApiError {
+    fn from(err: ChatError) -> ApiError {
+        use ChatError::*;
+        let e = |status, code, key| ApiError::new(status, code, Msg::new(key));
+        match err {
+            // Not a member looks exactly like "no such conversation", so ids
+            // cannot be probed.
+            NotMember | NotFound => e(StatusCode::NOT_FOUND, "not_found", "chat.error.not_found"),
+            AdminOnly => e(StatusCode::FORBIDDEN, "admin_only", "chat.error.admin_only"),
+            OwnerOnly => e(StatusCode::FORBIDDEN, "owner_only", "chat.error.owner_only"),
+            Dissolved => e(StatusCode::GONE, "dissolved", "chat.error.dissolved"),
+            NotAGroup => e(StatusCode::BAD_REQUEST, "not_a_group", "chat.error.not_a_group"),
+            InvalidName => e(StatusCode::BAD_REQUEST, "invalid_name", "chat.error.invalid_name").field("name", Msg::new("chat.error.invalid_name")),
+            InvalidBody => e(StatusCode::BAD_REQUEST, "invalid_body", "chat.error.invalid_body").field("body", Msg::new("chat.error.invalid_body")),
+            InvalidKind => e(StatusCode::BAD_REQUEST, "invalid_kind", "chat.error.invalid_kind"),
+            NotInOrg => e(StatusCode::BAD_REQUEST, "not_in_org", "chat.error.not_in_org"),
+            SelfChat => e(StatusCode::BAD_REQUEST, "self_chat", "chat.error.self_chat"),
+            NotSender => e(StatusCode::FORBIDDEN, "not_sender", "chat.error.not_sender"),
+            RecallExpired => e(StatusCode::FORBIDDEN, "recall_expired", "chat.error.recall_expired"),
+            Recalled => e(StatusCode::GONE, "recalled", "chat.error.recalled"),
+            OwnerCannotLeave => e(StatusCode::CONFLICT, "owner_cannot_leave", "chat.error.owner_cannot_leave"),
+            InvalidRole => e(StatusCode::BAD_REQUEST, "invalid_role", "chat.error.invalid_role"),
+            BadReply => e(StatusCode::BAD_REQUEST, "bad_reply", "chat.error.bad_reply"),
+            Database(inner) => ApiError::internal(inner),
+        }
+    }
+}
+
+pub type ChatResult<T> = Result<T, ChatError>;
