@@ -2,6 +2,8 @@
 //! sequence numbers, live delivery over WebSocket, read receipts, search,
 //! and do-not-disturb.
 
+pub mod conversations;
 pub mod error;
 pub mod markdown;
+pub mod messages;
 pub mod quiet;

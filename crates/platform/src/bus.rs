@@ -6,15 +6,18 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::StreamExt;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
+/// Payloads are `Bytes` so that fanning one event out to many listeners
+/// copies a pointer, not the event.
 #[async_trait::async_trait]
 pub trait EventBus: Send + Sync {
-    async fn publish(&self, topic: &str, payload: Vec<u8>);
-    async fn subscribe(&self, topic: &str) -> BoxStream<'static, Vec<u8>>;
+    async fn publish(&self, topic: &str, payload: Bytes);
+    async fn subscribe(&self, topic: &str) -> BoxStream<'static, Bytes>;
 }
 
 #[derive(Clone)]
@@ -38,36 +41,63 @@ impl Bus {
         }
     }
 
-    pub async fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
+    pub async fn publish(&self, topic: &str, payload: impl Into<Bytes>) {
         self.0.publish(topic, payload.into()).await
     }
 
-    pub async fn subscribe(&self, topic: &str) -> BoxStream<'static, Vec<u8>> {
+    pub async fn subscribe(&self, topic: &str) -> BoxStream<'static, Bytes> {
         self.0.subscribe(topic).await
     }
 }
 
 /// One broadcast channel per topic, inside this process.
+/// Topic → broadcast channel, shared by the in-process bus and by each
+/// node's NATS bus (which subscribes to a subject once per node, however
+/// many sockets listen, and fans out here).
 #[derive(Default)]
-pub struct LocalBus {
-    topics: Mutex<HashMap<String, broadcast::Sender<Vec<u8>>>>,
+struct Fanout {
+    topics: Mutex<HashMap<String, broadcast::Sender<Bytes>>>,
 }
 
-impl LocalBus {
-    fn sender(&self, topic: &str) -> broadcast::Sender<Vec<u8>> {
+impl Fanout {
+    /// The channel of `topic` and whether it was just made.
+    fn sender(&self, topic: &str) -> (broadcast::Sender<Bytes>, bool) {
         let mut topics = self.topics.lock().expect("bus lock");
         // Drop channels nobody listens to any more, so topics do not pile up.
         topics.retain(|_, tx| tx.receiver_count() > 0);
-        topics
+        let mut created = false;
+        let sender = topics
             .entry(topic.to_string())
-            .or_insert_with(|| broadcast::channel(256).0)
-            .clone()
+            .or_insert_with(|| {
+                created = true;
+                broadcast::channel(1024).0
+            })
+            .clone();
+        (sender, created)
     }
+
+    fn existing(&self, topic: &str) -> Option<broadcast::Sender<Bytes>> {
+        self.topics.lock().expect("bus lock").get(topic).cloned()
+    }
+}
+
+/// A receiver as a stream. A listener that falls behind skips what it
+/// missed; listeners re-read the database, so nothing is lost.
+fn receiver_stream(receiver: broadcast::Receiver<Bytes>) -> BoxStream<'static, Bytes> {
+    BroadcastStream::new(receiver)
+        .filter_map(|item| async move { item.ok() })
+        .boxed()
+}
+
+#[derive(Default)]
+pub struct LocalBus {
+    fanout: Fanout,
 }
 
 /// Subjects under `tram.` on a NATS server shared by every node.
 pub struct NatsBus {
     client: async_nats::Client,
+    fanout: Arc<Fanout>,
 }
 
 impl NatsBus {
@@ -77,7 +107,10 @@ impl NatsBus {
             .retry_on_initial_connect()
             .connect(url)
             .await?;
-        Ok(NatsBus { client })
+        Ok(NatsBus {
+            client,
+            fanout: Arc::default(),
+        })
     }
 
     fn subject(topic: &str) -> String {
@@ -87,38 +120,48 @@ impl NatsBus {
 
 #[async_trait::async_trait]
 impl EventBus for NatsBus {
-    async fn publish(&self, topic: &str, payload: Vec<u8>) {
+    async fn publish(&self, topic: &str, payload: Bytes) {
         // The database already holds the change; a failed announcement only
         // delays listeners until their next re-read.
-        if let Err(err) = self.client.publish(NatsBus::subject(topic), payload.into()).await {
+        if let Err(err) = self.client.publish(NatsBus::subject(topic), payload).await {
             tracing::warn!(error = %err, topic, "bus publish failed");
         }
     }
 
-    async fn subscribe(&self, topic: &str) -> BoxStream<'static, Vec<u8>> {
-        match self.client.subscribe(NatsBus::subject(topic)).await {
-            Ok(subscriber) => subscriber.map(|message| message.payload.to_vec()).boxed(),
-            Err(err) => {
-                tracing::warn!(error = %err, topic, "bus subscribe failed");
-                futures::stream::pending().boxed()
+    async fn subscribe(&self, topic: &str) -> BoxStream<'static, Bytes> {
+        let (sender, created) = self.fanout.sender(topic);
+        let receiver = sender.subscribe();
+        if created {
+            match self.client.subscribe(NatsBus::subject(topic)).await {
+                Ok(mut subscriber) => {
+                    // One NATS subscription per topic per node; it ends when
+                    // the last local listener has gone.
+                    tokio::spawn(async move {
+                        while let Some(message) = subscriber.next().await {
+                            if sender.send(message.payload).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = subscriber.unsubscribe().await;
+                    });
+                }
+                Err(err) => tracing::warn!(error = %err, topic, "bus subscribe failed"),
             }
         }
+        receiver_stream(receiver)
     }
 }
 
 #[async_trait::async_trait]
 impl EventBus for LocalBus {
-    async fn publish(&self, topic: &str, payload: Vec<u8>) {
-        let sender = self.topics.lock().expect("bus lock").get(topic).cloned();
-        if let Some(sender) = sender {
+    async fn publish(&self, topic: &str, payload: Bytes) {
+        if let Some(sender) = self.fanout.existing(topic) {
             let _ = sender.send(payload);
         }
     }
 
-    async fn subscribe(&self, topic: &str) -> BoxStream<'static, Vec<u8>> {
-        BroadcastStream::new(self.sender(topic).subscribe())
-            .filter_map(|item| async move { item.ok() })
-            .boxed()
+    async fn subscribe(&self, topic: &str) -> BoxStream<'static, Bytes> {
+        receiver_stream(self.fanout.sender(topic).0.subscribe())
     }
 }
 
@@ -139,9 +182,16 @@ mod tests {
         let mut on_b = node_b.subscribe(&topic).await;
         // Subscriptions are registered asynchronously; flush by round trip.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        node_a.publish(&topic, b"hello".to_vec()).await;
+        node_a.publish(&topic, &b"hello"[..]).await;
         let got = tokio::time::timeout(std::time::Duration::from_secs(5), on_b.next()).await.unwrap();
-        assert_eq!(got.unwrap(), b"hello");
+        assert_eq!(got.unwrap(), &b"hello"[..]);
+        // A second listener on the same node shares the node's subscription.
+        let mut again = node_b.subscribe(&topic).await;
+        node_a.publish(&topic, &b"again"[..]).await;
+        for stream in [&mut on_b, &mut again] {
+            let got = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next()).await.unwrap();
+            assert_eq!(got.unwrap(), &b"again"[..]);
+        }
     }
 
     #[tokio::test]
@@ -149,8 +199,8 @@ mod tests {
         let bus = Bus::local();
         let mut a = bus.subscribe("qr.1").await;
         let mut b = bus.subscribe("qr.2").await;
-        bus.publish("qr.1", b"confirmed".to_vec()).await;
-        assert_eq!(a.next().await.unwrap(), b"confirmed");
+        bus.publish("qr.1", &b"confirmed"[..]).await;
+        assert_eq!(a.next().await.unwrap(), &b"confirmed"[..]);
         let nothing = tokio::time::timeout(std::time::Duration::from_millis(50), b.next()).await;
         assert!(nothing.is_err());
     }

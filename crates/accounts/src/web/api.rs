@@ -443,7 +443,7 @@ struct TicketWatch {
     key: String,
     last: String,
     done: bool,
-    hints: futures::stream::BoxStream<'static, Vec<u8>>,
+    hints: futures::stream::BoxStream<'static, bytes::Bytes>,
 }
 
 /// Exchange a confirmed QR ticket for a session (once, from the browser

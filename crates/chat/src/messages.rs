@@ -1,0 +1,421 @@
+//! Messages: text and Markdown with @mentions and replies, edits, recall
+//! within a time limit, history by sequence cursors, read marks and
+//! receipts. Every message gets the next sequence number of its
+//! conversation in the same transaction that stores it, so history has no
+//! gaps and no duplicates, and a client can resume from the last number it
+//! saw.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{AnyConnection, Row};
+use tram_platform::db::{is_unique_violation, new_id, Db};
+use tram_platform::AppState;
+
+use crate::conversations::Participant;
+use crate::error::{ChatError, ChatResult};
+use crate::markdown;
+
+pub const MAX_BODY_CHARS: usize = 8000;
+/// Default recall window: 24 hours.
+pub const DEFAULT_RECALL_SECS: i64 = 24 * 3600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    Text,
+    Markdown,
+    Image,
+    File,
+    System,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Text => "text",
+            MessageKind::Markdown => "markdown",
+            MessageKind::Image => "image",
+            MessageKind::File => "file",
+            MessageKind::System => "system",
+        }
+    }
+
+    fn parse(text: &str) -> ChatResult<MessageKind> {
+        match text {
+            "text" => Ok(MessageKind::Text),
+            "markdown" => Ok(MessageKind::Markdown),
+            "image" => Ok(MessageKind::Image),
+            "file" => Ok(MessageKind::File),
+            "system" => Ok(MessageKind::System),
+            _ => Err(ChatError::InvalidKind),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReplyPreview {
+    pub id: String,
+    pub seq: i64,
+    pub sender_name: Option<String>,
+    /// The start of the quoted message (empty if it was recalled).
+    pub excerpt: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Message {
+    pub id: String,
+    pub conversation_id: String,
+    pub seq: i64,
+    pub sender_id: Option<String>,
+    pub sender_name: Option<String>,
+    pub kind: MessageKind,
+    /// The text or Markdown source; empty once recalled.
+    pub body: String,
+    /// Safe HTML for display (Markdown rendered, text escaped).
+    pub html: String,
+    /// User ids mentioned.
+    pub mentions: Vec<String>,
+    pub mention_all: bool,
+    pub reply_to: Option<ReplyPreview>,
+    pub attachment_id: Option<String>,
+    /// The sender's idempotency key, if it sent one.
+    pub client_id: Option<String>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub recalled: bool,
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' => out.push_str("<br>"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn render_html(kind: MessageKind, body: &str) -> String {
+    match kind {
+        MessageKind::Markdown => markdown::render(body),
+        _ => escape(body),
+    }
+}
+
+const MESSAGE_SELECT: &str = "SELECT m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, m.kind, m.body, \
+     m.mentions, m.mention_all, m.reply_to, m.attachment_id, m.client_id, m.created_at, m.edited_at, m.recalled_at, \
+     r.seq AS reply_seq, r.body AS reply_body, r.recalled_at AS reply_recalled, ru.display_name AS reply_sender \
+     FROM messages m LEFT JOIN users u ON u.id = m.sender_id \
+     LEFT JOIN messages r ON r.id = m.reply_to LEFT JOIN users ru ON ru.id = r.sender_id";
+
+fn message_from_row(row: &sqlx::any::AnyRow) -> ChatResult<Message> {
+    let kind = MessageKind::parse(&row.try_get::<String, _>("kind")?)?;
+    let recalled = row.try_get::<Option<i64>, _>("recalled_at")?.is_some();
+    let body: String = if recalled { String::new() } else { row.try_get("body")? };
+    let reply_to = match row.try_get::<Option<String>, _>("reply_to")? {
+        Some(id) => {
+            let reply_recalled = row.try_get::<Option<i64>, _>("reply_recalled")?.is_some();
+            let reply_body: Option<String> = row.try_get("reply_body")?;
+            Some(ReplyPreview {
+                id,
+                seq: row.try_get::<Option<i64>, _>("reply_seq")?.unwrap_or_default(),
+                sender_name: row.try_get("reply_sender")?,
+                excerpt: if reply_recalled {
+                    String::new()
+                } else {
+                    reply_body.unwrap_or_default().chars().take(120).collect()
+                },
+            })
+        }
+        None => None,
+    };
+    let mentions: String = row.try_get("mentions")?;
+    Ok(Message {
+        id: row.try_get("id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        seq: row.try_get("seq")?,
+        sender_id: row.try_get("sender_id")?,
+        sender_name: row.try_get("sender_name")?,
+        html: if recalled { String::new() } else { render_html(kind, &body) },
+        kind,
+        body,
+        mentions: serde_json::from_str(&mentions).unwrap_or_default(),
+        mention_all: row.try_get::<i64, _>("mention_all")? != 0,
+        reply_to,
+        attachment_id: if recalled { None } else { row.try_get("attachment_id")? },
+        client_id: row.try_get("client_id")?,
+        created_at: row.try_get("created_at")?,
+        edited_at: row.try_get("edited_at")?,
+        recalled,
+    })
+}
+
+pub async fn get(db: &Db, conversation_id: &str, message_id: &str) -> ChatResult<Message> {
+    let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.id = $1 AND m.conversation_id = $2"))
+        .bind(message_id)
+        .bind(conversation_id)
+        .fetch_optional(db.read())
+        .await?
+        .ok_or(ChatError::NotFound)?;
+    message_from_row(&row)
+}
+
+/// What a sender sends.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct NewMessage {
+    #[serde(default = "default_kind")]
+    pub kind: MessageKind,
+    pub body: String,
+    /// User ids to @mention (they must be in the conversation).
+    #[serde(default)]
+    pub mentions: Vec<String>,
+    /// @all: notify everyone in the group.
+    #[serde(default)]
+    pub mention_all: bool,
+    /// The id of the message this one replies to.
+    pub reply_to: Option<String>,
+    pub attachment_id: Option<String>,
+    /// Idempotency key: sending the same key twice stores one message.
+    pub client_id: Option<String>,
+}
+
+fn default_kind() -> MessageKind {
+    MessageKind::Text
+}
+
+fn check_body(body: &str, has_attachment: bool) -> ChatResult<()> {
+    let chars = body.chars().count();
+    if chars > MAX_BODY_CHARS || (body.trim().is_empty() && !has_attachment) {
+        return Err(ChatError::InvalidBody);
+    }
+    Ok(())
+}
+
+/// Stores a message with the next sequence number; an already-seen
+/// `client_id` returns the message stored the first time.
+pub async fn send(state: &AppState, sender: &Participant, new: NewMessage) -> ChatResult<Message> {
+    if matches!(new.kind, MessageKind::System) {
+        return Err(ChatError::InvalidKind);
+    }
+    check_body(&new.body, new.attachment_id.is_some())?;
+    if let Some(client_id) = &new.client_id {
+        if let Some(existing) = by_client_id(&state.db, &sender.conversation_id, &sender.user_id, client_id).await? {
+            return Ok(existing);
+        }
+    }
+    let members = crate::conversations::member_ids(&state.db, &sender.conversation_id).await?;
+    let mut mentions: Vec<String> = new.mentions.iter().filter(|m| members.contains(m)).cloned().collect();
+    mentions.sort();
+    mentions.dedup();
+    let mention_all = new.mention_all && sender.is_group;
+    if let Some(reply) = &new.reply_to {
+        sqlx::query("SELECT 1 AS x FROM messages WHERE id = $1 AND conversation_id = $2")
+            .bind(reply)
+            .bind(&sender.conversation_id)
+            .fetch_optional(state.db.read())
+            .await?
+            .ok_or(ChatError::BadReply)?;
+    }
+    let now = state.clock.now_ms();
+    let id = new_id();
+    let mut tx = state.db.begin().await?;
+    let seq = next_seq(&mut tx, &sender.conversation_id, now).await?;
+    let inserted = sqlx::query(
+        "INSERT INTO messages (id, conversation_id, seq, sender_id, kind, body, mentions, mention_all, reply_to, attachment_id, client_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&id)
+    .bind(&sender.conversation_id)
+    .bind(seq)
+    .bind(&sender.user_id)
+    .bind(new.kind.as_str())
+    .bind(&new.body)
+    .bind(serde_json::to_string(&mentions).expect("strings serialise"))
+    .bind(mention_all as i64)
+    .bind(&new.reply_to)
+    .bind(&new.attachment_id)
+    .bind(&new.client_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) && new.client_id.is_some() => {
+            drop(tx);
+            let client_id = new.client_id.as_deref().unwrap_or_default();
+            return by_client_id(&state.db, &sender.conversation_id, &sender.user_id, client_id)
+                .await?
+                .ok_or(ChatError::NotFound);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // The sender has read everything up to their own message.
+    sqlx::query("UPDATE conversation_members SET read_seq = $1 WHERE conversation_id = $2 AND user_id = $3 AND read_seq < $1")
+        .bind(seq)
+        .bind(&sender.conversation_id)
+        .bind(&sender.user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    get(&state.db, &sender.conversation_id, &id).await
+}
+
+async fn next_seq(conn: &mut AnyConnection, conversation_id: &str, now: i64) -> ChatResult<i64> {
+    let row = sqlx::query(
+        "UPDATE conversations SET last_seq = last_seq + 1, last_message_at = $1 WHERE id = $2 AND dissolved_at IS NULL RETURNING last_seq",
+    )
+    .bind(now)
+    .bind(conversation_id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(ChatError::Dissolved)?;
+    Ok(row.try_get("last_seq")?)
+}
+
+async fn by_client_id(db: &Db, conversation_id: &str, sender_id: &str, client_id: &str) -> ChatResult<Option<Message>> {
+    let row = sqlx::query(&format!(
+        "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.sender_id = $2 AND m.client_id = $3"
+    ))
+    .bind(conversation_id)
+    .bind(sender_id)
+    .bind(client_id)
+    .fetch_optional(db.read())
+    .await?;
+    row.as_ref().map(message_from_row).transpose()
+}
+
+/// The sender changes the text of a message (not once it was recalled).
+pub async fn edit(state: &AppState, me: &Participant, message_id: &str, body: &str) -> ChatResult<Message> {
+    check_body(body, false)?;
+    let current = get(&state.db, &me.conversation_id, message_id).await?;
+    if current.sender_id.as_deref() != Some(me.user_id.as_str()) {
+        return Err(ChatError::NotSender);
+    }
+    if current.recalled {
+        return Err(ChatError::Recalled);
+    }
+    sqlx::query("UPDATE messages SET body = $1, edited_at = $2 WHERE id = $3 AND recalled_at IS NULL")
+        .bind(body)
+        .bind(state.clock.now_ms())
+        .bind(message_id)
+        .execute(state.db.write())
+        .await?;
+    get(&state.db, &me.conversation_id, message_id).await
+}
+
+/// The sender takes a message back within the recall window: its content is
+/// removed for everyone (the row stays so sequence numbers keep no gaps).
+pub async fn recall(state: &AppState, me: &Participant, message_id: &str, window_secs: i64) -> ChatResult<Message> {
+    let current = get(&state.db, &me.conversation_id, message_id).await?;
+    if current.sender_id.as_deref() != Some(me.user_id.as_str()) {
+        return Err(ChatError::NotSender);
+    }
+    if current.recalled {
+        return Ok(current);
+    }
+    let now = state.clock.now_ms();
+    if now - current.created_at > window_secs * 1000 {
+        return Err(ChatError::RecallExpired);
+    }
+    sqlx::query("UPDATE messages SET recalled_at = $1, body = '', attachment_id = NULL WHERE id = $2")
+        .bind(now)
+        .bind(message_id)
+        .execute(state.db.write())
+        .await?;
+    get(&state.db, &me.conversation_id, message_id).await
+}
+
+/// A page of history: `before` a sequence number (scrolling up, newest of
+/// the page last) or `after` one (catching up), at most `limit`, in order.
+pub async fn history(db: &Db, me: &Participant, before: Option<i64>, after: Option<i64>, limit: i64) -> ChatResult<Vec<Message>> {
+    let limit = limit.clamp(1, 200);
+    let rows = match (before, after) {
+        (_, Some(after)) => {
+            sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.seq > $2 ORDER BY m.seq ASC LIMIT $3"))
+                .bind(&me.conversation_id)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(db.read())
+                .await?
+        }
+        (before, None) => {
+            let mut rows = sqlx::query(&format!(
+                "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3"
+            ))
+            .bind(&me.conversation_id)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(db.read())
+            .await?;
+            rows.reverse();
+            rows
+        }
+    };
+    rows.iter().map(message_from_row).collect()
+}
+
+/// Moves my read mark forward (never back); returns the new mark.
+pub async fn mark_read(state: &AppState, me: &Participant, seq: i64) -> ChatResult<i64> {
+    sqlx::query(
+        "UPDATE conversation_members SET read_seq = $1 WHERE conversation_id = $2 AND user_id = $3 AND read_seq < $1 \
+         AND $1 <= (SELECT last_seq FROM conversations WHERE id = $2)",
+    )
+    .bind(seq)
+    .bind(&me.conversation_id)
+    .bind(&me.user_id)
+    .execute(state.db.write())
+    .await?;
+    let row = sqlx::query("SELECT read_seq FROM conversation_members WHERE conversation_id = $1 AND user_id = $2")
+        .bind(&me.conversation_id)
+        .bind(&me.user_id)
+        .fetch_one(state.db.read())
+        .await?;
+    Ok(row.try_get("read_seq")?)
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Receipt {
+    pub seq: i64,
+    /// Members other than the sender who have read it.
+    pub read_by: Vec<String>,
+    /// Members other than the sender.
+    pub recipients: i64,
+}
+
+/// "Read by 3 of 5": who (other than the sender) has read up to `seq`.
+pub async fn receipt(db: &Db, me: &Participant, message_id: &str) -> ChatResult<Receipt> {
+    let message = get(db, &me.conversation_id, message_id).await?;
+    let sender = message.sender_id.unwrap_or_default();
+    let rows = sqlx::query("SELECT user_id, read_seq FROM conversation_members WHERE conversation_id = $1 AND user_id <> $2")
+        .bind(&me.conversation_id)
+        .bind(&sender)
+        .fetch_all(db.read())
+        .await?;
+    let mut read_by = Vec::new();
+    for row in &rows {
+        if row.try_get::<i64, _>("read_seq")? >= message.seq {
+            read_by.push(row.try_get("user_id")?);
+        }
+    }
+    Ok(Receipt {
+        seq: message.seq,
+        read_by,
+        recipients: rows.len() as i64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_and_markdown_rendered() {
+        assert_eq!(render_html(MessageKind::Text, "<b>a</b>\nb"), "&lt;b&gt;a&lt;/b&gt;<br>b");
+        assert_eq!(render_html(MessageKind::Markdown, "*a*"), "<p><em>a</em></p>\n");
+    }
+}
