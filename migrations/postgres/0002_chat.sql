@@ -1,6 +1,8 @@
 -- Chat: conversations (1:1 and groups), their members, messages with a
--- per-conversation sequence number, attachments, read marks, do-not-disturb
--- settings and the notification centre.
+-- per-conversation sequence number, attachments, read marks and
+-- do-not-disturb settings. The notification centre is computed from these
+-- (unread messages that arrived during quiet time), so sending a message
+-- writes nothing per recipient.
 
 CREATE TABLE conversations (
     id TEXT PRIMARY KEY,
@@ -70,15 +72,3 @@ CREATE TABLE quiet_hours (
     allow_from TEXT NOT NULL DEFAULT '[]',
     updated_at BIGINT NOT NULL
 );
-
-CREATE TABLE notifications (
-    id TEXT PRIMARY KEY,
-    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
-    reason TEXT NOT NULL,
-    quiet BIGINT NOT NULL,
-    created_at BIGINT NOT NULL,
-    read_at BIGINT
-);
-CREATE INDEX notifications_user ON notifications (user_id, created_at);

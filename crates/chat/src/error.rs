@@ -37,6 +37,8 @@ pub enum ChatError {
     InvalidRole,
     #[error("the replied-to message is not in this conversation")]
     BadReply,
+    #[error("quiet hours: {0}")]
+    Quiet(crate::quiet::QuietError),
     #[error("not found")]
     NotFound,
     #[error(transparent)]
@@ -66,6 +68,15 @@ impl From<ChatError> for ApiError {
             OwnerCannotLeave => e(StatusCode::CONFLICT, "owner_cannot_leave", "chat.error.owner_cannot_leave"),
             InvalidRole => e(StatusCode::BAD_REQUEST, "invalid_role", "chat.error.invalid_role"),
             BadReply => e(StatusCode::BAD_REQUEST, "bad_reply", "chat.error.bad_reply"),
+            Quiet(inner) => {
+                let key = match inner {
+                    crate::quiet::QuietError::BadTime => "chat.error.quiet_time",
+                    crate::quiet::QuietError::BadDay => "chat.error.quiet_day",
+                    crate::quiet::QuietError::BadTimeZone => "chat.error.quiet_zone",
+                    crate::quiet::QuietError::TooMany => "chat.error.quiet_too_many",
+                };
+                e(StatusCode::BAD_REQUEST, "invalid_quiet_hours", key).field("periods", Msg::new(key))
+            }
             Database(inner) => ApiError::internal(inner),
         }
     }

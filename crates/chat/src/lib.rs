@@ -6,4 +6,7 @@ pub mod conversations;
 pub mod error;
 pub mod markdown;
 pub mod messages;
+pub mod live;
 pub mod quiet;
+pub mod settings;
+pub mod web;

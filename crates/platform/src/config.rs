@@ -38,6 +38,26 @@ pub struct Config {
     pub sms: SmsConfig,
     pub smtp: SmtpConfig,
     pub security: SecurityConfig,
+    pub chat: ChatConfig,
+}
+
+/// Chat limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ChatConfig {
+    /// How long after sending a message its sender may recall it.
+    pub recall_window_secs: i64,
+    /// Largest image or file that can be sent in a chat.
+    pub max_upload_bytes: u64,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        ChatConfig {
+            recall_window_secs: 24 * 3600,
+            max_upload_bytes: 20 * 1024 * 1024,
+        }
+    }
 }
 
 impl Default for Config {
@@ -54,6 +74,7 @@ impl Default for Config {
             sms: SmsConfig::default(),
             smtp: SmtpConfig::default(),
             security: SecurityConfig::default(),
+            chat: ChatConfig::default(),
         }
     }
 }

@@ -66,6 +66,8 @@ pub fn router(state: AppState) -> Router {
         .merge(tram_accounts::web::pages::routes())
         .merge(tram_org::web::api::routes())
         .merge(tram_org::web::pages::routes())
+        .merge(tram_chat::web::api::routes())
+        .merge(tram_chat::web::socket::routes())
         .merge(home::routes())
         .merge(openapi::routes())
         .layer(from_fn_with_state(state.clone(), shell::layer))

@@ -24,6 +24,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ShellApi::openapi();
     doc.merge(tram_accounts::web::api::AccountsApi::openapi());
     doc.merge(tram_org::web::api::OrgApi::openapi());
+    doc.merge(tram_chat::web::api::ChatApi::openapi());
     doc
 }
 

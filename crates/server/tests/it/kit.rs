@@ -211,6 +211,17 @@ impl TestServer {
         self.server.stop().await;
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+
+    /// Stops the server and starts it again on the same address, database
+    /// and data directory (a restart; clients keep their cookies).
+    pub async fn restart(self) -> TestServer {
+        let mut config = self.server.state.config.clone();
+        config.listen = self.server.addr;
+        let clock = self.clock.clone();
+        self.server.stop().await;
+        let server = Server::start(config, clock.clone()).await.expect("server restarts");
+        TestServer { base: server.url(), server, clock, dir: self.dir }
+    }
 }
 
 pub fn find_code(text: &str) -> Option<String> {
@@ -327,6 +338,78 @@ impl Client {
             json!({ "identifier": identifier, "password": password }),
         )
         .await
+    }
+}
+
+/// A live WebSocket of a logged-in client.
+pub struct Socket {
+    stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl Client {
+    /// Opens `/api/v1/ws` with this browser's cookies and origin.
+    pub async fn socket(&self) -> Socket {
+        self.try_socket(&self.base).await.expect("websocket opens")
+    }
+
+    pub async fn try_socket(&self, origin: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/api/v1/ws", self.base.replace("http://", "ws://"));
+        let mut request = url.into_client_request()?;
+        let base = reqwest::Url::parse(&self.base).unwrap();
+        if let Some(cookies) = self.jar.cookies(&base) {
+            request.headers_mut().insert("cookie", cookies);
+        }
+        request.headers_mut().insert("origin", origin.parse().unwrap());
+        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Socket { stream })
+    }
+}
+
+impl Socket {
+    pub async fn send(&mut self, frame: Value) {
+        use futures::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Text(frame.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    /// The next event, or `None` if none comes within `secs` or the socket closed.
+    pub async fn next_within(&mut self, secs: f64) -> Option<Value> {
+        use futures::StreamExt;
+        let deadline = std::time::Duration::from_secs_f64(secs);
+        loop {
+            match tokio::time::timeout(deadline, self.stream.next()).await {
+                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))) => {
+                    return Some(serde_json::from_str(&text).unwrap())
+                }
+                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return None,
+                Ok(Some(Ok(_))) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The first event of `kind` (skipping others), within `secs`.
+    pub async fn expect(&mut self, kind: &str, secs: f64) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now()).as_secs_f64();
+            let event = self.next_within(left.max(0.01)).await.unwrap_or_else(|| panic!("no {kind} event within {secs}s"));
+            if event["type"] == kind {
+                return event;
+            }
+        }
+    }
+
+    /// Every event arriving within `secs`.
+    pub async fn drain(&mut self, secs: f64) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Some(event) = self.next_within(secs).await {
+            out.push(event);
+        }
+        out
     }
 }
 

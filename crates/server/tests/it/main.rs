@@ -4,6 +4,7 @@
 
 mod kit;
 
+mod chat;
 mod codes;
 mod devices;
 mod login;

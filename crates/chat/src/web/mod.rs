@@ -1,0 +1,4 @@
+//! HTTP for chat: the JSON API, the WebSocket and the pages.
+
+pub mod api;
+pub mod socket;

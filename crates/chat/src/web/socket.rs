@@ -1,0 +1,103 @@
+//! `GET /api/v1/ws`: the live stream of one logged-in member (protocol in
+//! docs/websocket.md). The socket closes when its session ends (logout,
+//! remote logout, device removed), checked every few seconds.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message as Frame, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures::{SinkExt, StreamExt};
+use tram_org::web::OrgMember;
+use tram_platform::AppState;
+
+use crate::live::{ClientFrame, Event, Follower};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/v1/ws", get(connect))
+}
+
+/// Browsers send cookies with a WebSocket handshake from any page, so the
+/// page must be ours: its Origin must name this host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        // Not a browser (or a very old one): no ambient cookie to abuse.
+        return true;
+    };
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let origin_host = origin.split("://").nth(1).unwrap_or("");
+    !host.is_empty() && origin_host == host
+}
+
+async fn connect(State(state): State<AppState>, member: OrgMember, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    if !same_origin(&headers) {
+        return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
+    }
+    ws.on_upgrade(move |socket| run(socket, state, member))
+}
+
+const SESSION_CHECK: Duration = Duration::from_secs(5);
+
+async fn session_alive(state: &AppState, session_id: &str) -> bool {
+    sqlx::query("SELECT 1 AS x FROM sessions WHERE id = $1 AND expires_at > $2")
+        .bind(session_id)
+        .bind(state.clock.now_ms())
+        .fetch_optional(state.db.read())
+        .await
+        .map(|row| row.is_some())
+        .unwrap_or(true)
+}
+
+async fn run(socket: WebSocket, state: AppState, member: OrgMember) {
+    let (mut sink, mut incoming) = socket.split();
+    let mut follower = Follower::start(state.clone(), member.org.id.clone(), member.auth.user_id.clone()).await;
+    let conversations = follower.sync_conversations().await;
+    if send(&mut sink, &Event::Ready { conversations }).await.is_err() {
+        return;
+    }
+    let mut check = tokio::time::interval(SESSION_CHECK);
+    check.tick().await;
+    loop {
+        tokio::select! {
+            frame = incoming.next() => {
+                let text = match frame {
+                    Some(Ok(Frame::Text(text))) => text,
+                    Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                };
+                let events = match serde_json::from_str::<ClientFrame>(&text) {
+                    Ok(ClientFrame::Resume { cursors }) => follower.resume(cursors).await,
+                    Ok(ClientFrame::Ping) => vec![Event::Pong],
+                    Err(_) => vec![Event::Error { message: "unknown frame".into() }],
+                };
+                for event in &events {
+                    if send(&mut sink, event).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            events = follower.next() => {
+                let Some(events) = events else { break };
+                for event in &events {
+                    if send(&mut sink, event).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            _ = check.tick() => {
+                if !session_alive(&state, &member.auth.session_id).await {
+                    let _ = sink.send(Frame::Close(None)).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn send(sink: &mut futures::stream::SplitSink<WebSocket, Frame>, event: &Event) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(event).expect("events serialise");
+    sink.send(Frame::Text(text.into())).await
+}
