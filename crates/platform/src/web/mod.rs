@@ -6,11 +6,13 @@ pub mod assets;
 pub mod client;
 pub mod cookies;
 pub mod csrf;
+pub mod form;
 pub mod locale;
 pub mod page;
 
 pub use client::ClientInfo;
 pub use csrf::CsrfToken;
+pub use form::FormErrors;
 pub use page::{render, NavItem, OrgBadge, PageContext, Shell, UserBadge};
 
 use axum::http::HeaderMap;

@@ -225,7 +225,6 @@ async fn a_logged_out_phone_cannot_confirm() {
 }
 
 #[tokio::test]
-#[ignore = "enabled once the accounts pages land (QR confirm page)"]
 async fn the_confirm_page_sends_a_logged_out_phone_to_log_in_first() {
     let t = TestServer::start().await;
     t.setup().await;
