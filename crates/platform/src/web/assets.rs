@@ -4,37 +4,25 @@ use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-const FILES: &[(&str, &str, &[u8])] = &[
-    (
-        "app.css",
-        "text/css; charset=utf-8",
-        include_bytes!("../../static/app.css"),
-    ),
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../../static/app.js"),
-    ),
-    (
-        "swagger-init.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../../static/swagger-init.js"),
-    ),
-    (
-        "htmx.min.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../../static/vendor/htmx.min.js"),
-    ),
-    (
-        "swagger-ui-bundle.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../../static/vendor/swagger-ui-bundle.js"),
-    ),
-    (
-        "swagger-ui.css",
-        "text/css; charset=utf-8",
-        include_bytes!("../../static/vendor/swagger-ui.css"),
-    ),
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// (name under /static/, content type, bytes).
+macro_rules! static_files {
+    ($(($name:literal, $mime:expr, $path:literal)),* $(,)?) => {
+        &[$(($name, $mime, include_bytes!(concat!("../../static/", $path)))),*]
+    };
+}
+
+#[rustfmt::skip]
+const FILES: &[(&str, &str, &[u8])] = static_files![
+    ("app.css", CSS, "app.css"),
+    ("app.js", JS, "app.js"),
+    ("qr-login.js", JS, "qr-login.js"),
+    ("swagger-init.js", JS, "swagger-init.js"),
+    ("htmx.min.js", JS, "vendor/htmx.min.js"),
+    ("swagger-ui-bundle.js", JS, "vendor/swagger-ui-bundle.js"),
+    ("swagger-ui.css", CSS, "vendor/swagger-ui.css"),
 ];
 
 pub async fn serve(Path(name): Path<String>) -> Response {

@@ -64,3 +64,24 @@ async fn the_outbox_is_for_server_admins_in_development_mode_only() {
     assert_eq!(owner.get_json("/api/v1/dev/outbox").await.0, 404);
     prod.stop().await;
 }
+
+#[tokio::test]
+async fn every_script_a_page_loads_is_served() {
+    let t = TestServer::start().await;
+    t.setup().await;
+    let c = t.client();
+    let html = c.get("/login?mode=qr").await.text().await.unwrap();
+    let scripts: Vec<&str> = html
+        .split("src=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|src| src.starts_with("/static/"))
+        .collect();
+    assert!(scripts.contains(&"/static/qr-login.js"), "{scripts:?}");
+    for src in scripts {
+        let res = c.get(src).await;
+        assert_eq!(res.status(), 200, "{src}");
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"), "{src}");
+    }
+    t.stop().await;
+}
