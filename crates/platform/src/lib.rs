@@ -30,6 +30,30 @@ pub struct Services {
     pub keys: crypto::SecretKey,
     pub notifier: notify::Notifier,
     pub bus: bus::Bus,
+    pub shutdown: Shutdown,
+}
+
+/// Tells long-lived connections (WebSockets, event streams) that the server
+/// is stopping, so they close and clients reconnect elsewhere.
+#[derive(Clone)]
+pub struct Shutdown(tokio::sync::watch::Sender<bool>);
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Shutdown(tokio::sync::watch::channel(false).0)
+    }
+}
+
+impl Shutdown {
+    pub fn trigger(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Resolves once the server is stopping.
+    pub async fn wait(&self) {
+        let mut receiver = self.0.subscribe();
+        let _ = receiver.wait_for(|stopping| *stopping).await;
+    }
 }
 
 impl AppState {

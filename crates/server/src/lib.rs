@@ -55,6 +55,7 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         keys,
         notifier,
         bus,
+        shutdown: tram_platform::Shutdown::default(),
     }))
 }
 
@@ -126,6 +127,7 @@ impl Server {
 
     /// Stops accepting, lets requests in flight finish, closes the database.
     pub async fn stop(mut self) {
+        self.state.shutdown.trigger();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

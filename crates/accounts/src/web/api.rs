@@ -429,7 +429,10 @@ async fn ticket_events(
             }
             // The bus is a hint; the database is read again after each hint
             // or every half second, so a lost hint costs at most that.
-            let _ = tokio::time::timeout(Duration::from_millis(500), w.hints.next()).await;
+            tokio::select! {
+                _ = tokio::time::timeout(Duration::from_millis(500), w.hints.next()) => {}
+                _ = w.state.shutdown.wait() => return None,
+            }
         }
     });
     Ok(Sse::new(stream)

@@ -87,6 +87,10 @@ async fn run(socket: WebSocket, state: AppState, member: OrgMember) {
                     }
                 }
             }
+            _ = state.shutdown.wait() => {
+                let _ = sink.send(Frame::Close(None)).await;
+                break;
+            }
             _ = check.tick() => {
                 if !session_alive(&state, &member.auth.session_id).await {
                     let _ = sink.send(Frame::Close(None)).await;

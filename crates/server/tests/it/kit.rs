@@ -82,6 +82,11 @@ impl TestServer {
             config.database_url =
                 fresh_postgres(&base, &format!("tram_it_{}_{n}", std::process::id())).await;
         }
+        if let Ok(nats) = std::env::var("TRAM_TEST_NATS_URL") {
+            config.bus_url = nats;
+        }
+        // Nodes of a cluster share the key (codes are keyed hashes).
+        config.secret_key = "5f".repeat(32);
         adjust(&mut config);
         let clock = Clock::system();
         let server = Server::start(config, clock.clone())
@@ -212,6 +217,15 @@ impl TestServer {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 
+    /// A second node beside this one: same database, same secret key, same
+    /// bus (so it needs PostgreSQL and NATS), its own address.
+    pub async fn second_node(&self) -> TestServer {
+        let mut config = self.server.state.config.clone();
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        let server = Server::start(config, self.clock.clone()).await.expect("second node starts");
+        TestServer { base: server.url(), server, clock: self.clock.clone(), dir: self.dir.clone() }
+    }
+
     /// Stops the server and starts it again on the same address, database
     /// and data directory (a restart; clients keep their cookies).
     pub async fn restart(self) -> TestServer {
@@ -222,6 +236,11 @@ impl TestServer {
         let server = Server::start(config, clock.clone()).await.expect("server restarts");
         TestServer { base: server.url(), server, clock, dir: self.dir }
     }
+}
+
+/// Whether this run can start a cluster (PostgreSQL and NATS are set).
+pub fn cluster_available() -> bool {
+    backend().is_some() && std::env::var("TRAM_TEST_NATS_URL").is_ok()
 }
 
 pub fn find_code(text: &str) -> Option<String> {
@@ -250,6 +269,11 @@ pub const DESKTOP_UA: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 
 impl Client {
+    /// The same browser (cookies) talking to another node.
+    pub fn on(&self, base: &str) -> Client {
+        Client { http: self.http.clone(), jar: self.jar.clone(), base: base.to_string() }
+    }
+
     pub fn new(base: &str) -> Client {
         Client::with_agent(base, DESKTOP_UA)
     }

@@ -5,6 +5,7 @@
 mod kit;
 
 mod chat;
+mod cluster;
 mod codes;
 mod devices;
 mod login;
