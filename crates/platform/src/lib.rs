@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod i18n;
 pub mod notify;
+pub mod search;
 pub mod web;
 
 use std::ops::Deref;

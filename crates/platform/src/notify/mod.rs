@@ -3,8 +3,11 @@
 //! development mode every message is also written to the outbox, which
 //! server admins read at /admin/outbox.
 
+mod aliyun;
 mod console;
 mod outbox;
+mod smtp;
+mod twilio;
 
 pub use outbox::{list_outbox, OutboxEntry};
 
@@ -77,13 +80,17 @@ impl Notifier {
             SmsProviderKind::Console => Arc::new(console::ConsoleSms {
                 show_text: config.dev_mode,
             }),
-            SmsProviderKind::Twilio | SmsProviderKind::Aliyun => {
-                return Err(NotifyError::Config("SMS provider not built yet".into()))
-            }
+            SmsProviderKind::Twilio => Arc::new(twilio::TwilioSms::new(&config.sms)?),
+            SmsProviderKind::Aliyun => Arc::new(aliyun::AliyunSms::new(&config.sms)?),
+        };
+        let email: Option<Arc<dyn EmailTransport>> = if config.smtp.host.trim().is_empty() {
+            None
+        } else {
+            Some(Arc::new(smtp::SmtpEmail::new(&config.smtp)?))
         };
         Ok(Notifier {
             sms,
-            email: None,
+            email,
             outbox: config.dev_mode.then(|| db.clone()),
             clock: clock.clone(),
         })

@@ -7,6 +7,7 @@ mod kit;
 mod chat;
 mod cluster;
 mod codes;
+mod delivery;
 mod devices;
 mod login;
 mod members;
