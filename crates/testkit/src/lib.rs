@@ -2,7 +2,8 @@
 //! and benchmarks: an SMTP server that keeps what it receives, and HTTP
 //! servers that answer like Twilio's Messages API and Alibaba Cloud's
 //! `SendSms`. Each listens on 127.0.0.1 on a port of its own and stops when
-//! dropped.
+//! dropped. [`browser`] is a client for Tram itself, as a browser would
+//! talk to it.
 //!
 //! They speak the real wire formats and check requests the way the real
 //! services document it (Basic auth, HMAC-SHA1 signatures, nonces, phone
@@ -10,6 +11,7 @@
 //! that passes here was not graded by its own code.
 
 mod aliyun;
+pub mod browser;
 mod http;
 mod mail;
 mod smtp;
@@ -19,3 +21,20 @@ pub use aliyun::{AliyunSms, AliyunStandIn};
 pub use mail::ReceivedMail;
 pub use smtp::SmtpSink;
 pub use twilio::{TwilioMessage, TwilioStandIn};
+
+/// The first run of exactly six digits in `text` (a verification code).
+pub fn find_code(text: &str) -> Option<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i - start == 6 {
+            return Some(chars[start..i].iter().collect());
+        }
+        i = i.max(start + 1);
+    }
+    None
+}

@@ -46,7 +46,7 @@ impl ReceivedMail {
     /// The first run of exactly six digits in the text body (a verification
     /// code), if any.
     pub fn code(&self) -> Option<String> {
-        first_code(&self.text_body())
+        crate::find_code(&self.text_body())
     }
 }
 
@@ -256,25 +256,6 @@ fn encoded_word(input: &str) -> Option<(Vec<u8>, usize)> {
     };
     let used = input.len() - rest.len() + end + 2;
     Some((bytes, used))
-}
-
-fn first_code(text: &str) -> Option<String> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i].is_ascii_digit() {
-            let start = i;
-            while i < chars.len() && chars[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i - start == 6 {
-                return Some(chars[start..i].iter().collect());
-            }
-        } else {
-            i += 1;
-        }
-    }
-    None
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -1,0 +1,160 @@
+//! Runs the real `tram` binary as a child process with a fresh data
+//! directory (and, when asked, a fresh PostgreSQL database), the way an
+//! operator would start it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use sqlx::Connection;
+
+/// Where the database lives for one run.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    /// A server URL such as `postgres://postgres@127.0.0.1:5432/test`; each
+    /// node gets a database of its own created on it.
+    Postgres(String),
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres(_) => "PostgreSQL",
+        }
+    }
+}
+
+pub struct TramNode {
+    child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    /// How long from spawning the process until `/healthz` answered 200.
+    pub started_in: Duration,
+}
+
+/// The `tram` binary: `$TRAM_BIN`, or the one built next to this program.
+pub fn tram_binary() -> anyhow::Result<PathBuf> {
+    if let Ok(path) = std::env::var("TRAM_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let here = std::env::current_exe()?;
+    let path = here.with_file_name("tram");
+    if !path.exists() {
+        bail!(
+            "{} not found: build it with `cargo build --release -p tram` or set TRAM_BIN",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn fresh_postgres(server: &str, name: &str) -> anyhow::Result<String> {
+    let mut conn = sqlx::PgConnection::connect(server)
+        .await
+        .with_context(|| format!("connecting to {server}"))?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await?;
+    let mut url = reqwest::Url::parse(server)?;
+    url.set_path(&format!("/{name}"));
+    Ok(url.to_string())
+}
+
+impl TramNode {
+    /// Starts `tram serve` with `settings` (TOML) in a new directory under
+    /// the system temp dir and waits until it is healthy.
+    pub async fn start(name: &str, backend: &Backend, settings: &str) -> anyhow::Result<TramNode> {
+        let data_dir = std::env::temp_dir().join(format!("tram-bench-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        std::fs::create_dir_all(&data_dir)?;
+        let mut config = settings.to_string();
+        if let Backend::Postgres(server) = backend {
+            let db = format!("tram_bench_{}_{}", std::process::id(), name.replace('-', "_"));
+            let url = fresh_postgres(server, &db).await?;
+            config = format!("database_url = \"{url}\"\n{config}");
+        }
+        TramNode::spawn(&data_dir, &config).await
+    }
+
+    async fn spawn(data_dir: &Path, config: &str) -> anyhow::Result<TramNode> {
+        let config_file = data_dir.join("bench.toml");
+        std::fs::write(&config_file, config)?;
+        let port = free_port()?;
+        let log = std::fs::File::create(data_dir.join("tram.log"))?;
+        let began = Instant::now();
+        let child = Command::new(tram_binary()?)
+            .arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--config")
+            .arg(&config_file)
+            .env("TRAM_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting tram")?;
+        let base = format!("http://127.0.0.1:{port}");
+        let mut node = TramNode {
+            child,
+            base,
+            data_dir: data_dir.to_path_buf(),
+            started_in: Duration::ZERO,
+        };
+        let http = reqwest::Client::new();
+        loop {
+            if let Ok(response) = http.get(format!("{}/healthz", node.base)).send().await {
+                if response.status() == 200 {
+                    break;
+                }
+            }
+            if let Some(status) = node.child.try_wait()? {
+                bail!(
+                    "tram exited with {status}; see {}",
+                    data_dir.join("tram.log").display()
+                );
+            }
+            if began.elapsed() > Duration::from_secs(60) {
+                bail!("tram did not become healthy within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        node.started_in = began.elapsed();
+        Ok(node)
+    }
+
+    /// Resident memory of the server process, in KiB (Linux).
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        rss_kib(self.child.id())
+    }
+}
+
+pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS in /proc/<pid>/status")
+}
+
+impl Drop for TramNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
