@@ -39,6 +39,20 @@ pub enum ChatError {
     BadReply,
     #[error("quiet hours: {0}")]
     Quiet(crate::quiet::QuietError),
+    #[error("file larger than {max} bytes")]
+    TooLarge { max: u64 },
+    #[error("empty file")]
+    EmptyFile,
+    #[error("file name missing")]
+    InvalidFileName,
+    #[error("upload interrupted: {0}")]
+    UploadInterrupted(String),
+    #[error("blob storage: {0}")]
+    Storage(String),
+    #[error("search words missing or too long")]
+    InvalidQuery,
+    #[error("search index: {0}")]
+    Index(String),
     #[error("not found")]
     NotFound,
     #[error(transparent)]
@@ -77,8 +91,35 @@ impl From<ChatError> for ApiError {
                 };
                 e(StatusCode::BAD_REQUEST, "invalid_quiet_hours", key).field("periods", Msg::new(key))
             }
+            TooLarge { max } => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                Msg::new("chat.error.too_large").arg("max", human_size(max)),
+            ),
+            EmptyFile => e(StatusCode::BAD_REQUEST, "empty_file", "chat.error.empty_file"),
+            InvalidFileName => e(StatusCode::BAD_REQUEST, "invalid_file_name", "chat.error.invalid_file_name")
+                .field("name", Msg::new("chat.error.invalid_file_name")),
+            UploadInterrupted(_) => e(StatusCode::BAD_REQUEST, "upload_interrupted", "chat.error.upload_interrupted"),
+            Storage(inner) => ApiError::internal(inner),
+            InvalidQuery => e(StatusCode::BAD_REQUEST, "invalid_query", "chat.error.invalid_query").field("q", Msg::new("chat.error.invalid_query")),
+            Index(inner) => ApiError::internal(inner),
             Database(inner) => ApiError::internal(inner),
         }
+    }
+}
+
+/// "20 MiB", "512 KiB", "100 bytes".
+pub fn human_size(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * 1024;
+    if bytes >= MIB && bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= MIB {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    } else if bytes >= KIB {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
     }
 }
 

@@ -2,11 +2,14 @@
 //! sequence numbers, live delivery over WebSocket, read receipts, search,
 //! and do-not-disturb.
 
+pub mod attachments;
+pub mod centre;
 pub mod conversations;
 pub mod error;
 pub mod markdown;
 pub mod messages;
 pub mod live;
 pub mod quiet;
+pub mod search;
 pub mod settings;
 pub mod web;

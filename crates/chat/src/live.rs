@@ -79,6 +79,35 @@ pub async fn announce_to_users(state: &AppState, users: &[String], conversation_
     }
 }
 
+/// How a message reaches `user_id` under their settings at the time it was
+/// sent; `None` for their own messages and recalled ones.
+pub fn delivery_of(
+    user_id: &str,
+    settings: &NotificationSettings,
+    quiet: Option<&QuietHours>,
+    conversation_muted: bool,
+    message: &Message,
+) -> Option<Delivery> {
+    let sender = message.sender_id.as_deref()?;
+    if sender == user_id || message.recalled {
+        return None;
+    }
+    let recipient = Recipient {
+        user_id,
+        quiet,
+        conversation_muted,
+        allow_mentions: settings.allow_mentions,
+        allow_from: &settings.allow_from,
+    };
+    let incoming = Incoming {
+        sender_id: sender,
+        mentions_recipient: message.mentions.iter().any(|m| m == user_id),
+        mentions_all: message.mention_all,
+    };
+    let at = chrono::DateTime::from_timestamp_millis(message.created_at).unwrap_or_default();
+    Some(decide(&recipient, &incoming, at))
+}
+
 /// What a client sends over the socket.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -187,28 +216,13 @@ impl Follower {
 
     /// The notification a new message deserves, if any.
     fn notification(&self, conversation_id: &str, message: &Message) -> Option<Event> {
-        let sender = message.sender_id.as_deref()?;
-        if sender == self.user_id || message.recalled {
-            return None;
-        }
-        let mention = message.mentions.iter().any(|m| m == &self.user_id);
-        let recipient = Recipient {
-            user_id: &self.user_id,
-            quiet: self.quiet.as_ref(),
-            conversation_muted: self.muted.get(conversation_id).copied().unwrap_or(false),
-            allow_mentions: self.settings.allow_mentions,
-            allow_from: &self.settings.allow_from,
-        };
-        let incoming = Incoming {
-            sender_id: sender,
-            mentions_recipient: mention,
-            mentions_all: message.mention_all,
-        };
-        let at = chrono::DateTime::from_timestamp_millis(message.created_at).unwrap_or_default();
-        (decide(&recipient, &incoming, at) == Delivery::Notify).then(|| Event::Notify {
+        let muted = self.muted.get(conversation_id).copied().unwrap_or(false);
+        let delivery = delivery_of(&self.user_id, &self.settings, self.quiet.as_ref(), muted, message)?;
+        let mention = message.mention_all || message.mentions.iter().any(|m| m == &self.user_id);
+        (delivery == Delivery::Notify).then(|| Event::Notify {
             conversation_id: conversation_id.to_string(),
             message_id: message.id.clone(),
-            mention: mention || message.mention_all,
+            mention,
         })
     }
 

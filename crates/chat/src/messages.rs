@@ -76,7 +76,9 @@ pub struct Message {
     pub mentions: Vec<String>,
     pub mention_all: bool,
     pub reply_to: Option<ReplyPreview>,
-    pub attachment_id: Option<String>,
+    /// The image or file of an `image` or `file` message (gone once
+    /// recalled).
+    pub attachment: Option<Attachment>,
     /// The sender's idempotency key, if it sent one.
     pub client_id: Option<String>,
     pub created_at: i64,
@@ -109,8 +111,9 @@ pub fn render_html(kind: MessageKind, body: &str) -> String {
 
 const MESSAGE_SELECT: &str = "SELECT m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, m.kind, m.body, \
      m.mentions, m.mention_all, m.reply_to, m.attachment_id, m.client_id, m.created_at, m.edited_at, m.recalled_at, \
-     r.seq AS reply_seq, r.body AS reply_body, r.recalled_at AS reply_recalled, ru.display_name AS reply_sender \
-     FROM messages m LEFT JOIN users u ON u.id = m.sender_id \
+     r.seq AS reply_seq, r.body AS reply_body, r.recalled_at AS reply_recalled, ru.display_name AS reply_sender, \
+     a.file_name, a.content_type, a.size_bytes \
+     FROM messages m LEFT JOIN users u ON u.id = m.sender_id LEFT JOIN attachments a ON a.id = m.attachment_id \
      LEFT JOIN messages r ON r.id = m.reply_to LEFT JOIN users ru ON ru.id = r.sender_id";
 
 fn message_from_row(row: &sqlx::any::AnyRow) -> ChatResult<Message> {
@@ -135,6 +138,16 @@ fn message_from_row(row: &sqlx::any::AnyRow) -> ChatResult<Message> {
         None => None,
     };
     let mentions: String = row.try_get("mentions")?;
+    let attachment = match row.try_get::<Option<String>, _>("attachment_id")? {
+        Some(id) if !recalled => Some(Attachment {
+            url: format!("/api/v1/attachments/{id}"),
+            id,
+            file_name: row.try_get::<Option<String>, _>("file_name")?.unwrap_or_default(),
+            content_type: row.try_get::<Option<String>, _>("content_type")?.unwrap_or_default(),
+            size_bytes: row.try_get::<Option<i64>, _>("size_bytes")?.unwrap_or_default(),
+        }),
+        _ => None,
+    };
     Ok(Message {
         id: row.try_get("id")?,
         conversation_id: row.try_get("conversation_id")?,
@@ -147,7 +160,7 @@ fn message_from_row(row: &sqlx::any::AnyRow) -> ChatResult<Message> {
         mentions: serde_json::from_str(&mentions).unwrap_or_default(),
         mention_all: row.try_get::<i64, _>("mention_all")? != 0,
         reply_to,
-        attachment_id: if recalled { None } else { row.try_get("attachment_id")? },
+        attachment,
         client_id: row.try_get("client_id")?,
         created_at: row.try_get("created_at")?,
         edited_at: row.try_get("edited_at")?,
@@ -165,6 +178,27 @@ pub async fn get(db: &Db, conversation_id: &str, message_id: &str) -> ChatResult
     message_from_row(&row)
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Attachment {
+    pub id: String,
+    /// As the uploader named it (display it as text, never as HTML).
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// Where to download it.
+    pub url: String,
+}
+
+/// An upload to store with its message.
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    pub id: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+}
+
 /// What a sender sends.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewMessage {
@@ -179,7 +213,6 @@ pub struct NewMessage {
     pub mention_all: bool,
     /// The id of the message this one replies to.
     pub reply_to: Option<String>,
-    pub attachment_id: Option<String>,
     /// Idempotency key: sending the same key twice stores one message.
     pub client_id: Option<String>,
 }
@@ -199,10 +232,16 @@ fn check_body(body: &str, has_attachment: bool) -> ChatResult<()> {
 /// Stores a message with the next sequence number; an already-seen
 /// `client_id` returns the message stored the first time.
 pub async fn send(state: &AppState, sender: &Participant, new: NewMessage) -> ChatResult<Message> {
-    if matches!(new.kind, MessageKind::System) {
+    if matches!(new.kind, MessageKind::System | MessageKind::Image | MessageKind::File) {
         return Err(ChatError::InvalidKind);
     }
-    check_body(&new.body, new.attachment_id.is_some())?;
+    send_with(state, sender, new, None).await
+}
+
+/// Stores a message, and with it (in the same transaction) the record of
+/// its uploaded file, if any.
+pub async fn send_with(state: &AppState, sender: &Participant, new: NewMessage, attachment: Option<&NewAttachment>) -> ChatResult<Message> {
+    check_body(&new.body, attachment.is_some())?;
     if let Some(client_id) = &new.client_id {
         if let Some(existing) = by_client_id(&state.db, &sender.conversation_id, &sender.user_id, client_id).await? {
             return Ok(existing);
@@ -225,6 +264,22 @@ pub async fn send(state: &AppState, sender: &Participant, new: NewMessage) -> Ch
     let id = new_id();
     let mut tx = state.db.begin().await?;
     let seq = next_seq(&mut tx, &sender.conversation_id, now).await?;
+    if let Some(a) = attachment {
+        sqlx::query(
+            "INSERT INTO attachments (id, org_id, uploader_id, file_name, content_type, size_bytes, sha256, created_at) \
+             VALUES ($1, (SELECT org_id FROM conversations WHERE id = $2), $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&a.id)
+        .bind(&sender.conversation_id)
+        .bind(&sender.user_id)
+        .bind(&a.file_name)
+        .bind(&a.content_type)
+        .bind(a.size_bytes)
+        .bind(&a.sha256)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
     let inserted = sqlx::query(
         "INSERT INTO messages (id, conversation_id, seq, sender_id, kind, body, mentions, mention_all, reply_to, attachment_id, client_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -238,7 +293,7 @@ pub async fn send(state: &AppState, sender: &Participant, new: NewMessage) -> Ch
     .bind(serde_json::to_string(&mentions).expect("strings serialise"))
     .bind(mention_all as i64)
     .bind(&new.reply_to)
-    .bind(&new.attachment_id)
+    .bind(attachment.map(|a| &a.id))
     .bind(&new.client_id)
     .bind(now)
     .execute(&mut *tx)
@@ -254,6 +309,7 @@ pub async fn send(state: &AppState, sender: &Participant, new: NewMessage) -> Ch
         }
         Err(e) => return Err(e.into()),
     }
+    crate::search::log_change(&mut tx, &id, now).await?;
     // The sender has read everything up to their own message.
     sqlx::query("UPDATE conversation_members SET read_seq = $1 WHERE conversation_id = $2 AND user_id = $3 AND read_seq < $1")
         .bind(seq)
@@ -299,12 +355,16 @@ pub async fn edit(state: &AppState, me: &Participant, message_id: &str, body: &s
     if current.recalled {
         return Err(ChatError::Recalled);
     }
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
     sqlx::query("UPDATE messages SET body = $1, edited_at = $2 WHERE id = $3 AND recalled_at IS NULL")
         .bind(body)
-        .bind(state.clock.now_ms())
+        .bind(now)
         .bind(message_id)
-        .execute(state.db.write())
+        .execute(&mut *tx)
         .await?;
+    crate::search::log_change(&mut tx, message_id, now).await?;
+    tx.commit().await?;
     get(&state.db, &me.conversation_id, message_id).await
 }
 
@@ -322,12 +382,54 @@ pub async fn recall(state: &AppState, me: &Participant, message_id: &str, window
     if now - current.created_at > window_secs * 1000 {
         return Err(ChatError::RecallExpired);
     }
+    let mut tx = state.db.begin().await?;
     sqlx::query("UPDATE messages SET recalled_at = $1, body = '', attachment_id = NULL WHERE id = $2")
         .bind(now)
         .bind(message_id)
-        .execute(state.db.write())
+        .execute(&mut *tx)
         .await?;
+    if let Some(attachment) = &current.attachment {
+        sqlx::query("DELETE FROM attachments WHERE id = $1")
+            .bind(&attachment.id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    crate::search::log_change(&mut tx, message_id, now).await?;
+    tx.commit().await?;
+    if let Some(attachment) = &current.attachment {
+        // The content goes for everyone: the file too.
+        if let Err(err) = state.blobs.delete(&attachment.id).await {
+            tracing::warn!(error = %err, "recalled attachment not removed; the sweep will retry");
+        }
+    }
     get(&state.db, &me.conversation_id, message_id).await
+}
+
+/// Where a page of history starts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cursor {
+    /// Messages before this sequence number (scrolling up).
+    pub before: Option<i64>,
+    /// Messages after this one (catching up).
+    pub after: Option<i64>,
+    /// Messages around this one (opening a search result in context).
+    pub around: Option<i64>,
+}
+
+/// A page of history, at most `limit`, in sequence order: `before` a
+/// sequence number, `after` one, `around` one (it and the messages on
+/// either side), or the newest.
+pub async fn page(db: &Db, me: &Participant, cursor: Cursor, limit: i64) -> ChatResult<Vec<Message>> {
+    let limit = limit.clamp(1, 200);
+    match cursor.around {
+        Some(around) if cursor.before.is_none() && cursor.after.is_none() => {
+            let older = (limit + 1) / 2;
+            let mut messages = history(db, me, Some(around + 1), None, older).await?;
+            messages.extend(history(db, me, None, Some(around), limit - older).await?);
+            Ok(messages)
+        }
+        _ => history(db, me, cursor.before, cursor.after, limit).await,
+    }
 }
 
 /// A page of history: `before` a sequence number (scrolling up, newest of

@@ -4,6 +4,7 @@
 //! Nothing here knows about a particular domain.
 
 pub mod audit;
+pub mod blobs;
 pub mod bus;
 pub mod clock;
 pub mod config;
@@ -31,6 +32,10 @@ pub struct Services {
     pub keys: crypto::SecretKey,
     pub notifier: notify::Notifier,
     pub bus: bus::Bus,
+    /// File contents under `<data dir>/blobs/`.
+    pub blobs: blobs::Blobs,
+    /// Full-text indexes under `<data dir>/search/`.
+    pub indexes: search::Indexes,
     pub shutdown: Shutdown,
 }
 

@@ -48,6 +48,7 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
     let bus = Bus::from_url(&config.bus_url)
         .await
         .with_context(|| format!("cannot connect to the event bus at {}", config.bus_url))?;
+    let data_dir = config.data_dir.clone();
     Ok(AppState::new(Services {
         config,
         db,
@@ -55,6 +56,8 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         keys,
         notifier,
         bus,
+        blobs: tram_platform::blobs::Blobs::new(data_dir.join("blobs")),
+        indexes: tram_platform::search::Indexes::new(data_dir.join("search")),
         shutdown: tram_platform::Shutdown::default(),
     }))
 }
@@ -62,15 +65,22 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
 /// Every route of the server behind the shared middleware.
 pub fn router(state: AppState) -> Router {
     let exempt = CsrfExempt(vec![]);
-    Router::new()
+    let limited = Router::new()
         .merge(tram_accounts::web::api::routes())
         .merge(tram_accounts::web::pages::routes())
         .merge(tram_org::web::api::routes())
         .merge(tram_org::web::pages::routes())
         .merge(tram_chat::web::api::routes())
         .merge(tram_chat::web::socket::routes())
+        .merge(tram_chat::web::files::routes())
         .merge(home::routes())
         .merge(openapi::routes())
+        // Uploads have their own limit (chat.max_upload_bytes), checked
+        // as they stream in.
+        .layer(RequestBodyLimitLayer::new(16 * 1024 * 1024));
+    Router::new()
+        .merge(limited)
+        .merge(tram_chat::web::files::upload_routes())
         .layer(from_fn_with_state(state.clone(), shell::layer))
         .layer(from_fn_with_state(
             state.clone(),
@@ -79,7 +89,6 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state((state.clone(), exempt), csrf::guard))
         .layer(from_fn(locale::layer))
         .layer(from_fn(shell::security_headers))
-        .layer(RequestBodyLimitLayer::new(16 * 1024 * 1024))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -90,12 +99,19 @@ pub struct Server {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    indexer: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
     pub async fn start(config: Config, clock: Clock) -> anyhow::Result<Server> {
         let listen = config.listen;
         let state = build_state(config, clock).await?;
+        match tram_chat::attachments::sweep(&state).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed files no message refers to"),
+            Err(err) => tracing::warn!(error = %err, "could not sweep unreferenced files"),
+        }
+        let indexer = tram_chat::search::spawn_indexer(state.clone());
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -118,6 +134,7 @@ impl Server {
             state,
             shutdown: Some(tx),
             task,
+            indexer,
         })
     }
 
@@ -134,6 +151,10 @@ impl Server {
         // Open streams (SSE) would hold a graceful shutdown forever.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.task).await;
         self.task.abort();
+        // The indexer finishes its round and lets go of the index.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.indexer).await;
+        self.indexer.abort();
+        self.state.indexes.close();
         self.state.db.close().await;
     }
 }

@@ -36,14 +36,18 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/conversations/{id}/messages/{message_id}/recall", post(recall))
         .route("/api/v1/conversations/{id}/messages/{message_id}/receipt", get(receipt))
         .route("/api/v1/me/notifications", get(get_settings).put(put_settings))
+        .route("/api/v1/me/notification-centre", get(centre))
+        .route("/api/v1/chat/search", get(search))
 }
 
 #[derive(OpenApi)]
 #[openapi(
     paths(list, create_group, open_direct, details, dissolve, rename, announce, add_members, remove_member, set_role,
-          leave, join, mute, mark_read, history, send, edit, recall, receipt, get_settings, put_settings),
+          leave, join, mute, mark_read, history, send, edit, recall, receipt, get_settings, put_settings, centre, search,
+          super::files::upload, super::files::download),
     components(schemas(ConversationSummary, ConversationMember, GroupRole, Message, MessageKind, NewMessage, ReplyPreview,
-                       Receipt, NotificationSettings, crate::quiet::QuietPeriod)),
+                       Receipt, NotificationSettings, crate::quiet::QuietPeriod, crate::messages::Attachment,
+                       crate::centre::QuietArrival, crate::search::SearchResult)),
     tags((name = "chat", description = "Conversations, members, messages, read receipts, notification settings. \
         Live events arrive over the WebSocket at /api/v1/ws (docs/websocket.md)."))
 )]
@@ -278,16 +282,20 @@ pub struct HistoryQuery {
     pub before: Option<i64>,
     /// Messages with a sequence number above this (catching up).
     pub after: Option<i64>,
+    /// This message and the ones on either side (opening a search result).
+    pub around: Option<i64>,
     /// At most this many (1-200, default 50).
     pub limit: Option<i64>,
 }
 
-/// History in sequence order: the newest page, or `before`/`after` a cursor.
+/// History in sequence order: the newest page, or `before`/`after`/`around`
+/// a cursor.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "chat", params(("id" = String, Path), HistoryQuery),
     responses((status = 200, body = Vec<Message>), (status = 404, body = ErrorBody)))]
 async fn history(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult<Json<Vec<Message>>> {
     let me = me(&state, &member, &id).await?;
-    Ok(Json(messages::history(&state.db, &me, q.before, q.after, q.limit.unwrap_or(50)).await?))
+    let cursor = messages::Cursor { before: q.before, after: q.after, around: q.around };
+    Ok(Json(messages::page(&state.db, &me, cursor, q.limit.unwrap_or(50)).await?))
 }
 
 /// Send a message (text or Markdown, with @mentions, a reply or an attachment).
@@ -348,4 +356,27 @@ async fn put_settings(State(state): State<AppState>, auth: tram_accounts::AuthUs
     settings::set(&state, &auth.user_id, &body).await?;
     live::announce_settings(&state, &auth.user_id).await;
     Ok(Json(settings::get(&state.db, &auth.user_id).await?))
+}
+
+/// What arrived while I was in quiet time and is still unread, newest first.
+#[utoipa::path(get, path = "/api/v1/me/notification-centre", tag = "chat",
+    responses((status = 200, body = Vec<crate::centre::QuietArrival>)))]
+async fn centre(State(state): State<AppState>, member: OrgMember) -> ApiResult<Json<Vec<crate::centre::QuietArrival>>> {
+    Ok(Json(crate::centre::list(&state.db, &member.org.id, &member.auth.user_id).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct SearchQuery {
+    /// Words to find (Chinese or English; every word must occur).
+    pub q: String,
+    /// At most this many results (1-50, default 20).
+    pub limit: Option<usize>,
+}
+
+/// Search the messages of every conversation I am in, newest first.
+#[utoipa::path(get, path = "/api/v1/chat/search", tag = "chat", params(SearchQuery),
+    responses((status = 200, body = Vec<crate::search::SearchResult>), (status = 400, body = ErrorBody)))]
+async fn search(State(state): State<AppState>, member: OrgMember, Query(q): Query<SearchQuery>) -> ApiResult<Json<Vec<crate::search::SearchResult>>> {
+    let results = crate::search::search(&state, &member.org.id, &member.auth.user_id, &q.q, q.limit.unwrap_or(20)).await?;
+    Ok(Json(results))
 }

@@ -8,19 +8,24 @@ use serde_json::{json, Value};
 
 use crate::kit::{error_code, Client, TestServer};
 
-struct Team {
-    t: TestServer,
-    owner: Client,
-    alice: (Client, String),
-    bob: (Client, String),
+pub struct Team {
+    pub t: TestServer,
+    pub owner: Client,
+    pub alice: (Client, String),
+    pub bob: (Client, String),
 }
 
-async fn user_id(c: &Client) -> String {
+pub async fn user_id(c: &Client) -> String {
     c.get_json("/api/v1/me").await.1["user"]["id"].as_str().unwrap().to_string()
 }
 
-async fn team() -> Team {
-    let t = TestServer::start().await;
+pub async fn team() -> Team {
+    team_with(|_| {}).await
+}
+
+/// Alice, Bob and the owner of their org, on a server configured by `adjust`.
+pub async fn team_with(adjust: impl FnOnce(&mut tram_platform::config::Config)) -> Team {
+    let t = TestServer::start_with(adjust).await;
     let owner = t.setup().await;
     let code = t.invite(&owner, "member").await;
     let alice = t.register_email("alice@example.com", "Alice", None, Some(&code)).await;
@@ -29,13 +34,13 @@ async fn team() -> Team {
     Team { t, owner, alice: (alice, alice_id), bob: (bob, bob_id) }
 }
 
-async fn group(creator: &Client, name: &str, members: &[&String]) -> String {
+pub async fn group(creator: &Client, name: &str, members: &[&String]) -> String {
     let (status, body) = creator.post_json("/api/v1/conversations", json!({ "name": name, "member_ids": members })).await;
     assert_eq!(status, 200, "{body}");
     body["conversation_id"].as_str().unwrap().to_string()
 }
 
-async fn say(c: &Client, conversation: &str, body: Value) -> Value {
+pub async fn say(c: &Client, conversation: &str, body: Value) -> Value {
     let (status, message) = c.post_json(&format!("/api/v1/conversations/{conversation}/messages"), body).await;
     assert_eq!(status, 200, "{message}");
     message

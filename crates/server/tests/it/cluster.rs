@@ -34,6 +34,10 @@ async fn a_message_crosses_nodes_and_clients_fail_over_without_loss() {
     assert!(started.elapsed() < std::time::Duration::from_secs(1), "crossed nodes in {:?}", started.elapsed());
     let last_seen = got["message"]["seq"].as_i64().unwrap();
     socket.expect("notify", 1.0).await;
+    // Node B keeps its own search index, fed from the shared change log.
+    let (status, found) = bob.get_json("/api/v1/chat/search?q=node").await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found[0]["message_id"], sent["id"], "{found}");
 
     // Node B dies; meanwhile Alice keeps writing through A.
     node_b.server.stop().await;

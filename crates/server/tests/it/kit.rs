@@ -218,10 +218,13 @@ impl TestServer {
     }
 
     /// A second node beside this one: same database, same secret key, same
-    /// bus (so it needs PostgreSQL and NATS), its own address.
+    /// bus (so it needs PostgreSQL and NATS), its own address and data
+    /// directory.
     pub async fn second_node(&self) -> TestServer {
         let mut config = self.server.state.config.clone();
         config.listen = "127.0.0.1:0".parse().unwrap();
+        // Each node has its own data directory (search index, files).
+        config.data_dir = self.dir.join("second-node");
         let server = Server::start(config, self.clock.clone()).await.expect("second node starts");
         TestServer { base: server.url(), server, clock: self.clock.clone(), dir: self.dir.clone() }
     }

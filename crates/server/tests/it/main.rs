@@ -5,6 +5,8 @@
 mod kit;
 
 mod chat;
+mod chat_files;
+mod chat_search;
 mod cluster;
 mod codes;
 mod delivery;
