@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tram_org::web::pages::routes())
         .merge(tram_chat::web::api::routes())
         .merge(tram_chat::web::socket::routes())
+        .merge(tram_chat::web::pages::routes())
         .merge(home::routes())
         .merge(openapi::routes())
         .layer(from_fn_with_state(state.clone(), shell::layer))

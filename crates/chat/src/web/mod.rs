@@ -1,4 +1,5 @@
 //! HTTP for chat: the JSON API, the WebSocket and the pages.
 
 pub mod api;
+pub mod pages;
 pub mod socket;

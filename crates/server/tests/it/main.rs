@@ -5,6 +5,7 @@
 mod kit;
 
 mod chat;
+mod chat_pages;
 mod cluster;
 mod codes;
 mod delivery;
