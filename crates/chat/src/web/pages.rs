@@ -66,18 +66,33 @@ fn colleagues_of(all: Vec<Member>, me: &str) -> Vec<Member> {
     all.into_iter().filter(|m| m.user_id != me).collect()
 }
 
-async fn chat_page(state: &AppState, ctx: PageContext, member: &OrgMember, open_id: Option<String>) -> Result<ChatPage, ApiError> {
+async fn chat_page(
+    state: &AppState,
+    ctx: PageContext,
+    member: &OrgMember,
+    open_id: Option<String>,
+) -> Result<ChatPage, ApiError> {
     let me = member.auth.user_id.clone();
     let conversations = conversations::list(&state.db, &member.org.id, &me).await?;
     let open = match &open_id {
         Some(id) => {
-            let participant = conversations::participant(&state.db, &member.org.id, id, &me).await?;
-            Some(OpenConversation { summary: conversations::summary(&state.db, &participant).await? })
+            let participant =
+                conversations::participant(&state.db, &member.org.id, id, &me).await?;
+            Some(OpenConversation {
+                summary: conversations::summary(&state.db, &participant).await?,
+            })
         }
         None => None,
     };
     let colleagues = colleagues_of(members::list(&state.db, &member.org.id).await?, &me);
-    Ok(ChatPage { ctx, me, conversations, open_id: open_id.unwrap_or_default(), open, colleagues })
+    Ok(ChatPage {
+        ctx,
+        me,
+        conversations,
+        open_id: open_id.unwrap_or_default(),
+        open,
+        colleagues,
+    })
 }
 
 async fn chat(State(state): State<AppState>, ctx: PageContext, member: OrgMember) -> Response {
@@ -87,7 +102,12 @@ async fn chat(State(state): State<AppState>, ctx: PageContext, member: OrgMember
     }
 }
 
-async fn chat_open(State(state): State<AppState>, ctx: PageContext, member: OrgMember, Path(id): Path<String>) -> Response {
+async fn chat_open(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    Path(id): Path<String>,
+) -> Response {
     match chat_page(&state, ctx, &member, Some(id)).await {
         Ok(page) => render(&page),
         Err(err) => err.into_response(),
@@ -96,9 +116,18 @@ async fn chat_open(State(state): State<AppState>, ctx: PageContext, member: OrgM
 
 /// The conversation list alone, for the page to swap in when unread counts
 /// or the order change.
-async fn list_fragment(State(state): State<AppState>, ctx: PageContext, member: OrgMember, Query(q): Query<ListQuery>) -> Response {
+async fn list_fragment(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    Query(q): Query<ListQuery>,
+) -> Response {
     match conversations::list(&state.db, &member.org.id, &member.auth.user_id).await {
-        Ok(conversations) => render(&ChatList { ctx, conversations, open_id: q.open }),
+        Ok(conversations) => render(&ChatList {
+            ctx,
+            conversations,
+            open_id: q.open,
+        }),
         Err(err) => ApiError::from(err).into_response(),
     }
 }
@@ -148,9 +177,15 @@ impl ChatPanel {
 
 /// A conversation's details and settings: members and their roles, and
 /// for group admins the forms to rename, announce, add and remove.
-async fn panel_fragment(State(state): State<AppState>, ctx: PageContext, member: OrgMember, Path(id): Path<String>) -> Response {
+async fn panel_fragment(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    Path(id): Path<String>,
+) -> Response {
     let result = async {
-        let me = conversations::participant(&state.db, &member.org.id, &id, &member.auth.user_id).await?;
+        let me = conversations::participant(&state.db, &member.org.id, &id, &member.auth.user_id)
+            .await?;
         let conversation = conversations::summary(&state.db, &me).await?;
         let in_conversation = conversations::members(&state.db, &id).await?;
         let others = members::list(&state.db, &member.org.id)
@@ -158,7 +193,13 @@ async fn panel_fragment(State(state): State<AppState>, ctx: PageContext, member:
             .into_iter()
             .filter(|m| !in_conversation.iter().any(|c| c.user_id == m.user_id))
             .collect();
-        Ok::<_, ApiError>(ChatPanel { ctx, me: member.auth.user_id.clone(), conversation, members: in_conversation, others })
+        Ok::<_, ApiError>(ChatPanel {
+            ctx,
+            me: member.auth.user_id.clone(),
+            conversation,
+            members: in_conversation,
+            others,
+        })
     }
     .await;
     match result {
@@ -179,12 +220,18 @@ struct NotificationsPage {
 impl NotificationsPage {
     /// ISO weekdays with their short names.
     fn weekdays(&self) -> Vec<(u8, &'static str)> {
-        (1..=7).map(|d| (d, self.ctx.t(&format!("chat.page.quiet.day{d}")))).collect()
+        (1..=7)
+            .map(|d| (d, self.ctx.t(&format!("chat.page.quiet.day{d}"))))
+            .collect()
     }
 
     /// The row a new period starts from (weekday evenings).
     fn blank_period(&self) -> QuietPeriod {
-        QuietPeriod { days: vec![1, 2, 3, 4, 5], start: "19:00".into(), end: "09:00".into() }
+        QuietPeriod {
+            days: vec![1, 2, 3, 4, 5],
+            start: "19:00".into(),
+            end: "09:00".into(),
+        }
     }
 
     fn zones(&self) -> &'static [&'static str] {
@@ -210,14 +257,25 @@ const SUGGESTED_ZONES: [&str; 10] = [
     "UTC",
 ];
 
-async fn notification_settings(State(state): State<AppState>, ctx: PageContext, auth: AuthUser) -> Response {
+async fn notification_settings(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: AuthUser,
+) -> Response {
     let result = async {
         let settings = settings::get(&state.db, &auth.user_id).await?;
         let colleagues = match tram_org::web::access::current_membership(&state, &auth).await? {
-            Some(membership) => colleagues_of(members::list(&state.db, &membership.org_id).await?, &auth.user_id),
+            Some(membership) => colleagues_of(
+                members::list(&state.db, &membership.org_id).await?,
+                &auth.user_id,
+            ),
             None => Vec::new(),
         };
-        Ok::<_, ApiError>(NotificationsPage { ctx, settings, colleagues })
+        Ok::<_, ApiError>(NotificationsPage {
+            ctx,
+            settings,
+            colleagues,
+        })
     }
     .await;
     match result {

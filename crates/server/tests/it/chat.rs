@@ -8,18 +8,19 @@ use serde_json::{json, Value};
 
 use crate::kit::{error_code, Client, TestServer};
 
-struct Team {
-    t: TestServer,
-    owner: Client,
-    alice: (Client, String),
-    bob: (Client, String),
+/// An org with its owner and two members, Alice and Bob (client, user id).
+pub(crate) struct Team {
+    pub t: TestServer,
+    pub owner: Client,
+    pub alice: (Client, String),
+    pub bob: (Client, String),
 }
 
 async fn user_id(c: &Client) -> String {
     c.get_json("/api/v1/me").await.1["user"]["id"].as_str().unwrap().to_string()
 }
 
-async fn team() -> Team {
+pub(crate) async fn team() -> Team {
     let t = TestServer::start().await;
     let owner = t.setup().await;
     let code = t.invite(&owner, "member").await;
