@@ -214,3 +214,45 @@ test("when the server restarts, the page reconnects by itself and catches up", a
   await ben.waitForTimeout(1000);
   assert.equal(await messages(ben, "重新啟動之後").count(), 1);
 });
+
+test("a group: create it, pin an announcement, reply, read receipts, edit and recall", async () => {
+  await ada.goto("/chat");
+  await ada.getByTestId("new-group").click();
+  await ada.getByTestId("group-name").fill("資金管理群組");
+  await ada.getByTestId("group-member").check();
+  await ada.getByTestId("group-create").click();
+  await ada.waitForURL(/\/chat\/[0-9a-f-]+$/);
+  const groupPath = new URL(ada.url()).pathname;
+  assert.notEqual(groupPath, chatPath);
+  await ben.goto(groupPath);
+  await online(ada);
+  await online(ben);
+
+  // Ada pins an announcement; it appears at the top of Ben's page by itself.
+  await ada.getByTestId("chat-settings").click();
+  await ada.getByTestId("group-announcement").fill("每日 09:15 前提交現金流報表");
+  await ada.getByTestId("group-announcement-save").click();
+  await ben.getByTestId("announcement").filter({ hasText: "09:15" }).waitFor({ timeout: 5000 });
+
+  await send(ada, "第一季報表");
+  await messages(ben, "第一季報表").waitFor({ timeout: 5000 });
+  await ben.getByTestId("message").first().getByTestId("message-reply").click();
+  await send(ben, "已收到");
+  const reply = ada.getByTestId("message").filter({ hasText: "已收到" });
+  await reply.waitFor({ timeout: 5000 });
+  assert.match(await reply.getByTestId("reply-quote").textContent(), /第一季報表/);
+  // Ben has read it: "read by 1 of 1" on Ada's message.
+  const mine = ada.getByTestId("message").first();
+  await mine.locator('[data-testid="receipt"][data-read="1"][data-of="1"]').waitFor({ timeout: 5000 });
+
+  await mine.getByTestId("message-edit").click();
+  await ada.getByTestId("composer-text").fill("第一季報表（修訂）");
+  await ada.getByTestId("composer-text").press("Enter");
+  await messages(ben, "第一季報表（修訂）").waitFor({ timeout: 5000 });
+
+  ada.once("dialog", (dialog) => dialog.accept());
+  await ada.getByTestId("message").first().getByTestId("message-recall").click();
+  await ben.locator('[data-testid="message"].recalled').waitFor({ timeout: 5000 });
+  assert.equal(await messages(ben, "第一季報表").count(), 0, "the recalled text is gone from Ben's page");
+  assert.deepEqual(await seqs(ben), [1, 2]);
+});
