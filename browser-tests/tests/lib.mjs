@@ -24,22 +24,35 @@ export async function startServer() {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "tram-browser-"));
   const url = `http://127.0.0.1:${port}`;
-  const proc = spawn(process.env.TRAM_BIN, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir], {
-    env: { ...process.env, TRAM_PUBLIC_URL: url, TRAM_LOG: "warn" },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  for (let i = 0; i < 200; i++) {
-    try {
-      const res = await fetch(`${url}/healthz`);
-      if (res.ok) break;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const launch = async () => {
+    const proc = spawn(process.env.TRAM_BIN, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir], {
+      env: { ...process.env, TRAM_PUBLIC_URL: url, TRAM_LOG: "warn" },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    for (let i = 0; i < 200; i++) {
+      try {
+        const res = await fetch(`${url}/healthz`);
+        if (res.ok) break;
+      } catch {}
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return proc;
+  };
+  const halt = async (proc) => {
+    proc.kill("SIGTERM");
+    await new Promise((r) => proc.once("exit", r));
+  };
+  let proc = await launch();
   return {
     url,
+    /** Stops the server, runs `meanwhile`, and starts it again on the same address and data. */
+    async restart(meanwhile = async () => {}) {
+      await halt(proc);
+      await meanwhile();
+      proc = await launch();
+    },
     async stop() {
-      proc.kill("SIGTERM");
-      await new Promise((r) => proc.once("exit", r));
+      await halt(proc);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

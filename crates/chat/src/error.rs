@@ -89,7 +89,8 @@ impl From<ChatError> for ApiError {
                     crate::quiet::QuietError::BadTimeZone => "chat.error.quiet_zone",
                     crate::quiet::QuietError::TooMany => "chat.error.quiet_too_many",
                 };
-                e(StatusCode::BAD_REQUEST, "invalid_quiet_hours", key).field("periods", Msg::new(key))
+                let field = if key == "chat.error.quiet_zone" { "time_zone" } else { "periods" };
+                e(StatusCode::BAD_REQUEST, "invalid_quiet_hours", key).field(field, Msg::new(key))
             }
             TooLarge { max } => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -33,8 +33,103 @@
   }
   document.addEventListener("DOMContentLoaded", function () { scan(document); });
   document.addEventListener("htmx:afterSwap", function (e) { scan(e.target); });
-  window.tram = { csrf: function () {
+  function csrf() {
     var meta = document.querySelector('meta[name="csrf-token"]');
     return meta ? meta.content : "";
-  } };
+  }
+  // A JSON API call with the CSRF header; resolves to {ok, status, body}
+  // (body is the parsed JSON, or null), never rejects on HTTP errors.
+  function api(method, url, body, options) {
+    options = options || {};
+    var headers = { "X-CSRF-Token": csrf(), "Accept": "application/json" };
+    var payload = body;
+    if (body !== undefined && body !== null && !options.raw) {
+      headers["Content-Type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    if (options.contentType) headers["Content-Type"] = options.contentType;
+    return fetch(url, { method: method, credentials: "same-origin", headers: headers, body: payload })
+      .then(function (res) {
+        return res.text().then(function (text) {
+          var parsed = null;
+          try { parsed = text ? JSON.parse(text) : null; } catch (e) { parsed = null; }
+          return { ok: res.ok, status: res.status, body: parsed };
+        });
+      }, function () { return { ok: false, status: 0, body: null }; });
+  }
+  // Shows an API error body ({"error": {message, fields}}) in a form:
+  // field messages in [data-error-for=name], the rest in [data-error-banner].
+  function showErrors(form, body, fallback) {
+    form.querySelectorAll("[data-error-for], [data-error-banner]").forEach(function (el) {
+      el.textContent = ""; el.hidden = true;
+    });
+    if (body === undefined) return;
+    var error = (body && body.error) || {};
+    var fields = error.fields || {};
+    var shown = false;
+    Object.keys(fields).forEach(function (name) {
+      var el = form.querySelector('[data-error-for="' + name + '"]');
+      if (el) { el.textContent = fields[name]; el.hidden = false; shown = true; }
+    });
+    var banner = form.querySelector("[data-error-banner]");
+    if (banner && (!shown || !Object.keys(fields).some(function (k) { return fields[k] === error.message; }))) {
+      banner.textContent = error.message || fallback || "Error";
+      banner.hidden = false;
+    }
+  }
+  // JSON forms: <form data-api="/api/..." data-method="PUT" [data-go="/x/{id}"]
+  // [data-confirm="question"]>. Fields become a JSON object (checkboxes with
+  // data-json="list" gather into an array); success fires "tram:api-done"
+  // on the form, or goes to data-go with {field}s filled from the answer.
+  function formBody(form) {
+    var body = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.disabled) return;
+      if (el.getAttribute("data-json") === "list") {
+        body[el.name] = body[el.name] || [];
+        if (el.checked) body[el.name].push(el.value);
+      } else if (el.type === "checkbox") {
+        body[el.name] = el.checked;
+      } else {
+        body[el.name] = el.value;
+      }
+    });
+    return body;
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-api]");
+    if (!form) return;
+    event.preventDefault();
+    if (form.hasAttribute("data-confirm") && !window.confirm(form.getAttribute("data-confirm"))) return;
+    var method = form.getAttribute("data-method") || "POST";
+    var button = form.querySelector("[type=submit]");
+    if (button) button.disabled = true;
+    api(method, form.getAttribute("data-api"), method === "DELETE" ? null : formBody(form)).then(function (r) {
+      if (button) button.disabled = false;
+      if (!r.ok) { showErrors(form, r.body); return; }
+      showErrors(form);
+      var go = form.getAttribute("data-go");
+      if (go) {
+        location.href = go.replace(/\{(\w+)\}/g, function (_, key) {
+          return encodeURIComponent((r.body && r.body[key]) || "");
+        });
+        return;
+      }
+      form.dispatchEvent(new CustomEvent("tram:api-done", { bubbles: true, detail: r.body }));
+    });
+  });
+  // <button data-dialog="id"> opens <dialog id="id">; [data-dialog-close] closes it.
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-dialog]");
+    if (opener) {
+      var dialog = document.getElementById(opener.getAttribute("data-dialog"));
+      if (dialog && dialog.showModal) dialog.showModal();
+    }
+    var closer = event.target.closest("[data-dialog-close]");
+    if (closer) {
+      var open = closer.closest("dialog");
+      if (open) open.close();
+    }
+  });
+  window.tram = { csrf: csrf, api: api, showErrors: showErrors };
 })();

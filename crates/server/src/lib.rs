@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tram_chat::web::api::routes())
         .merge(tram_chat::web::socket::routes())
         .merge(tram_chat::web::files::routes())
+        .merge(tram_chat::web::pages::routes())
         .merge(home::routes())
         .merge(openapi::routes())
         // Uploads have their own limit (chat.max_upload_bytes), checked

@@ -19,6 +19,10 @@ fn main_nav() -> Vec<NavItem> {
             label_key: "nav.home",
         },
         NavItem {
+            href: "/chat",
+            label_key: "nav.chat",
+        },
+        NavItem {
             href: "/contacts",
             label_key: "nav.contacts",
         },

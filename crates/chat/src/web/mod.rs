@@ -2,4 +2,5 @@
 
 pub mod api;
 pub mod files;
+pub mod pages;
 pub mod socket;

@@ -18,6 +18,9 @@ macro_rules! static_files {
 const FILES: &[(&str, &str, &[u8])] = static_files![
     ("app.css", CSS, "app.css"),
     ("app.js", JS, "app.js"),
+    ("chat.js", JS, "chat.js"),
+    ("live.js", JS, "live.js"),
+    ("quiet-hours.js", JS, "quiet-hours.js"),
     ("qr-login.js", JS, "qr-login.js"),
     ("swagger-init.js", JS, "swagger-init.js"),
     ("htmx.min.js", JS, "vendor/htmx.min.js"),

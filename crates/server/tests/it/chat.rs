@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use crate::kit::{error_code, Client, TestServer};
 
+/// An org with its owner and two members, Alice and Bob (client, user id).
 pub struct Team {
     pub t: TestServer,
     pub owner: Client,

@@ -7,6 +7,7 @@ mod kit;
 mod chat;
 mod chat_files;
 mod chat_search;
+mod chat_pages;
 mod cluster;
 mod codes;
 mod delivery;
