@@ -7,11 +7,13 @@
 //! cargo build --release -p tram -p tram-bench
 //! target/release/tram-bench foundation
 //! target/release/tram-bench foundation --postgres postgres://postgres@127.0.0.1:5432/test
+//! target/release/tram-bench search [--messages 1000000]
 //! ```
 
 mod foundation;
 mod node;
 mod org;
+mod search;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -41,6 +43,19 @@ enum Command {
         login_workers: usize,
         #[arg(long, default_value_t = 50)]
         qr_logins: usize,
+    },
+    /// Message search latency over a large mixed Chinese/English history
+    /// (SQLite).
+    Search {
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: usize,
+        #[arg(long, default_value_t = 200)]
+        groups: usize,
+        /// Groups the searcher belongs to.
+        #[arg(long, default_value_t = 50)]
+        member_of: usize,
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
     },
 }
 
@@ -73,6 +88,10 @@ async fn main() -> anyhow::Result<()> {
                 },
             )
             .await
+        }
+        Command::Search { messages, groups, member_of, queries } => {
+            anyhow::ensure!(messages > 0 && groups > 0 && member_of <= groups && queries > 0, "need messages, groups and queries");
+            search::run(&backend, &search::Options { messages, groups, member_of, queries }).await
         }
     }
 }

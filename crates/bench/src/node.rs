@@ -158,3 +158,26 @@ impl Drop for TramNode {
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
+
+/// A node that was stopped with its data kept, to be started again.
+pub struct StoppedNode {
+    data_dir: PathBuf,
+    config: String,
+}
+
+impl TramNode {
+    /// Stops the server (as a crash would) and keeps its data directory.
+    pub async fn stop_keeping_data(mut self) -> anyhow::Result<StoppedNode> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let config = std::fs::read_to_string(self.data_dir.join("bench.toml"))?;
+        // Taken out so that dropping `self` removes nothing.
+        let data_dir = std::mem::take(&mut self.data_dir);
+        Ok(StoppedNode { data_dir, config })
+    }
+
+    /// Starts a stopped node again on its data and configuration.
+    pub async fn restart(stopped: StoppedNode) -> anyhow::Result<TramNode> {
+        TramNode::spawn(&stopped.data_dir, &stopped.config).await
+    }
+}

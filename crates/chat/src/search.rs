@@ -19,8 +19,10 @@ use crate::error::{ChatError, ChatResult};
 
 /// The name of the message index under `<data dir>/search/`.
 pub const INDEX: &str = "messages";
-/// Changes read from the log per index commit.
+/// Changes read from the log at a time.
 const BATCH: i64 = 2000;
+/// While catching up, changes staged between index commits.
+const COMMIT_EVERY: usize = 100_000;
 /// Most results one search returns.
 pub const MAX_RESULTS: usize = 50;
 
@@ -45,8 +47,9 @@ pub async fn sync(state: &AppState) -> ChatResult<usize> {
     let index = index(state)?;
     let mut follower = index.follower.lock().await;
     let mut total = 0;
+    let mut cursor = index.cursor().map_err(|e| ChatError::Index(e.to_string()))?;
+    let mut staged_since_commit = 0;
     loop {
-        let cursor = index.cursor().map_err(|e| ChatError::Index(e.to_string()))?;
         let rows = sqlx::query(
             "SELECT c.id AS change_id, c.message_id, m.conversation_id, m.kind, m.body, m.created_at, m.recalled_at, \
              a.file_name FROM message_changes c LEFT JOIN messages m ON m.id = c.message_id \
@@ -58,7 +61,7 @@ pub async fn sync(state: &AppState) -> ChatResult<usize> {
         .fetch_all(state.db.read())
         .await?;
         if rows.is_empty() {
-            return Ok(total);
+            break;
         }
         let mut ids = Vec::with_capacity(rows.len());
         // The latest state of each message read; later rows win.
@@ -98,17 +101,43 @@ pub async fn sync(state: &AppState) -> ChatResult<usize> {
                 None => deletes.push(id),
             }
         }
-        let writer = index.clone();
-        tokio::task::spawn_blocking(move || writer.apply(&upserts, &deletes, new_cursor))
-            .await
-            .map_err(|e| ChatError::Index(e.to_string()))?
-            .map_err(|e| ChatError::Index(e.to_string()))?;
+        staged_since_commit += rows.len();
         total += rows.len();
-        // Stop at a gap (it is read again next time) or at the end.
-        if new_cursor < last_read || (rows.len() as i64) < BATCH {
+        // Stop at a gap (it is read again next time) or at the end; while
+        // catching up on a long log, commit every so often.
+        let done = new_cursor < last_read || (rows.len() as i64) < BATCH;
+        let commit = done || staged_since_commit >= COMMIT_EVERY;
+        let writer = index.clone();
+        blocking(move || {
+            writer.stage(&upserts, &deletes)?;
+            if commit {
+                writer.commit(new_cursor)?;
+            }
+            Ok(())
+        })
+        .await?;
+        cursor = new_cursor;
+        if commit {
+            staged_since_commit = 0;
+        }
+        if done {
             return Ok(total);
         }
     }
+    if staged_since_commit > 0 {
+        let writer = index.clone();
+        blocking(move || writer.commit(cursor)).await?;
+    }
+    Ok(total)
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, tram_platform::search::IndexError> + Send + 'static,
+) -> ChatResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ChatError::Index(e.to_string()))?
+        .map_err(|e| ChatError::Index(e.to_string()))
 }
 
 /// Keeps the index following the log in the background (changes made on
@@ -162,10 +191,7 @@ pub async fn search(state: &AppState, org_id: &str, user_id: &str, query: &str, 
     let limit = limit.clamp(1, MAX_RESULTS);
     let index = index(state)?;
     let q = query.to_string();
-    let hits = tokio::task::spawn_blocking(move || index.search(&q, &scopes, limit))
-        .await
-        .map_err(|e| ChatError::Index(e.to_string()))?
-        .map_err(|e| ChatError::Index(e.to_string()))?;
+    let hits = blocking(move || index.search(&q, &scopes, limit)).await?;
     if hits.is_empty() {
         return Ok(Vec::new());
     }

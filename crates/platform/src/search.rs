@@ -200,6 +200,13 @@ impl TextIndex {
     /// Replaces documents (by id) and deletes others, then commits with
     /// the new cursor: all of it becomes visible at once, or none of it.
     pub fn apply(&self, upserts: &[TextDoc], deletes: &[String], cursor: i64) -> Result<(), IndexError> {
+        self.stage(upserts, deletes)?;
+        self.commit(cursor)
+    }
+
+    /// Replaces documents (by id) and deletes others, visible and durable
+    /// only at the next [`commit`](Self::commit).
+    pub fn stage(&self, upserts: &[TextDoc], deletes: &[String]) -> Result<(), IndexError> {
         let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         if guard.is_none() {
             *guard = Some(self.index.writer_with_num_threads(1, WRITER_BUDGET_BYTES)?);
@@ -217,6 +224,16 @@ impl TextIndex {
             d.add_text(f.text, &doc.text);
             writer.add_document(d)?;
         }
+        Ok(())
+    }
+
+    /// Makes what was staged visible and durable, with the cursor.
+    pub fn commit(&self, cursor: i64) -> Result<(), IndexError> {
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.index.writer_with_num_threads(1, WRITER_BUDGET_BYTES)?);
+        }
+        let writer = guard.as_mut().expect("opened above");
         let mut commit = writer.prepare_commit()?;
         commit.set_payload(&cursor.to_string());
         commit.commit()?;
