@@ -199,7 +199,8 @@ async fn write_history(data_dir: &std::path::Path, groups: &[String], sender: &s
     while written < count {
         let mut tx = db.begin().await?;
         for i in written..(written + BATCH).min(count) {
-            let g = i % groups.len();
+            // The last message (the sentinel) goes to a group the searcher is in.
+            let g = if i + 1 == count { 0 } else { i % groups.len() };
             seqs[g] += 1;
             let id = format!("bench{i:012}");
             let at = start_ms + i as i64 * 100;
