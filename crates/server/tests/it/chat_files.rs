@@ -11,7 +11,7 @@ use crate::kit::{error_code, Client, TestServer};
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
-async fn upload(c: &Client, conversation: &str, query: &str, content_type: &str, bytes: Vec<u8>) -> (u16, Value) {
+pub async fn upload(c: &Client, conversation: &str, query: &str, content_type: &str, bytes: Vec<u8>) -> (u16, Value) {
     let res = c
         .http
         .post(c.url(&format!("/api/v1/conversations/{conversation}/files?{query}")))

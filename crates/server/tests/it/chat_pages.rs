@@ -333,3 +333,33 @@ async fn contacts_offer_a_message_button_for_each_colleague() {
     assert!(html.contains("data-api=\"/api/v1/conversations/direct\""));
     t.stop().await;
 }
+
+#[tokio::test]
+async fn the_composer_knows_the_upload_limit_in_the_servers_words() {
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (_, bob_id),
+        ..
+    } = crate::chat::team_with(|c| c.chat.max_upload_bytes = 1000).await;
+    let g = crate::chat::group(&alice, "Files", &[&bob_id]).await;
+    let (status, _, html) = page(&alice, &format!("/chat/{g}")).await;
+    assert_eq!(status, 200);
+    for testid in ["attach", "upload-status", "upload-progress", "composer-error"] {
+        assert!(
+            html.contains(&format!("data-testid=\"{testid}\"")),
+            "/chat/{{id}} lacks {testid}"
+        );
+    }
+    // The page refuses a larger file with the very message the API gives.
+    let (status, body) =
+        crate::chat_files::upload(&alice, &g, "name=big.bin", "application/octet-stream", vec![1u8; 2000]).await;
+    assert_eq!(status, 413);
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(html.contains("data-max-upload=\"1000\""), "{html}");
+    assert!(
+        html.contains(&format!("data-msg-too-large=\"{message}\"")),
+        "{message} not in the page"
+    );
+    t.stop().await;
+}
