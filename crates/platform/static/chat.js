@@ -107,7 +107,7 @@
         if (input.value.trim() !== q) return; // a newer search is on its way
         box.removeAttribute("aria-busy");
         if (!r.ok || !Array.isArray(r.body)) { box.appendChild(el("p", "muted", errorText(r, "load-failed"))); return; }
-        if (!r.body.length) box.appendChild(el("p", "muted", msg("no-results")));
+        if (!r.body.length) box.appendChild(el("p", "muted", msg("no-results"))).setAttribute("data-testid", "search-none");
         r.body.forEach(function (hit) {
           var link = resultLink(hit.conversation_id, hit.seq, hit.conversation_name,
             (hit.sender_name || "") + " · " + when(hit.created_at), "search-result");
@@ -126,7 +126,7 @@
     api("GET", "/api/v1/me/notification-centre").then(function (r) {
       centreItems.textContent = "";
       if (!r.ok || !Array.isArray(r.body)) { centreItems.appendChild(el("p", "muted", errorText(r, "load-failed"))); return; }
-      if (!r.body.length) centreItems.appendChild(el("p", "muted", msg("centre-empty")));
+      if (!r.body.length) centreItems.appendChild(el("p", "muted", msg("centre-empty"))).setAttribute("data-testid", "centre-empty");
       r.body.forEach(function (entry) {
         var m = entry.message;
         var link = resultLink(entry.conversation_id, m.seq, entry.conversation_name,
