@@ -150,5 +150,29 @@
       if (open) open.close();
     }
   });
-  window.tram = { csrf: csrf, api: api, upload: upload, showErrors: showErrors };
+  // Small pieces the page scripts share.
+  // An element with a class and text (text, never HTML).
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  // `fn` once things have been quiet for `ms`.
+  function later(fn, ms) {
+    var timer = null;
+    return function () { clearTimeout(timer); timer = setTimeout(fn, ms); };
+  }
+  // A moment (ms since 1970) in the page's language: the time today, else date and time.
+  function when(ms) {
+    var d = new Date(ms), now = new Date(), lang = document.documentElement.lang || undefined;
+    var time = d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
+    return d.toDateString() === now.toDateString() ? time : d.toLocaleDateString(lang) + " " + time;
+  }
+  // The message of an API error answer, or null.
+  function errorMessage(r) { return (r && r.body && r.body.error && r.body.error.message) || null; }
+  window.tram = {
+    csrf: csrf, api: api, upload: upload, showErrors: showErrors,
+    el: el, later: later, when: when, errorMessage: errorMessage,
+  };
 })();

@@ -3,35 +3,20 @@
 // notification-centre entry; older pages on scrolling up, newer ones on
 // scrolling down until the live end), the composer (Markdown, @mentions,
 // replies, edits, recall, file uploads with progress), "read by" receipts,
-// the settings panel, search and the notification centre. Live events come
-// from tram.live (live.js). Message HTML is the server's sanitised `html`
-// field and search snippets its escaped `snippet_html`; everything else
-// (names, file names, quotes) is set as text.
+// and the settings panel; search and the notification centre are
+// chat-find.js. Live events come from tram.live (live.js). Message HTML is
+// the server's sanitised `html` field; everything else (names, file names,
+// quotes) is set as text.
 (function () {
   "use strict";
   var root = document.getElementById("chat");
   if (!root || !window.tram || !window.tram.live) return;
-  var api = window.tram.api, live = window.tram.live;
+  var tram = window.tram, api = tram.api, live = tram.live, el = tram.el, later = tram.later, when = tram.when;
   var me = root.getAttribute("data-me"), convId = root.getAttribute("data-open");
   var PAGE = 50;
   function $(id) { return document.getElementById(id); }
   function msg(key) { return root.getAttribute("data-msg-" + key) || ""; }
   function fill(text, values) { return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; }); }
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-  function later(fn, ms) {
-    var timer = null;
-    return function () { clearTimeout(timer); timer = setTimeout(fn, ms); };
-  }
-  function when(ms) {
-    var d = new Date(ms), now = new Date(), lang = document.documentElement.lang || undefined;
-    var time = d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
-    return d.toDateString() === now.toDateString() ? time : d.toLocaleDateString(lang) + " " + time;
-  }
   function size(bytes) {
     if (bytes < 1024) return bytes + " B";
     if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
@@ -39,7 +24,7 @@
   }
   function safeUrl(url) { return typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/" ? url : null; }
   // The API's own message for a failed call, or ours if it sent none.
-  function errorText(r, fallback) { return (r && r.body && r.body.error && r.body.error.message) || msg(fallback); }
+  function errorText(r, fallback) { return tram.errorMessage(r) || msg(fallback); }
 
   // ---- the conversation list (server-rendered; swapped in when it changes)
   var refreshList = later(function () {
@@ -53,7 +38,6 @@
 
   live.on("message", function (e) {
     refreshList();
-    refreshCentre();
     if (e.conversation_id === convId) onLive(e.message);
   });
   live.on("message_updated", function (e) {
@@ -62,7 +46,7 @@
     if (e.conversation_id === convId && bySeq[e.message.seq]) place(e.message);
   });
   live.on("read", function (e) {
-    if (e.user_id === me) { refreshList(); refreshCentre(); }
+    if (e.user_id === me) refreshList();
     else if (e.conversation_id === convId) refreshReceipts();
   });
   live.on("conversation_changed", function (e) {
@@ -71,88 +55,6 @@
   });
   live.on("ready", refreshList);
 
-  // ---- search and the notification centre: links to a message in
-  // context (/chat/{id}?at={seq}); one of the open conversation jumps in
-  // place.
-  function resultLink(conversationId, seq, title, line, testid) {
-    var link = el("a", "result");
-    link.href = "/chat/" + encodeURIComponent(conversationId) + "?at=" + encodeURIComponent(seq);
-    link.setAttribute("data-testid", testid);
-    link.setAttribute("data-conversation", conversationId);
-    link.setAttribute("data-seq", seq);
-    var head = el("div", "result-head");
-    head.appendChild(el("strong", "result-title", title));
-    head.appendChild(el("span", "muted result-line", line));
-    link.appendChild(head);
-    return link;
-  }
-  function openResult(e) {
-    var link = e.target.closest("a.result");
-    if (!link || !convId || link.getAttribute("data-conversation") !== convId) return;
-    if (e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
-    e.preventDefault();
-    jumpTo(+link.getAttribute("data-seq"));
-  }
-  function setupSearch() {
-    var form = $("chat-search"), input = $("chat-search-q"), box = $("search-results");
-    box.addEventListener("click", openResult);
-    form.addEventListener("submit", function (e) {
-      e.preventDefault();
-      var q = input.value.trim();
-      box.textContent = "";
-      box.hidden = !q;
-      if (!q) return;
-      box.setAttribute("aria-busy", "true");
-      api("GET", "/api/v1/chat/search?q=" + encodeURIComponent(q)).then(function (r) {
-        if (input.value.trim() !== q) return; // a newer search is on its way
-        box.removeAttribute("aria-busy");
-        if (!r.ok || !Array.isArray(r.body)) { box.appendChild(el("p", "muted", errorText(r, "load-failed"))); return; }
-        if (!r.body.length) box.appendChild(el("p", "muted", msg("no-results"))).setAttribute("data-testid", "search-none");
-        r.body.forEach(function (hit) {
-          var link = resultLink(hit.conversation_id, hit.seq, hit.conversation_name,
-            (hit.sender_name || "") + " · " + when(hit.created_at), "search-result");
-          var snippet = el("div", "result-snippet");
-          snippet.setAttribute("data-testid", "search-snippet");
-          snippet.innerHTML = hit.snippet_html; // escaped by the server, words in <mark>
-          link.appendChild(snippet);
-          box.appendChild(link);
-        });
-      });
-    });
-    input.addEventListener("search", function () { if (!input.value) { box.hidden = true; box.textContent = ""; } });
-  }
-  var centre = $("centre"), centreItems = $("centre-items");
-  function loadCentre() {
-    api("GET", "/api/v1/me/notification-centre").then(function (r) {
-      centreItems.textContent = "";
-      if (!r.ok || !Array.isArray(r.body)) { centreItems.appendChild(el("p", "muted", errorText(r, "load-failed"))); return; }
-      if (!r.body.length) centreItems.appendChild(el("p", "muted", msg("centre-empty"))).setAttribute("data-testid", "centre-empty");
-      r.body.forEach(function (entry) {
-        var m = entry.message;
-        var link = resultLink(entry.conversation_id, m.seq, entry.conversation_name,
-          (m.sender_name || "") + " · " + when(m.created_at), "centre-item");
-        var body = el("div", "result-snippet");
-        if (m.recalled) body.textContent = msg("recalled");
-        else body.innerHTML = m.html; // the server's sanitised HTML
-        if (!m.recalled && m.attachment) body.appendChild(el("span", "file-name", m.attachment.file_name));
-        link.appendChild(body);
-        centreItems.appendChild(link);
-      });
-    });
-  }
-  // While the centre is open it follows what arrives and what I read.
-  var refreshCentre = later(function () { if (centre && !centre.hidden) loadCentre(); }, 500);
-  function setupCentre() {
-    centre.addEventListener("click", openResult);
-    $("centre-open").addEventListener("click", function () {
-      centre.hidden = !centre.hidden;
-      $("centre-open").setAttribute("aria-expanded", centre.hidden ? "false" : "true");
-      if (!centre.hidden) loadCentre();
-    });
-  }
-
-  setupSearch();
-  setupCentre();
   var desktop = $("desktop-enable");
   if (desktop && window.Notification && Notification.permission === "default") {
     desktop.hidden = false;
@@ -606,7 +508,7 @@
     if (maxUpload && file.size > maxUpload) { uploading(null); showError(msg("too-large")); return; }
     uploading(file);
     var query = "?name=" + encodeURIComponent(file.name) + "&client_id=" + clientId() + (replyTo ? "&reply_to=" + encodeURIComponent(replyTo.id) : "");
-    window.tram.upload(base() + "/files" + query, file, function (done) { $("upload-progress").value = done; }).then(function (r) {
+    tram.upload(base() + "/files" + query, file, function (done) { $("upload-progress").value = done; }).then(function (r) {
       if (!r.ok) { uploading(null); showError(errorText(r, "upload-failed")); return; }
       if (replyTo) { replyTo = null; context(""); }
       sent(r.body);
@@ -659,6 +561,12 @@
     text.selectionStart = text.selectionEnd = caret + lead.length;
     text.focus();
     showPicker();
+  });
+
+  // Search results and centre entries of this conversation (chat-find.js).
+  root.addEventListener("tram:open-message", function (e) {
+    e.preventDefault();
+    jumpTo(e.detail.seq);
   });
 
   loadDetails().then(function () {

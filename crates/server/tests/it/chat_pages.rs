@@ -139,7 +139,9 @@ async fn the_chat_page_lists_conversations_and_opens_one_for_members_only() {
         .filter_map(|rest| rest.split('"').next())
         .collect();
     assert!(
-        scripts.contains(&"/static/chat.js") && scripts.contains(&"/static/live.js"),
+        ["/static/chat.js", "/static/chat-find.js", "/static/live.js"]
+            .iter()
+            .all(|s| scripts.contains(s)),
         "{scripts:?}"
     );
     for src in scripts {
