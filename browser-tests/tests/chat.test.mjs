@@ -5,9 +5,8 @@
 // what was sent meanwhile exactly once.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser, phoneContext, codeFromOutbox } from "./lib.mjs";
+import { startServer, launchBrowser, phoneContext, setUpOrg, joinOrg, PASSWORD, messages, online, send, seqs } from "./lib.mjs";
 
-const PASSWORD = "correct horse battery";
 let server, browser, ada, ben, chatPath;
 
 before(async () => {
@@ -20,46 +19,9 @@ after(async () => {
   await server?.stop();
 });
 
-const messages = (page, text) => page.getByTestId("message-body").filter({ hasText: text });
-
-async function online(page) {
-  await page.locator('[data-testid="connection"][data-state="online"]').waitFor({ timeout: 10000 });
-}
-
-async function send(page, text) {
-  await page.getByTestId("composer-text").fill(text);
-  await page.getByTestId("composer-text").press("Enter");
-  await messages(page, text).waitFor();
-}
-
-/** Every message's sequence number in the pane, top to bottom. */
-const seqs = (page) => page.$$eval('[data-testid="message"]', (nodes) => nodes.map((n) => Number(n.dataset.seq)));
-
 test("two colleagues in one organisation", async () => {
-  const adaCtx = await browser.newContext({ baseURL: server.url });
-  ada = await adaCtx.newPage();
-  await ada.goto("/setup");
-  await ada.getByTestId("setup-org").fill("港鐵貿易有限公司");
-  await ada.getByTestId("setup-name").fill("陳大文");
-  await ada.getByTestId("setup-email").fill("ada@example.com");
-  await ada.getByTestId("setup-password").fill(PASSWORD);
-  await ada.getByTestId("setup-submit").click();
-  await ada.waitForURL(`${server.url}/`);
-  await ada.goto("/admin/members");
-  await ada.getByTestId("invite-create").click();
-  const invitation = (await ada.getByTestId("invite-code").textContent()).trim();
-
-  const benCtx = await browser.newContext({ baseURL: server.url });
-  ben = await benCtx.newPage();
-  await ben.goto(`/register?channel=email&invitation=${encodeURIComponent(invitation)}`);
-  await ben.getByTestId("register-email").fill("ben@example.com");
-  await ben.getByTestId("register-send-code").click();
-  await ben.getByTestId("register-code").waitFor();
-  await ben.getByTestId("register-code").fill(await codeFromOutbox(ada, "ben@example.com"));
-  await ben.getByTestId("register-name").fill("李小明");
-  await ben.getByTestId("register-password").fill(PASSWORD);
-  await ben.getByTestId("register-submit").click();
-  await ben.waitForURL(`${server.url}/`);
+  ada = await setUpOrg(browser, server.url, { org: "港鐵貿易有限公司", name: "陳大文", email: "ada@example.com" });
+  ben = await joinOrg(browser, ada, { name: "李小明", email: "ben@example.com" });
   assert.match(await ben.textContent("body"), /港鐵貿易有限公司/);
 });
 

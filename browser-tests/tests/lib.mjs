@@ -20,13 +20,17 @@ async function freePort() {
   });
 }
 
-export async function startServer() {
+/**
+ * Starts the server; `env` adds settings the way an operator would
+ * (`TRAM_CHAT__MAX_UPLOAD_BYTES` sets `chat.max_upload_bytes`).
+ */
+export async function startServer({ env = {} } = {}) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "tram-browser-"));
   const url = `http://127.0.0.1:${port}`;
   const launch = async () => {
     const proc = spawn(process.env.TRAM_BIN, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir], {
-      env: { ...process.env, TRAM_PUBLIC_URL: url, TRAM_LOG: "warn" },
+      env: { ...process.env, TRAM_PUBLIC_URL: url, TRAM_LOG: "warn", ...env },
       stdio: ["ignore", "inherit", "inherit"],
     });
     for (let i = 0; i < 200; i++) {
@@ -114,3 +118,59 @@ export async function codeFromOutbox(adminPage, destination) {
   if (!match) throw new Error(`no code for ${destination}: ${JSON.stringify(entries)}`);
   return match[1];
 }
+
+export const PASSWORD = "correct horse battery";
+
+/** First-run setup in a new browser context: `org`'s owner, logged in. */
+export async function setUpOrg(browser, url, { org, name, email }) {
+  const ctx = await browser.newContext({ baseURL: url });
+  const page = await ctx.newPage();
+  await page.goto("/setup");
+  await page.getByTestId("setup-org").fill(org);
+  await page.getByTestId("setup-name").fill(name);
+  await page.getByTestId("setup-email").fill(email);
+  await page.getByTestId("setup-password").fill(PASSWORD);
+  await page.getByTestId("setup-submit").click();
+  await page.waitForURL(`${url}/`);
+  return page;
+}
+
+/** A colleague invited by `adminPage` who registers by e-mail in a new browser context, logged in. */
+export async function joinOrg(browser, adminPage, { name, email }) {
+  const url = new URL(adminPage.url()).origin;
+  await adminPage.goto("/admin/members");
+  await adminPage.getByTestId("invite-create").click();
+  const invitation = (await adminPage.getByTestId("invite-code").textContent()).trim();
+  const ctx = await browser.newContext({ baseURL: url });
+  const page = await ctx.newPage();
+  await page.goto(`/register?channel=email&invitation=${encodeURIComponent(invitation)}`);
+  await page.getByTestId("register-email").fill(email);
+  await page.getByTestId("register-send-code").click();
+  await page.getByTestId("register-code").waitFor();
+  await page.getByTestId("register-code").fill(await codeFromOutbox(adminPage, email));
+  await page.getByTestId("register-name").fill(name);
+  await page.getByTestId("register-password").fill(PASSWORD);
+  await page.getByTestId("register-submit").click();
+  await page.waitForURL(`${url}/`);
+  return page;
+}
+
+// ---- the chat page
+
+/** The message bodies in `page`'s pane that contain `text`. */
+export const messages = (page, text) => page.getByTestId("message-body").filter({ hasText: text });
+
+/** Waits until the page's live connection is up. */
+export async function online(page) {
+  await page.locator('[data-testid="connection"][data-state="online"]').waitFor({ timeout: 10000 });
+}
+
+/** Sends `text` from the composer and waits until it is shown. */
+export async function send(page, text) {
+  await page.getByTestId("composer-text").fill(text);
+  await page.getByTestId("composer-text").press("Enter");
+  await messages(page, text).waitFor();
+}
+
+/** Every message's sequence number in the pane, top to bottom. */
+export const seqs = (page) => page.$$eval('[data-testid="message"]', (nodes) => nodes.map((n) => Number(n.dataset.seq)));

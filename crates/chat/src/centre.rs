@@ -14,7 +14,7 @@ use crate::messages::{self, Message};
 use crate::quiet::{Delivery, QuietHours};
 use crate::settings::{self, NotificationSettings};
 
-/// Unread messages looked at per conversation.
+/// Unread messages looked at per conversation (the newest ones).
 const PER_CONVERSATION: i64 = 100;
 /// Most entries listed.
 const MAX_ENTRIES: usize = 200;
@@ -35,7 +35,10 @@ pub async fn list(db: &Db, org_id: &str, user_id: &str) -> ChatResult<Vec<QuietA
             continue;
         }
         let me = conversations::participant(db, org_id, &conversation.id, user_id).await?;
-        let page = messages::history(db, &me, None, Some(conversation.read_seq), PER_CONVERSATION).await?;
+        // The newest page, not the first one after my read mark: with more
+        // unread than a page, what arrived last is what the centre is for.
+        let mut page = messages::history(db, &me, None, None, PER_CONVERSATION).await?;
+        page.retain(|m| m.seq > conversation.read_seq);
         unread.push((conversation, page));
     }
     let oldest = unread.iter().flat_map(|(_, page)| page.first()).map(|m| m.created_at).min();

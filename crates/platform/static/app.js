@@ -39,23 +39,42 @@
   }
   // A JSON API call with the CSRF header; resolves to {ok, status, body}
   // (body is the parsed JSON, or null), never rejects on HTTP errors.
-  function api(method, url, body, options) {
-    options = options || {};
+  function parse(text) {
+    try { return text ? JSON.parse(text) : null; } catch (e) { return null; }
+  }
+  function api(method, url, body) {
     var headers = { "X-CSRF-Token": csrf(), "Accept": "application/json" };
     var payload = body;
-    if (body !== undefined && body !== null && !options.raw) {
+    if (body !== undefined && body !== null) {
       headers["Content-Type"] = "application/json";
       payload = JSON.stringify(body);
     }
-    if (options.contentType) headers["Content-Type"] = options.contentType;
     return fetch(url, { method: method, credentials: "same-origin", headers: headers, body: payload })
       .then(function (res) {
         return res.text().then(function (text) {
-          var parsed = null;
-          try { parsed = text ? JSON.parse(text) : null; } catch (e) { parsed = null; }
-          return { ok: res.ok, status: res.status, body: parsed };
+          return { ok: res.ok, status: res.status, body: parse(text) };
         });
       }, function () { return { ok: false, status: 0, body: null }; });
+  }
+  // POSTs a file as the raw request body (its type as Content-Type) and
+  // reports progress as a fraction; resolves like api(). XMLHttpRequest,
+  // because fetch cannot tell how much of a body has been sent.
+  function upload(url, file, onProgress) {
+    return new Promise(function (resolve) {
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", url);
+      xhr.setRequestHeader("X-CSRF-Token", csrf());
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+      if (onProgress) {
+        xhr.upload.onprogress = function (e) { if (e.lengthComputable && e.total) onProgress(e.loaded / e.total); };
+      }
+      xhr.onload = function () {
+        resolve({ ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status, body: parse(xhr.responseText) });
+      };
+      xhr.onerror = xhr.onabort = function () { resolve({ ok: false, status: 0, body: null }); };
+      xhr.send(file);
+    });
   }
   // Shows an API error body ({"error": {message, fields}}) in a form:
   // field messages in [data-error-for=name], the rest in [data-error-banner].
@@ -131,5 +150,29 @@
       if (open) open.close();
     }
   });
-  window.tram = { csrf: csrf, api: api, showErrors: showErrors };
+  // Small pieces the page scripts share.
+  // An element with a class and text (text, never HTML).
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  // `fn` once things have been quiet for `ms`.
+  function later(fn, ms) {
+    var timer = null;
+    return function () { clearTimeout(timer); timer = setTimeout(fn, ms); };
+  }
+  // A moment (ms since 1970) in the page's language: the time today, else date and time.
+  function when(ms) {
+    var d = new Date(ms), now = new Date(), lang = document.documentElement.lang || undefined;
+    var time = d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
+    return d.toDateString() === now.toDateString() ? time : d.toLocaleDateString(lang) + " " + time;
+  }
+  // The message of an API error answer, or null.
+  function errorMessage(r) { return (r && r.body && r.body.error && r.body.error.message) || null; }
+  window.tram = {
+    csrf: csrf, api: api, upload: upload, showErrors: showErrors,
+    el: el, later: later, when: when, errorMessage: errorMessage,
+  };
 })();

@@ -1,36 +1,30 @@
 // The chat page (/chat, /chat/{id}): the message pane (the newest page
-// first, older pages on scrolling up, newer ones when opened at a search
-// hit), the composer (Markdown, @mentions, replies, edits, recall,
-// attachments), "read by" receipts, the settings panel, search and the
-// notification centre. Live events come from tram.live (live.js). Message
-// HTML is the server's sanitised `html` field; everything else (names,
-// file names, quotes) is set as text.
+// first, or the page around one message when opened at a search hit or a
+// notification-centre entry; older pages on scrolling up, newer ones on
+// scrolling down until the live end), the composer (Markdown, @mentions,
+// replies, edits, recall, file uploads with progress), "read by" receipts,
+// and the settings panel; search and the notification centre are
+// chat-find.js. Live events come from tram.live (live.js). Message HTML is
+// the server's sanitised `html` field; everything else (names, file names,
+// quotes) is set as text.
 (function () {
   "use strict";
   var root = document.getElementById("chat");
   if (!root || !window.tram || !window.tram.live) return;
-  var api = window.tram.api, live = window.tram.live;
+  var tram = window.tram, api = tram.api, live = tram.live, el = tram.el, later = tram.later, when = tram.when;
   var me = root.getAttribute("data-me"), convId = root.getAttribute("data-open");
   var PAGE = 50;
   function $(id) { return document.getElementById(id); }
   function msg(key) { return root.getAttribute("data-msg-" + key) || ""; }
   function fill(text, values) { return text.replace(/\{(\w+)\}/g, function (_, k) { return values[k]; }); }
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-  function later(fn, ms) {
-    var timer = null;
-    return function () { clearTimeout(timer); timer = setTimeout(fn, ms); };
-  }
-  function when(ms) {
-    var d = new Date(ms), now = new Date(), lang = document.documentElement.lang || undefined;
-    var time = d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
-    return d.toDateString() === now.toDateString() ? time : d.toLocaleDateString(lang) + " " + time;
+  function size(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
+    return (bytes / (1024 * 1024)).toFixed(1) + " MB";
   }
   function safeUrl(url) { return typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/" ? url : null; }
+  // The API's own message for a failed call, or ours if it sent none.
+  function errorText(r, fallback) { return tram.errorMessage(r) || msg(fallback); }
 
   // ---- the conversation list (server-rendered; swapped in when it changes)
   var refreshList = later(function () {
@@ -52,8 +46,8 @@
     if (e.conversation_id === convId && bySeq[e.message.seq]) place(e.message);
   });
   live.on("read", function (e) {
-    if (e.conversation_id !== convId) return;
-    if (e.user_id === me) refreshList(); else refreshReceipts();
+    if (e.user_id === me) refreshList();
+    else if (e.conversation_id === convId) refreshReceipts();
   });
   live.on("conversation_changed", function (e) {
     refreshList();
@@ -61,8 +55,6 @@
   });
   live.on("ready", refreshList);
 
-  setupSearch();
-  setupCentre();
   var desktop = $("desktop-enable");
   if (desktop && window.Notification && Notification.permission === "default") {
     desktop.hidden = false;
@@ -75,19 +67,28 @@
 
   // ---- the open conversation
   var pane = $("messages"), text = $("composer-text"), markdown = $("composer-markdown");
-  var bySeq = {}, oldest = null, newest = null, atStart = false, atEnd = true;
-  var loadingOlder = false, loadingNewer = false, loaded = false, pending = [];
+  // What the pane shows: messages by seq, the lowest and highest shown,
+  // whether it reaches the first message and the live end. `view` counts
+  // resets, so a page that arrives for an earlier view is dropped.
+  var bySeq = {}, oldest = null, newest = null, atStart = false, atEnd = true, view = 0;
+  var loadingOlder = false, loadingNewer = false, newerAgain = false, missedLive = false, pinned = true;
+  var loaded = false, pending = [];
   var details = null, lastRead = 0, replyTo = null, editing = null, chosen = {};
 
   function base() { return "/api/v1/conversations/" + encodeURIComponent(convId); }
-  function history(query) {
-    return api("GET", base() + "/messages?limit=" + PAGE + "&" + query).then(function (r) {
+  // One page of history for the current view: {stale} if the view changed
+  // meanwhile, else {list}, null when the request failed.
+  function fetchPage(query) {
+    var mine = view;
+    return api("GET", base() + "/messages?limit=" + PAGE + (query ? "&" + query : "")).then(function (r) {
+      if (mine !== view) return { stale: true };
       if (r.status === 404 || r.status === 410) gone();
-      return r.ok && Array.isArray(r.body) ? r.body : [];
+      return { list: r.ok && Array.isArray(r.body) ? r.body : null };
     });
   }
-  function nearBottom() { return pane.scrollHeight - pane.scrollTop - pane.clientHeight < 80; }
-  function toBottom() { pane.scrollTop = pane.scrollHeight; }
+  function fromBottom() { return pane.scrollHeight - pane.scrollTop - pane.clientHeight; }
+  function nearBottom() { return fromBottom() < 80; }
+  function toBottom() { pane.scrollTop = pane.scrollHeight; pinned = true; }
 
   function render(m) {
     var mine = m.sender_id === me;
@@ -135,25 +136,30 @@
     button.setAttribute("data-testid", "message-" + name);
     return button;
   }
+  // An image inline, any other file as a download link named by its (text) name.
   function attachmentOf(m) {
-    var a = m.attachment;
-    if (!a && !m.attachment_id) return null;
-    var url = (a && safeUrl(a.url)) || "/api/v1/attachments/" + encodeURIComponent(a ? a.id : m.attachment_id);
-    var name = (a && a.file_name) || msg("file");
+    var a = m.attachment, url = a && safeUrl(a.url);
+    if (!url) return null;
     var link = el("a", "msg-attachment");
     link.href = url;
     link.setAttribute("data-testid", "attachment");
     if (m.kind === "image") {
       var img = el("img");
+      img.alt = a.file_name;
+      img.setAttribute("data-testid", "attachment-image");
+      // An image grows the pane when it arrives: stay at the bottom if there.
+      img.addEventListener("load", function () { if (pinned) toBottom(); });
       img.src = url;
-      img.alt = name;
-      img.loading = "lazy";
       link.target = "_blank";
       link.rel = "noopener";
       link.appendChild(img);
     } else {
-      link.setAttribute("download", name);
-      link.textContent = "📎 " + name + (a && a.size_bytes ? " (" + Math.max(1, Math.round(a.size_bytes / 1024)) + " KB)" : "");
+      link.className += " file";
+      link.setAttribute("download", a.file_name);
+      var name = el("span", "file-name", a.file_name);
+      name.setAttribute("data-testid", "attachment-name");
+      link.appendChild(name);
+      link.appendChild(el("span", "muted file-size", size(a.size_bytes)));
     }
     return link;
   }
@@ -166,6 +172,8 @@
       var old = shown.message;
       if (old.edited_at !== m.edited_at || old.recalled !== m.recalled) {
         var fresh = render(m);
+        if (shown.classList.contains("highlight")) fresh.classList.add("highlight");
+        if (shown.hasAttribute("data-highlighted")) fresh.setAttribute("data-highlighted", "true");
         shown.replaceWith(fresh);
         bySeq[m.seq] = fresh;
         if (fresh.querySelector(".receipt")) refreshReceipts();
@@ -189,27 +197,53 @@
     pane.prepend(start);
   }
 
+  // Empties the pane for a new view that is (or is not yet) at the live end.
+  function reset(end) {
+    view += 1;
+    pane.textContent = "";
+    bySeq = {};
+    oldest = newest = null;
+    atStart = false;
+    atEnd = end;
+    loadingOlder = loadingNewer = newerAgain = missedLive = false;
+  }
+
   function loadOlder() {
     if (loadingOlder || atStart || oldest === null) return Promise.resolve();
     loadingOlder = true;
-    var fromBottom = pane.scrollHeight - pane.scrollTop;
-    return history("before=" + oldest).then(function (list) {
-      list.forEach(place);
-      if (list.length < PAGE) markStart();
-      pane.scrollTop = pane.scrollHeight - fromBottom;
+    var anchor = pane.querySelector(".msg"), top = anchor ? anchor.getBoundingClientRect().top : 0;
+    return fetchPage("before=" + oldest).then(function (page) {
+      if (page.stale) return;
       loadingOlder = false;
+      if (!page.list) return;
+      page.list.forEach(place);
+      if (page.list.length < PAGE) markStart();
+      // What was on screen stays where it was.
+      if (anchor) pane.scrollTop += anchor.getBoundingClientRect().top - top;
       fillScreen();
     });
   }
+  // The messages after the newest shown: scrolling down through history
+  // after a jump, or a gap in the live stream. A short page means the live
+  // end is reached; from then on live messages are placed as they come.
   function loadNewer() {
-    if (loadingNewer) return Promise.resolve();
+    if (loadingNewer) { newerAgain = true; return Promise.resolve(); }
     loadingNewer = true;
-    var stick = nearBottom();
-    return history("after=" + (newest || 0)).then(function (list) {
-      list.forEach(place);
+    newerAgain = false;
+    var stick = atEnd && nearBottom();
+    return fetchPage("after=" + (newest || 0)).then(function (page) {
+      if (page.stale) return;
       loadingNewer = false;
-      if (list.length < PAGE) atEnd = true;
+      if (!page.list) return;
+      page.list.forEach(place);
       if (stick) toBottom();
+      if (page.list.length < PAGE && !atEnd) {
+        atEnd = true;
+        live.seen(convId, newest || 0);
+        // Live messages skipped while in history may have come after this page.
+        if (missedLive) { missedLive = false; newerAgain = true; }
+      }
+      if (newerAgain || (atEnd && page.list.length === PAGE) || (!atEnd && fromBottom() < 120)) loadNewer();
       markRead();
     });
   }
@@ -218,15 +252,16 @@
     if (!atStart && pane.scrollHeight <= pane.clientHeight) loadOlder();
   }
   pane.addEventListener("scroll", function () {
+    pinned = atEnd && nearBottom();
     if (pane.scrollTop < 120) loadOlder();
-    if (!atEnd && pane.scrollHeight - pane.scrollTop - pane.clientHeight < 120) loadNewer();
+    if (!atEnd && !loadingNewer && fromBottom() < 120) loadNewer();
     if (nearBottom()) markRead();
   });
 
   function onLive(m) {
     if (!loaded) { pending.push(m); return; }
-    if (!atEnd) return; // the pane is back in history; scrolling down loads it
-    if (newest !== null && m.seq > newest + 1) { loadNewer(); return; }
+    if (!atEnd) { missedLive = true; return; } // back in history: scrolling down brings it
+    if (!bySeq[m.seq] && m.seq > (newest || 0) + 1) { loadNewer(); return; }
     var stick = nearBottom() || m.sender_id === me;
     place(m);
     if (stick) toBottom();
@@ -234,49 +269,45 @@
     if (m.sender_id === me) refreshReceipts();
   }
 
-  // Opens at the newest page, or around ?at=<seq> (a search hit or an
-  // alert) with that message highlighted.
-  function open() {
-    var at = parseInt(new URLSearchParams(location.search).get("at"), 10);
-    var first = at > 0 ? openAt(at) : history("").then(function (list) {
-      list.forEach(place);
-      if (list.length < PAGE) markStart();
-      toBottom();
-    });
-    first.then(function () {
-      if (atEnd) live.seen(convId, newest || 0);
-      loaded = true;
-      pending.splice(0).forEach(onLive);
-      live.start();
-      if (!atEnd) loadNewer();
+  // Shows the newest page, or (at > 0) the page around message `at`,
+  // highlighted and scrolled into view, then whatever follows it.
+  function show(at) {
+    var around = at > 0;
+    reset(!around);
+    return fetchPage(around ? "around=" + at : "").then(function (page) {
+      if (page.stale || !page.list) return;
+      if (around && !page.list.length) return show(0);
+      page.list.forEach(place);
+      if (!around) {
+        if (page.list.length < PAGE) markStart();
+        toBottom();
+      } else {
+        var target = bySeq[at];
+        if (target) {
+          target.classList.add("highlight");
+          target.setAttribute("data-highlighted", "true");
+          target.scrollIntoView({ block: "center" });
+        }
+        pinned = false;
+        loadNewer();
+      }
       fillScreen();
-      markRead();
-      refreshReceipts();
     });
   }
-  function openAt(at) {
-    atEnd = false;
-    var tries = 0;
-    function findIt() {
-      if (bySeq[at] || atStart || tries++ > 40) return Promise.resolve();
-      return loadOlder().then(findIt);
-    }
-    return history("around=" + at).then(function (list) {
-      list.forEach(place);
-      return findIt();
-    }).then(function () {
-      var target = bySeq[at];
-      if (!target) return;
-      target.classList.add("highlight");
-      target.setAttribute("data-highlighted", "true");
-      target.scrollIntoView({ block: "center" });
-    });
+  // Opens a message in context without leaving the page (search results
+  // and centre entries of this conversation, quotes of unshown messages).
+  function jumpTo(seq) {
+    window.history.replaceState(null, "", location.pathname + "?at=" + encodeURIComponent(seq));
+    return show(seq).then(function () { markRead(); refreshReceipts(); });
+  }
+  function showLatest() {
+    if (location.search) window.history.replaceState(null, "", location.pathname);
+    return show(0).then(function () { markRead(); refreshReceipts(); });
   }
 
   var markRead = later(function () {
     if (document.hidden || newest === null || newest <= lastRead || !nearBottom()) return;
-    var seq = newest;
-    api("POST", base() + "/read", { seq: seq }).then(function (r) {
+    api("POST", base() + "/read", { seq: newest }).then(function (r) {
       if (r.ok) { lastRead = r.body.read_seq; refreshList(); }
     });
   }, 300);
@@ -347,8 +378,9 @@
   // ---- message actions
   pane.addEventListener("click", function (e) {
     var quote = e.target.closest(".msg-quote");
-    if (quote && bySeq[quote.getAttribute("data-seq")]) {
-      bySeq[quote.getAttribute("data-seq")].scrollIntoView({ block: "center" });
+    if (quote) {
+      var seq = +quote.getAttribute("data-seq");
+      if (bySeq[seq]) bySeq[seq].scrollIntoView({ block: "center" }); else if (seq > 0) jumpTo(seq);
       return;
     }
     var button = e.target.closest("[data-action]");
@@ -358,7 +390,7 @@
     if (what === "reply") {
       editing = null;
       replyTo = m;
-      context(fill(msg("replying"), { name: m.sender_name || "" }) + ": " + (m.body || "").slice(0, 80));
+      context(fill(msg("replying"), { name: m.sender_name || "" }) + ": " + (m.body || (m.attachment && m.attachment.file_name) || "").slice(0, 80));
     } else if (what === "edit") {
       replyTo = null;
       editing = m;
@@ -367,7 +399,7 @@
       context(msg("editing"));
     } else if (what === "recall" && window.confirm(msg("recall-confirm"))) {
       api("POST", base() + "/messages/" + encodeURIComponent(m.id) + "/recall").then(function (r) {
-        if (r.ok) place(r.body); else showError(r);
+        if (r.ok) place(r.body); else showError(errorText(r, "failed"));
       });
     }
   });
@@ -385,11 +417,12 @@
     hidePicker();
   }
   $("composer-cancel").addEventListener("click", resetComposer);
-  function showError(r) {
+  function showError(line) {
     var box = $("composer-error");
-    box.textContent = (r && r.body && r.body.error && r.body.error.message) || (r && (r.status === 404 || r.status === 405) ? msg("unavailable") : msg("failed"));
+    box.textContent = line;
     box.hidden = false;
   }
+  function hideError() { $("composer-error").hidden = true; }
   function clientId() { return Date.now().toString(36) + Math.random().toString(36).slice(2, 10); }
 
   // ---- sending
@@ -405,7 +438,7 @@
     e.preventDefault();
     var body = text.value;
     if (!body.trim()) return;
-    $("composer-error").hidden = true;
+    hideError();
     var request;
     if (editing) {
       request = api("PATCH", base() + "/messages/" + encodeURIComponent(editing.id), { body: body });
@@ -420,15 +453,18 @@
         client_id: clientId(),
       });
     }
+    var wasEdit = !!editing;
     request.then(function (r) {
-      if (!r.ok) { showError(r); return; }
+      if (!r.ok) { showError(errorText(r, "failed")); return; }
       resetComposer();
-      sent(r.body);
+      if (wasEdit) place(r.body); else sent(r.body);
     });
   });
+  // My new message: shown at the end, or, if the pane is back in history,
+  // the pane goes to the newest page, which holds it.
   function sent(m) {
-    if (atEnd && (newest === null || m.seq <= newest + 1 || bySeq[m.seq])) place(m);
-    else if (atEnd) loadNewer();
+    if (!atEnd) { showLatest(); return; }
+    if (bySeq[m.seq] || m.seq <= (newest || 0) + 1) place(m); else loadNewer();
     toBottom();
     refreshReceipts();
   }
@@ -443,20 +479,42 @@
     }
   });
 
-  // ---- attachments
-  $("composer-file").addEventListener("change", function (e) {
-    var files = Array.prototype.slice.call(e.target.files || []);
-    e.target.value = "";
-    $("composer-error").hidden = true;
-    files.forEach(function (file) {
-      var query = "?name=" + encodeURIComponent(file.name) + "&client_id=" + clientId() + (replyTo ? "&reply_to=" + encodeURIComponent(replyTo.id) : "");
-      api("POST", base() + "/files" + query, file, { raw: true, contentType: file.type || "application/octet-stream" }).then(function (r) {
-        if (!r.ok) { showError(r); return; }
-        resetComposer();
-        sent(r.body);
-      });
-    });
+  // ---- uploads: one file at a time, in the order chosen; the attach
+  // button is disabled meanwhile and a bar shows how much is sent. A file
+  // over the server's limit is refused here with the server's own words
+  // (sending it would only be refused); any other refusal shows the API's
+  // message. A failed upload adds no message.
+  var fileInput = $("composer-file"), attach = $("composer-attach"), maxUpload = +root.getAttribute("data-max-upload") || 0;
+  fileInput.addEventListener("change", function () {
+    var files = Array.prototype.slice.call(fileInput.files || []);
+    fileInput.value = "";
+    if (!files.length || fileInput.disabled) return;
+    hideError();
+    uploadNext(files);
   });
+  function uploading(file) {
+    fileInput.disabled = !!file;
+    attach.classList.toggle("disabled", !!file);
+    attach.setAttribute("aria-disabled", file ? "true" : "false");
+    $("upload-status").hidden = !file;
+    if (file) {
+      $("upload-name").textContent = fill(msg("uploading"), { name: file.name });
+      $("upload-progress").value = 0;
+    }
+  }
+  function uploadNext(files) {
+    var file = files.shift();
+    if (!file) { uploading(null); return; }
+    if (maxUpload && file.size > maxUpload) { uploading(null); showError(msg("too-large")); return; }
+    uploading(file);
+    var query = "?name=" + encodeURIComponent(file.name) + "&client_id=" + clientId() + (replyTo ? "&reply_to=" + encodeURIComponent(replyTo.id) : "");
+    tram.upload(base() + "/files" + query, file, function (done) { $("upload-progress").value = done; }).then(function (r) {
+      if (!r.ok) { uploading(null); showError(errorText(r, "upload-failed")); return; }
+      if (replyTo) { replyTo = null; context(""); }
+      sent(r.body);
+      uploadNext(files);
+    });
+  }
 
   // ---- the @mention picker
   var picker = $("mention-picker");
@@ -505,54 +563,21 @@
     showPicker();
   });
 
-  loadDetails().then(open);
+  // Search results and centre entries of this conversation (chat-find.js).
+  root.addEventListener("tram:open-message", function (e) {
+    e.preventDefault();
+    jumpTo(e.detail.seq);
+  });
 
-  // ---- search and the notification centre
-  function resultLink(conversationId, seq, title, line, html, testid) {
-    var link = el("a", "result");
-    link.href = "/chat/" + encodeURIComponent(conversationId) + "?at=" + encodeURIComponent(seq);
-    link.setAttribute("data-testid", testid);
-    link.appendChild(el("strong", "", title));
-    link.appendChild(el("span", "muted", " " + line));
-    var snippet = el("div", "result-snippet");
-    snippet.innerHTML = html;
-    link.appendChild(snippet);
-    return link;
-  }
-  function setupSearch() {
-    var form = $("chat-search"), box = $("search-results");
-    form.addEventListener("submit", function (e) {
-      e.preventDefault();
-      var q = $("chat-search-q").value.trim();
-      box.textContent = "";
-      box.hidden = !q;
-      if (!q) return;
-      api("GET", "/api/v1/chat/search?q=" + encodeURIComponent(q)).then(function (r) {
-        if (!r.ok || !Array.isArray(r.body)) { box.appendChild(el("p", "muted", r.status === 404 ? msg("unavailable") : msg("failed"))); return; }
-        if (!r.body.length) box.appendChild(el("p", "muted", msg("no-results")));
-        r.body.forEach(function (hit) {
-          box.appendChild(resultLink(hit.conversation_id, hit.seq, hit.conversation_name,
-            (hit.sender_name || "") + " · " + when(hit.created_at), hit.snippet_html, "search-result"));
-        });
-      });
-    });
-    $("chat-search-q").addEventListener("search", function () { if (!this.value) { box.hidden = true; box.textContent = ""; } });
-  }
-  function setupCentre() {
-    var box = $("centre"), items = $("centre-items");
-    $("centre-open").addEventListener("click", function () {
-      box.hidden = !box.hidden;
-      if (box.hidden) return;
-      items.textContent = "";
-      api("GET", "/api/v1/me/notification-centre").then(function (r) {
-        if (!r.ok || !Array.isArray(r.body)) { items.appendChild(el("p", "muted", r.status === 404 ? msg("unavailable") : msg("failed"))); return; }
-        if (!r.body.length) items.appendChild(el("p", "muted", msg("centre-empty")));
-        r.body.forEach(function (entry) {
-          var m = entry.message;
-          items.appendChild(resultLink(entry.conversation_id, m.seq, entry.conversation_name,
-            (m.sender_name || "") + " · " + when(m.created_at), m.recalled ? "" : m.html, "centre-item"));
-        });
-      });
-    });
-  }
+  loadDetails().then(function () {
+    return show(parseInt(new URLSearchParams(location.search).get("at"), 10));
+  }).then(function () {
+    if (atEnd) live.seen(convId, newest || 0);
+    loaded = true;
+    pending.splice(0).forEach(onLive);
+    live.start();
+    markRead();
+    refreshReceipts();
+  });
+
 })();

@@ -18,6 +18,7 @@ use tram_platform::web::{render, PageContext};
 use tram_platform::{ApiError, AppState};
 
 use crate::conversations::{self, ConversationMember, ConversationSummary, GroupRole};
+use crate::error::human_size;
 use crate::quiet::QuietPeriod;
 use crate::settings::{self, NotificationSettings};
 
@@ -46,6 +47,10 @@ struct ChatPage {
     open: Option<OpenConversation>,
     /// Org members other than me (for new groups).
     colleagues: Vec<Member>,
+    /// The upload limit, so the page refuses a larger file before sending
+    /// it, in the words the server would use.
+    max_upload_bytes: u64,
+    too_large: String,
 }
 
 #[derive(Template)]
@@ -85,6 +90,8 @@ async fn chat_page(
         None => None,
     };
     let colleagues = colleagues_of(members::list(&state.db, &member.org.id).await?, &me);
+    let max_upload_bytes = state.config.chat.max_upload_bytes;
+    let too_large = ctx.tf("chat.error.too_large", "max", &human_size(max_upload_bytes));
     Ok(ChatPage {
         ctx,
         me,
@@ -92,6 +99,8 @@ async fn chat_page(
         open_id: open_id.unwrap_or_default(),
         open,
         colleagues,
+        max_upload_bytes,
+        too_large,
     })
 }
 

@@ -19,6 +19,7 @@ const FILES: &[(&str, &str, &[u8])] = static_files![
     ("app.css", CSS, "app.css"),
     ("app.js", JS, "app.js"),
     ("chat.js", JS, "chat.js"),
+    ("chat-find.js", JS, "chat-find.js"),
     ("live.js", JS, "live.js"),
     ("quiet-hours.js", JS, "quiet-hours.js"),
     ("qr-login.js", JS, "qr-login.js"),

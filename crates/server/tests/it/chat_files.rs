@@ -11,7 +11,7 @@ use crate::kit::{error_code, Client, TestServer};
 
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
-async fn upload(c: &Client, conversation: &str, query: &str, content_type: &str, bytes: Vec<u8>) -> (u16, Value) {
+pub async fn upload(c: &Client, conversation: &str, query: &str, content_type: &str, bytes: Vec<u8>) -> (u16, Value) {
     let res = c
         .http
         .post(c.url(&format!("/api/v1/conversations/{conversation}/files?{query}")))
@@ -169,6 +169,17 @@ async fn the_notification_centre_lists_what_arrived_while_quiet() {
     // Reading the conversation clears it.
     let last = listed[0]["message"]["seq"].as_i64().unwrap() + 1;
     bob.post_json(&format!("/api/v1/conversations/{g}/read"), json!({ "seq": last })).await;
+    assert!(centre().await.is_empty());
+    // However much else is unread, what arrived last is listed.
+    for i in 0..120 {
+        say(&alice, &g, json!({ "body": format!("backlog {i}") })).await;
+    }
+    let (_, me) = bob.get_json("/api/v1/conversations").await;
+    assert!(me[0]["unread"].as_i64().unwrap() > 100, "{me}");
+    let latest = say(&alice, &g, json!({ "body": "latest quiet one" })).await;
+    let listed = centre().await;
+    assert_eq!(listed[0]["message"]["id"], latest["id"], "newest first");
+    bob.post_json(&format!("/api/v1/conversations/{g}/read"), json!({ "seq": latest["seq"] })).await;
     assert!(centre().await.is_empty());
     // A muted conversation's messages are silent and not listed either.
     bob.call(Method::PUT, &format!("/api/v1/conversations/{g}/mute"), json!({ "muted": true })).await;

@@ -26,6 +26,16 @@ async fn page(c: &Client, path: &str) -> (u16, String, String) {
     (status, location, res.text().await.unwrap())
 }
 
+/// Asserts that `html` (`what`) carries every one of `testids`.
+fn has_testids(html: &str, what: &str, testids: &[&str]) {
+    for testid in testids {
+        assert!(
+            html.contains(&format!("data-testid=\"{testid}\"")),
+            "{what} lacks {testid}"
+        );
+    }
+}
+
 fn count(html: &str, needle: &str) -> usize {
     html.matches(needle).count()
 }
@@ -54,19 +64,18 @@ async fn the_chat_page_lists_conversations_and_opens_one_for_members_only() {
 
     let (status, _, html) = page(&alice, "/chat").await;
     assert_eq!(status, 200);
-    for testid in [
-        "chat",
-        "conversation-list",
-        "connection",
-        "chat-search",
-        "new-group",
-        "notification-centre-open",
-    ] {
-        assert!(
-            html.contains(&format!("data-testid=\"{testid}\"")),
-            "/chat lacks {testid}"
-        );
-    }
+    has_testids(
+        &html,
+        "/chat",
+        &[
+            "chat",
+            "conversation-list",
+            "connection",
+            "chat-search",
+            "new-group",
+            "notification-centre-open",
+        ],
+    );
     // The navigation offers chat, the list links the 1:1 chat under Bob's
     // name with its two unread messages, and nothing is open yet.
     assert!(html.contains("href=\"/chat\""));
@@ -82,21 +91,20 @@ async fn the_chat_page_lists_conversations_and_opens_one_for_members_only() {
 
     let (status, _, html) = page(&alice, &format!("/chat/{direct}")).await;
     assert_eq!(status, 200);
-    for testid in [
-        "messages",
-        "composer",
-        "composer-text",
-        "markdown-toggle",
-        "attach",
-        "send",
-        "mute-toggle",
-        "chat-settings",
-    ] {
-        assert!(
-            html.contains(&format!("data-testid=\"{testid}\"")),
-            "/chat/{{id}} lacks {testid}"
-        );
-    }
+    has_testids(
+        &html,
+        "/chat/{id}",
+        &[
+            "messages",
+            "composer",
+            "composer-text",
+            "markdown-toggle",
+            "attach",
+            "send",
+            "mute-toggle",
+            "chat-settings",
+        ],
+    );
     assert!(html.contains(&format!("data-open=\"{direct}\"")));
     assert!(html.contains("data-testid=\"chat-title\">Bob</h1>"));
     assert!(
@@ -131,7 +139,9 @@ async fn the_chat_page_lists_conversations_and_opens_one_for_members_only() {
         .filter_map(|rest| rest.split('"').next())
         .collect();
     assert!(
-        scripts.contains(&"/static/chat.js") && scripts.contains(&"/static/live.js"),
+        ["/static/chat.js", "/static/chat-find.js", "/static/live.js"]
+            .iter()
+            .all(|s| scripts.contains(s)),
         "{scripts:?}"
     );
     for src in scripts {
@@ -180,19 +190,18 @@ async fn the_group_panel_offers_what_each_role_may_do() {
 
     let (status, _, owner_panel) = page(&alice, &format!("/chat/{g}/panel")).await;
     assert_eq!(status, 200);
-    for testid in [
-        "group-rename",
-        "group-announcement",
-        "member-role",
-        "member-remove",
-        "add-member",
-        "group-dissolve",
-    ] {
-        assert!(
-            owner_panel.contains(&format!("data-testid=\"{testid}\"")),
-            "the owner's panel lacks {testid}"
-        );
-    }
+    has_testids(
+        &owner_panel,
+        "the owner's panel",
+        &[
+            "group-rename",
+            "group-announcement",
+            "member-role",
+            "member-remove",
+            "add-member",
+            "group-dissolve",
+        ],
+    );
     assert!(
         !owner_panel.contains("data-testid=\"group-leave\""),
         "the owner hands over before leaving"
@@ -248,21 +257,20 @@ async fn notification_settings_page_shows_what_is_saved() {
     } = team().await;
     let (status, _, html) = page(&bob, "/settings/notifications").await;
     assert_eq!(status, 200);
-    for testid in [
-        "quiet-form",
-        "quiet-enabled",
-        "quiet-zone",
-        "quiet-periods",
-        "quiet-add",
-        "quiet-allow-mentions",
-        "quiet-save",
-        "settings-notifications",
-    ] {
-        assert!(
-            html.contains(&format!("data-testid=\"{testid}\"")),
-            "the page lacks {testid}"
-        );
-    }
+    has_testids(
+        &html,
+        "the page",
+        &[
+            "quiet-form",
+            "quiet-enabled",
+            "quiet-zone",
+            "quiet-periods",
+            "quiet-add",
+            "quiet-allow-mentions",
+            "quiet-save",
+            "settings-notifications",
+        ],
+    );
     assert!(
         html.contains("value=\"Asia/Hong_Kong\""),
         "Hong Kong time by default"
@@ -331,5 +339,45 @@ async fn contacts_offer_a_message_button_for_each_colleague() {
     assert!(html.contains(&format!("name=\"user_id\" value=\"{bob_id}\"")));
     assert!(!html.contains(&format!("name=\"user_id\" value=\"{alice_id}\"")));
     assert!(html.contains("data-api=\"/api/v1/conversations/direct\""));
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn the_composer_knows_the_upload_limit_in_the_servers_words() {
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (_, bob_id),
+        ..
+    } = crate::chat::team_with(|c| c.chat.max_upload_bytes = 1000).await;
+    let g = crate::chat::group(&alice, "Files", &[&bob_id]).await;
+    let (status, _, html) = page(&alice, &format!("/chat/{g}")).await;
+    assert_eq!(status, 200);
+    has_testids(
+        &html,
+        "/chat/{id}",
+        &[
+            "attach",
+            "upload-status",
+            "upload-progress",
+            "composer-error",
+        ],
+    );
+    // The page refuses a larger file with the very message the API gives.
+    let (status, body) = crate::chat_files::upload(
+        &alice,
+        &g,
+        "name=big.bin",
+        "application/octet-stream",
+        vec![1u8; 2000],
+    )
+    .await;
+    assert_eq!(status, 413);
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(html.contains("data-max-upload=\"1000\""), "{html}");
+    assert!(
+        html.contains(&format!("data-msg-too-large=\"{message}\"")),
+        "{message} not in the page"
+    );
     t.stop().await;
 }
