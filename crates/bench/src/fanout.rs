@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tram_testkit::browser::Client;
 
 use crate::baseline::{self, BaselineNode};
-use crate::node::{cpu_seconds, rss_kib, Backend, TramNode};
+use crate::node::{cpu_seconds, machine_busy_seconds, rss_kib, Backend, TramNode};
 use crate::org;
 use crate::poster::{messages_path, post_steadily, Posting};
 use crate::receivers::{Clock, Delivery, Receivers};
@@ -36,6 +36,10 @@ impl Options {
 /// from the same address, which the product limits to 30 an hour.
 pub const SETTINGS: &str = "[security]\ncodes_per_ip_per_hour = 1000000\n";
 
+/// How long to wait for the next arrival before counting what has not
+/// arrived as lost.
+const PATIENCE: Duration = Duration::from_secs(30);
+
 /// Sockets opened at a time.
 const CONNECT_PARALLEL: usize = 32;
 /// Registrations at a time (each hashes a password; the server runs one
@@ -51,6 +55,9 @@ struct Outcome {
     /// CPU used during the run, in cores (1.0 = one core busy throughout).
     server_cpu: f64,
     bench_cpu: f64,
+    /// Everything else on the machine (other processes, the kernel's
+    /// share not charged to ours).
+    other_cpu: f64,
     server_rss_kib: u64,
 }
 
@@ -137,10 +144,10 @@ async fn measure(poster: &Client, path: &str, requests: Vec<Request>, options: &
     let expected = (posts * receivers.len()) as u64;
 
     let wall = Instant::now();
-    let cpu_before = (cpu_seconds(server_pid)?, cpu_seconds(std::process::id())?);
+    let cpu_before = (cpu_seconds(server_pid)?, cpu_seconds(std::process::id())?, machine_busy_seconds()?);
     let posting = post_steadily(poster, path, options.rate, posts, clock).await?;
-    receivers.wait_for(expected, Duration::from_secs(10)).await;
-    let cpu_after = (cpu_seconds(server_pid)?, cpu_seconds(std::process::id())?);
+    receivers.wait_for(expected, PATIENCE).await;
+    let cpu_after = (cpu_seconds(server_pid)?, cpu_seconds(std::process::id())?, machine_busy_seconds()?);
     let wall = wall.elapsed().as_secs_f64();
     let server_rss_kib = rss_kib(server_pid)?;
 
@@ -150,6 +157,7 @@ async fn measure(poster: &Client, path: &str, requests: Vec<Request>, options: &
         span: Duration::from_micros(delivery.last_us.saturating_sub(posting.first_us)),
         server_cpu: (cpu_after.0 - cpu_before.0) / wall,
         bench_cpu: (cpu_after.1 - cpu_before.1) / wall,
+        other_cpu: ((cpu_after.2 - cpu_before.2) - (cpu_after.0 - cpu_before.0) - (cpu_after.1 - cpu_before.1)) / wall,
         server_rss_kib,
         posting,
         delivery,
@@ -183,13 +191,21 @@ fn report(title: &str, outcome: &Outcome, options: &Options) {
     );
     println!("- latency, post sent → frame received: {}", delivery.latencies.summary());
     println!(
-        "- lost: {} missing, {} duplicates, {} sockets closed by the server",
-        delivery.missing, delivery.duplicates, delivery.closed
+        "- lost: {} missing ({} sockets missed some of {} messages; first missing index {}), {} duplicates, \
+         {} sockets closed by the server",
+        delivery.missing,
+        delivery.sockets_missing,
+        delivery.messages_missed,
+        delivery.first_missed.map_or("-".to_string(), |i| i.to_string()),
+        delivery.duplicates,
+        delivery.closed
     );
     println!(
-        "- CPU during the run: server {:.2} cores, bench client {:.2} cores; server RSS at the end {:.1} MiB\n",
+        "- CPU during the run: server {:.2} cores, bench client {:.2} cores, everything else {:.2} cores; \
+         server RSS at the end {:.1} MiB\n",
         outcome.server_cpu,
         outcome.bench_cpu,
+        outcome.other_cpu,
         outcome.server_rss_kib as f64 / 1024.0
     );
 }

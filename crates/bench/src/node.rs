@@ -162,6 +162,25 @@ pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     Ok(ticks as f64 / per_second)
 }
 
+/// CPU time the whole machine has been busy so far (all processes, kernel
+/// included), in seconds: to tell what else ran during a measurement.
+pub fn machine_busy_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("cpu "))
+        .context("no cpu line in /proc/stat")?
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal …
+    let busy: u64 = fields.iter().take(8).enumerate().filter(|(i, _)| *i != 3 && *i != 4).map(|(_, v)| v).sum();
+    // SAFETY: sysconf only reads a system constant.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Ok(busy as f64 / per_second)
+}
+
 /// Raises this process's open-file limit to its hard limit; children
 /// (the servers) inherit it. Thousands of sockets need thousands of fds on
 /// both ends.
@@ -193,6 +212,9 @@ impl Drop for TramNode {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        // TRAM_BENCH_KEEP=1 keeps the data directory (and tram.log) for a look.
+        if std::env::var_os("TRAM_BENCH_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }

@@ -101,6 +101,11 @@ pub struct Delivery {
     pub missing: u64,
     /// Arrivals beyond the first of a message on a socket.
     pub duplicates: u64,
+    /// Message indices missing on at least one socket, and the first.
+    pub messages_missed: usize,
+    pub first_missed: Option<usize>,
+    /// Sockets that missed at least one message.
+    pub sockets_missing: usize,
     /// Benchmark messages received, summed over sockets.
     pub messages: u64,
     /// All frames received (Tram also sends a `notify` after each message).
@@ -178,6 +183,9 @@ impl Receivers {
             latencies: Samples::default(),
             missing: 0,
             duplicates: 0,
+            messages_missed: 0,
+            first_missed: None,
+            sockets_missing: 0,
             messages: 0,
             frames: 0,
             bytes: 0,
@@ -185,12 +193,17 @@ impl Receivers {
             closed: 0,
             last_us: self.progress.last_us.load(Ordering::Relaxed),
         };
+        let mut missed = vec![false; posts];
         for task in self.tasks {
             let mut tally = task.await?;
             tally.seen.resize(posts.max(tally.seen.len()), 0);
-            for &count in &tally.seen[..posts] {
+            delivery.sockets_missing += usize::from(tally.seen[..posts].contains(&0));
+            for (index, &count) in tally.seen[..posts].iter().enumerate() {
                 match count {
-                    0 => delivery.missing += 1,
+                    0 => {
+                        delivery.missing += 1;
+                        missed[index] = true;
+                    }
                     n => delivery.duplicates += u64::from(n - 1),
                 }
             }
@@ -201,6 +214,8 @@ impl Receivers {
             delivery.message_bytes += tally.message_bytes;
             delivery.closed += usize::from(tally.closed);
         }
+        delivery.messages_missed = missed.iter().filter(|m| **m).count();
+        delivery.first_missed = missed.iter().position(|m| *m);
         Ok(delivery)
     }
 }
