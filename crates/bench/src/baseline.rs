@@ -117,7 +117,9 @@ async fn send(State(room): State<Room>, Path(id): Path<String>, Json(new): Json<
 }
 
 async fn connect(State(room): State<Room>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |socket| follow(socket, room))
+    // Tram's setting: tungstenite zero-fills its whole read buffer (128 KiB
+    // by default) on every read attempt, once per frame sent here.
+    ws.read_buffer_size(4 * 1024).on_upgrade(move |socket| follow(socket, room))
 }
 
 async fn follow(mut socket: WebSocket, room: Room) {

@@ -221,9 +221,10 @@ impl Receivers {
 }
 
 async fn open(request: Request) -> anyhow::Result<Ws> {
-    // Small buffers: thousands of these share the bench process.
+    // Small buffers: thousands of these share the bench process, and
+    // tungstenite zero-fills the read buffer on every read.
     let config = WebSocketConfig::default()
-        .read_buffer_size(16 * 1024)
+        .read_buffer_size(4 * 1024)
         .write_buffer_size(0);
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true)
         .await
