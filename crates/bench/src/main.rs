@@ -7,12 +7,19 @@
 //! cargo build --release -p tram -p tram-bench
 //! target/release/tram-bench foundation
 //! target/release/tram-bench foundation --postgres postgres://postgres@127.0.0.1:5432/test
+//! target/release/tram-bench fanout [--members 1000] [--rate 100] [--seconds 30]
+//! target/release/tram-bench idle-sockets [--sockets 5000]
 //! target/release/tram-bench search [--messages 1000000]
 //! ```
 
+mod baseline;
+mod fanout;
 mod foundation;
+mod idle;
 mod node;
 mod org;
+mod poster;
+mod receivers;
 mod search;
 mod stats;
 
@@ -57,11 +64,39 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         queries: usize,
     },
+    /// Chat fan-out: one group, every member's socket receiving every
+    /// message; latency, throughput and losses, against a bare broadcast
+    /// server on the same machine.
+    Fanout {
+        /// Members of the group, each with a session and a socket.
+        #[arg(long, default_value_t = 1000)]
+        members: usize,
+        /// Messages posted per second.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+    },
+    /// Server memory per idle, authenticated WebSocket.
+    IdleSockets {
+        #[arg(long, default_value_t = 5000)]
+        sockets: usize,
+        /// Distinct users the sockets belong to (default: one per socket).
+        #[arg(long)]
+        users: Option<usize>,
+    },
+    /// The baseline server `fanout` runs as its child (not for direct use).
+    #[command(hide = true)]
+    BaselineServer,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::BaselineServer = cli.command {
+        return baseline::serve().await;
+    }
+    node::raise_fd_limit()?;
     let backend = match cli.postgres {
         Some(url) => Backend::Postgres(url),
         None => Backend::Sqlite,
@@ -93,5 +128,14 @@ async fn main() -> anyhow::Result<()> {
             anyhow::ensure!(messages > 0 && groups > 0 && member_of <= groups && queries > 0, "need messages, groups and queries");
             search::run(&backend, &search::Options { messages, groups, member_of, queries }).await
         }
+        Command::Fanout { members, rate, seconds } => {
+            anyhow::ensure!(members >= 2 && rate > 0.0 && seconds > 0.0, "need two members and a positive rate and duration");
+            fanout::run(&backend, &fanout::Options { members, rate, seconds }).await
+        }
+        Command::IdleSockets { sockets, users } => {
+            let users = users.unwrap_or(sockets);
+            idle::run(&backend, &idle::Options { sockets, users }).await
+        }
+        Command::BaselineServer => unreachable!("handled above"),
     }
 }

@@ -9,7 +9,7 @@ use tram_platform::db::Db;
 
 use crate::conversations;
 use crate::error::ChatResult;
-use crate::live::delivery_of;
+use crate::live::{delivery_of, MessageHead};
 use crate::messages::{self, Message};
 use crate::quiet::{Delivery, QuietHours};
 use crate::settings::{self, NotificationSettings};
@@ -62,7 +62,7 @@ pub async fn list(db: &Db, org_id: &str, user_id: &str) -> ChatResult<Vec<QuietA
                 .find(|(from, _, _)| *from <= message.created_at)
                 .map(|(_, s, q)| (s, q.as_ref()))
                 .unwrap_or((&defaults, None));
-            if delivery_of(user_id, settings, quiet, conversation.muted, &message) == Some(Delivery::Quiet) {
+            if delivery_of(user_id, settings, quiet, conversation.muted, &MessageHead::of(&message)) == Some(Delivery::Quiet) {
                 out.push(QuietArrival {
                     conversation_id: conversation.id.clone(),
                     conversation_name: conversation.title.clone(),

@@ -2,10 +2,17 @@
 //! `chat.conv.<id>` carries events of one conversation, `chat.user.<id>`
 //! tells a user's sockets that their conversations changed. A socket never
 //! trusts the bus for completeness: it sends each conversation's messages
-//! in sequence order, and when an announcement skips a number it reads the
-//! missing ones from the database first.
+//! in sequence order, and when an announcement skips a number it waits a
+//! moment for the missing one (concurrent senders announce in the order
+//! they finish, not the order they committed) and then reads what is still
+//! missing from the database.
+//!
+//! A new message is serialised once, by its sender, and its announcement
+//! is forwarded to every socket as it is: a follower reads only the few
+//! fields it needs to order it and to decide on a notification.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::stream::{BoxStream, SelectAll};
@@ -14,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tram_platform::AppState;
 
 use crate::conversations;
+use crate::error::ChatError;
 use crate::messages::{self, Message};
 use crate::quiet::{decide, Delivery, Incoming, QuietHours, Recipient};
 use crate::settings::NotificationSettings;
@@ -86,7 +94,7 @@ pub fn delivery_of(
     settings: &NotificationSettings,
     quiet: Option<&QuietHours>,
     conversation_muted: bool,
-    message: &Message,
+    message: &MessageHead,
 ) -> Option<Delivery> {
     let sender = message.sender_id.as_deref()?;
     if sender == user_id || message.recalled {
@@ -117,10 +125,79 @@ pub enum ClientFrame {
     Ping,
 }
 
+/// What a socket sends: an event of its own, or a frame serialised once
+/// for every follower (a new message, forwarded as announced).
+#[derive(Debug)]
+pub enum Outgoing {
+    Event(Event),
+    Frame(Bytes),
+}
+
+impl From<Event> for Outgoing {
+    fn from(event: Event) -> Outgoing {
+        Outgoing::Event(event)
+    }
+}
+
+/// The fields of an announced new message that a follower looks at.
+#[derive(Debug, Deserialize)]
+struct Announced {
+    #[serde(rename = "type")]
+    kind: String,
+    message: Option<MessageHead>,
+}
+
+/// What delivery decisions need of a message.
+#[derive(Debug, Deserialize)]
+pub struct MessageHead {
+    pub id: String,
+    pub seq: i64,
+    pub sender_id: Option<String>,
+    pub mentions: Vec<String>,
+    pub mention_all: bool,
+    pub recalled: bool,
+    pub created_at: i64,
+}
+
+impl MessageHead {
+    pub fn of(message: &Message) -> MessageHead {
+        MessageHead {
+            id: message.id.clone(),
+            seq: message.seq,
+            sender_id: message.sender_id.clone(),
+            mentions: message.mentions.clone(),
+            mention_all: message.mention_all,
+            recalled: message.recalled,
+            created_at: message.created_at,
+        }
+    }
+}
+
+/// Messages of one conversation that arrived ahead of a missing one, and
+/// when to stop waiting for it and read the database instead.
+struct Gap {
+    due: tokio::time::Instant,
+    ahead: BTreeMap<i64, (Bytes, MessageHead)>,
+}
+
+/// How long a follower waits for a missing announcement before reading
+/// the database. Concurrent sends of one conversation finish (and
+/// announce) out of order by microseconds to milliseconds; waiting a
+/// little spares every follower of a busy group a query per reordering.
+const REORDER_WAIT: Duration = Duration::from_millis(250);
+/// After a failed catch-up (the database was unreachable), try again.
+const RETRY_WAIT: Duration = Duration::from_secs(1);
+
 /// One socket's view: the conversations it follows, the last sequence
 /// number it has sent of each, and what it needs to decide notifications
 /// without asking the database per message (the user's quiet hours and
 /// muted conversations, refreshed when they change).
+///
+/// [`Follower::next`] is cancel-safe: whatever it has taken from the bus
+/// it keeps (in `outbox`, `gaps` or the `stale` marks) until it has been
+/// returned, and it moves a cursor only after the reads that justify it,
+/// so a socket that interrupts it (a ping, the session check) loses
+/// nothing.
 pub struct Follower {
     state: AppState,
     org_id: String,
@@ -130,6 +207,18 @@ pub struct Follower {
     settings: NotificationSettings,
     quiet: Option<QuietHours>,
     streams: SelectAll<BoxStream<'static, (String, Bytes)>>,
+    gaps: HashMap<String, Gap>,
+    outbox: Vec<Outgoing>,
+    settings_stale: bool,
+    list_stale: Option<ListChange>,
+}
+
+/// The conversation list must be read again (the user was added, removed,
+/// muted a chat, …). The events that said so go to the client after the
+/// re-read, so a client that reacts to them finds the socket following.
+struct ListChange {
+    followed_before: Vec<String>,
+    events: Vec<Event>,
 }
 
 const CATCH_UP_PAGE: i64 = 200;
@@ -146,6 +235,10 @@ impl Follower {
             sent: HashMap::new(),
             muted: HashMap::new(),
             streams: SelectAll::new(),
+            gaps: HashMap::new(),
+            outbox: Vec::new(),
+            settings_stale: false,
+            list_stale: None,
         };
         let user_stream = follower.state.bus.subscribe(&user_topic(&follower.user_id)).await;
         follower.streams.push(user_stream.map(|b| (String::new(), b)).boxed());
@@ -160,6 +253,7 @@ impl Follower {
             .unwrap_or_default();
         let current: Vec<&str> = list.iter().map(|c| c.id.as_str()).collect();
         self.sent.retain(|id, _| current.contains(&id.as_str()));
+        self.gaps.retain(|id, _| current.contains(&id.as_str()));
         let mut out = Vec::with_capacity(list.len());
         for conversation in list {
             self.muted.insert(conversation.id.clone(), conversation.muted);
@@ -177,45 +271,102 @@ impl Follower {
 
     /// Moves cursors back to what the client has seen and returns the
     /// messages it missed, in order.
-    pub async fn resume(&mut self, cursors: HashMap<String, i64>) -> Vec<Event> {
-        let mut events = Vec::new();
+    pub async fn resume(&mut self, cursors: HashMap<String, i64>) -> Vec<Outgoing> {
         for (conversation_id, seen) in cursors {
             if let Some(sent) = self.sent.get_mut(&conversation_id) {
                 *sent = seen.clamp(0, *sent);
-                events.extend(self.catch_up(&conversation_id).await);
+                self.catch_up(&conversation_id).await;
             }
         }
-        events
+        std::mem::take(&mut self.outbox)
     }
 
-    /// Everything after the cursor, from the database.
-    async fn catch_up(&mut self, conversation_id: &str) -> Vec<Event> {
-        let Ok(me) = conversations::participant(&self.state.db, &self.org_id, conversation_id, &self.user_id).await else {
-            self.sent.remove(conversation_id);
-            return Vec::new();
+    /// Reads everything after the cursor from the database, then sends it
+    /// and whatever had arrived ahead. The cursor moves only once every
+    /// page has been read.
+    async fn catch_up(&mut self, conversation_id: &str) {
+        let Some(&from) = self.sent.get(conversation_id) else {
+            return;
         };
-        let mut events = Vec::new();
-        loop {
-            let after = self.sent.get(conversation_id).copied().unwrap_or(0);
-            let page = messages::history(&self.state.db, &me, None, Some(after), CATCH_UP_PAGE)
-                .await
-                .unwrap_or_default();
-            let full = page.len() as i64 == CATCH_UP_PAGE;
-            for message in page {
-                self.sent.insert(conversation_id.to_string(), message.seq);
-                events.push(Event::Message {
-                    conversation_id: conversation_id.to_string(),
-                    message,
-                });
+        let read = async {
+            let me = conversations::participant(&self.state.db, &self.org_id, conversation_id, &self.user_id).await?;
+            let mut missed = Vec::new();
+            let mut after = from;
+            loop {
+                let page = messages::history(&self.state.db, &me, None, Some(after), CATCH_UP_PAGE).await?;
+                let full = page.len() as i64 == CATCH_UP_PAGE;
+                after = page.last().map_or(after, |m| m.seq);
+                missed.extend(page);
+                if !full {
+                    return Ok::<_, ChatError>(missed);
+                }
             }
-            if !full {
-                return events;
+        };
+        match read.await {
+            Ok(missed) => {
+                for message in missed {
+                    self.sent.insert(conversation_id.to_string(), message.seq);
+                    let notify = self.notification(conversation_id, &MessageHead::of(&message));
+                    self.outbox.push(Event::Message { conversation_id: conversation_id.to_string(), message }.into());
+                    self.outbox.extend(notify.map(Outgoing::Event));
+                }
+                self.release_ahead(conversation_id);
+            }
+            Err(ChatError::NotMember | ChatError::Dissolved) => {
+                // Gone from the conversation: stop following it.
+                self.sent.remove(conversation_id);
+                self.gaps.remove(conversation_id);
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, conversation_id, "catching up a socket failed; retrying");
+                let gap = self.gaps.entry(conversation_id.to_string()).or_insert_with(|| Gap {
+                    due: tokio::time::Instant::now(),
+                    ahead: BTreeMap::new(),
+                });
+                gap.due = tokio::time::Instant::now() + RETRY_WAIT;
             }
         }
+    }
+
+    /// Sends the messages held back for `conversation_id` that now follow
+    /// the cursor; keeps waiting if a gap remains.
+    fn release_ahead(&mut self, conversation_id: &str) {
+        let Some(gap) = self.gaps.get_mut(conversation_id) else {
+            return;
+        };
+        let mut sent = self.sent.get(conversation_id).copied().unwrap_or(0);
+        let mut released = Vec::new();
+        while let Some(entry) = gap.ahead.first_entry() {
+            match *entry.key() {
+                seq if seq <= sent => {
+                    entry.remove();
+                }
+                seq if seq == sent + 1 => {
+                    released.push(entry.remove());
+                    sent = seq;
+                }
+                _ => break,
+            }
+        }
+        if gap.ahead.is_empty() {
+            self.gaps.remove(conversation_id);
+        } else {
+            gap.due = tokio::time::Instant::now() + REORDER_WAIT;
+        }
+        self.sent.insert(conversation_id.to_string(), sent);
+        for (frame, head) in released {
+            self.send_frame(conversation_id, frame, &head);
+        }
+    }
+
+    fn send_frame(&mut self, conversation_id: &str, frame: Bytes, head: &MessageHead) {
+        let notify = self.notification(conversation_id, head);
+        self.outbox.push(Outgoing::Frame(frame));
+        self.outbox.extend(notify.map(Outgoing::Event));
     }
 
     /// The notification a new message deserves, if any.
-    fn notification(&self, conversation_id: &str, message: &Message) -> Option<Event> {
+    fn notification(&self, conversation_id: &str, message: &MessageHead) -> Option<Event> {
         let muted = self.muted.get(conversation_id).copied().unwrap_or(false);
         let delivery = delivery_of(&self.user_id, &self.settings, self.quiet.as_ref(), muted, message)?;
         let mention = message.mention_all || message.mentions.iter().any(|m| m == &self.user_id);
@@ -226,70 +377,104 @@ impl Follower {
         })
     }
 
-    /// New messages as events, each followed by its notification if due.
-    fn deliver(&self, conversation_id: &str, messages: Vec<Event>) -> Vec<Event> {
-        let mut out = Vec::with_capacity(messages.len() * 2);
-        for event in messages {
-            let notify = match &event {
-                Event::Message { message, .. } => self.notification(conversation_id, message),
-                _ => None,
+    /// What the client must receive next (one or more frames); `None` when
+    /// the bus has closed. Cancel-safe (see the type's documentation).
+    pub async fn next(&mut self) -> Option<Vec<Outgoing>> {
+        loop {
+            if !self.outbox.is_empty() {
+                return Some(std::mem::take(&mut self.outbox));
+            }
+            if self.settings_stale {
+                self.settings = crate::settings::get(&self.state.db, &self.user_id).await.unwrap_or_default();
+                self.quiet = self.settings.quiet_hours();
+                self.settings_stale = false;
+                continue;
+            }
+            if self.list_stale.is_some() {
+                self.sync_conversations().await;
+                let change = self.list_stale.take().expect("checked above");
+                self.outbox.extend(change.events.into_iter().map(Outgoing::Event));
+                for id in self.sent.keys().filter(|id| !change.followed_before.contains(id)) {
+                    self.outbox.push(Event::ConversationChanged { conversation_id: id.clone() }.into());
+                }
+                continue;
+            }
+            let now = tokio::time::Instant::now();
+            if let Some(id) = self.gaps.iter().find(|(_, gap)| gap.due <= now).map(|(id, _)| id.clone()) {
+                self.catch_up(&id).await;
+                continue;
+            }
+            let item = match self.gaps.values().map(|gap| gap.due).min() {
+                Some(due) => tokio::select! {
+                    item = self.streams.next() => item,
+                    _ = tokio::time::sleep_until(due) => continue,
+                },
+                None => self.streams.next().await,
             };
-            out.push(event);
-            out.extend(notify);
+            let (conversation_id, payload) = item?;
+            self.take(conversation_id, payload);
         }
-        out
     }
 
-    /// Waits for the next announcement and turns it into what the client
-    /// must receive (possibly several events, possibly none); `None` when
-    /// the bus has closed.
-    pub async fn next(&mut self) -> Option<Vec<Event>> {
-        let (conversation_id, payload) = self.streams.next().await?;
-        let Ok(event) = serde_json::from_slice::<Event>(&payload) else {
-            return Some(Vec::new());
-        };
+    /// Files one announcement: straight into the outbox when it is the
+    /// next message, held back when it is ahead of one, or marked as work
+    /// for `next`. Never waits, so nothing taken from the bus is lost to a
+    /// cancelled `next`.
+    fn take(&mut self, conversation_id: String, payload: Bytes) {
         if conversation_id.is_empty() {
-            return Some(self.on_user_event(event).await);
+            return self.take_user_event(&payload);
         }
         let Some(&sent) = self.sent.get(&conversation_id) else {
             // A conversation we no longer follow.
-            return Some(Vec::new());
+            return;
         };
-        match event {
-            Event::Message { message, .. } => {
-                if message.seq <= sent {
-                    return Some(Vec::new());
+        let Ok(announced) = serde_json::from_slice::<Announced>(&payload) else {
+            return;
+        };
+        match (announced.kind.as_str(), announced.message) {
+            ("message", Some(head)) => {
+                if head.seq <= sent {
+                    return;
                 }
-                if message.seq == sent + 1 {
-                    self.sent.insert(conversation_id.clone(), message.seq);
-                    let events = vec![Event::Message { conversation_id: conversation_id.clone(), message }];
-                    return Some(self.deliver(&conversation_id, events));
+                if head.seq == sent + 1 {
+                    self.sent.insert(conversation_id.clone(), head.seq);
+                    self.send_frame(&conversation_id, payload, &head);
+                    self.release_ahead(&conversation_id);
+                    return;
                 }
-                // A gap: the database fills it, in order.
-                let events = self.catch_up(&conversation_id).await;
-                Some(self.deliver(&conversation_id, events))
+                // Ahead of a missing one: wait for it a moment.
+                self.gaps
+                    .entry(conversation_id)
+                    .or_insert_with(|| Gap {
+                        due: tokio::time::Instant::now() + REORDER_WAIT,
+                        ahead: BTreeMap::new(),
+                    })
+                    .ahead
+                    .insert(head.seq, (payload, head));
             }
-            other => Some(vec![other]),
+            _ => {
+                if let Ok(event) = serde_json::from_slice::<Event>(&payload) {
+                    self.outbox.push(event.into());
+                }
+            }
         }
     }
 
-    async fn on_user_event(&mut self, event: Event) -> Vec<Event> {
-        match event {
-            Event::SettingsChanged => {
-                self.settings = crate::settings::get(&self.state.db, &self.user_id).await.unwrap_or_default();
-                self.quiet = self.settings.quiet_hours();
-                Vec::new()
-            }
-            other => {
+    fn take_user_event(&mut self, payload: &[u8]) {
+        match serde_json::from_slice::<Event>(payload) {
+            Ok(Event::SettingsChanged) => self.settings_stale = true,
+            Ok(other) => {
                 // Our conversation list (or a mute) changed.
-                let before: Vec<String> = self.sent.keys().cloned().collect();
-                self.sync_conversations().await;
-                let mut out = vec![other];
-                for id in self.sent.keys().filter(|id| !before.contains(id)) {
-                    out.push(Event::ConversationChanged { conversation_id: id.clone() });
-                }
-                out
+                let followed = &self.sent;
+                self.list_stale
+                    .get_or_insert_with(|| ListChange {
+                        followed_before: followed.keys().cloned().collect(),
+                        events: Vec::new(),
+                    })
+                    .events
+                    .push(other);
             }
+            Err(_) => {}
         }
     }
 }

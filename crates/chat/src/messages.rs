@@ -247,7 +247,12 @@ pub async fn send_with(state: &AppState, sender: &Participant, new: NewMessage, 
             return Ok(existing);
         }
     }
-    let members = crate::conversations::member_ids(&state.db, &sender.conversation_id).await?;
+    // Most messages mention no one; a group's member list can be long.
+    let members = if new.mentions.is_empty() {
+        Vec::new()
+    } else {
+        crate::conversations::member_ids(&state.db, &sender.conversation_id).await?
+    };
     let mut mentions: Vec<String> = new.mentions.iter().filter(|m| members.contains(m)).cloned().collect();
     mentions.sort();
     mentions.dedup();

@@ -128,6 +128,17 @@ impl Client {
     }
 
     pub async fn try_socket(&self, origin: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        let (stream, _) = tokio_tungstenite::connect_async(self.socket_request(origin)?).await?;
+        Ok(Socket { stream })
+    }
+
+    /// The handshake request for `/api/v1/ws`: this browser's cookies and
+    /// the given page origin. For clients that drive the socket themselves
+    /// (the benchmark's receivers).
+    pub fn socket_request(
+        &self,
+        origin: &str,
+    ) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, tokio_tungstenite::tungstenite::Error> {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let url = format!("{}/api/v1/ws", self.base.replace("http://", "ws://"));
         let mut request = url.into_client_request()?;
@@ -136,8 +147,7 @@ impl Client {
             request.headers_mut().insert("cookie", cookies);
         }
         request.headers_mut().insert("origin", origin.parse().unwrap());
-        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
-        Ok(Socket { stream })
+        Ok(request)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{Message as Frame, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message as Frame, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +14,7 @@ use futures::{SinkExt, StreamExt};
 use tram_org::web::OrgMember;
 use tram_platform::AppState;
 
-use crate::live::{ClientFrame, Event, Follower};
+use crate::live::{ClientFrame, Event, Follower, Outgoing};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/ws", get(connect))
@@ -36,8 +36,14 @@ async fn connect(State(state): State<AppState>, member: OrgMember, headers: Head
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
     }
-    ws.on_upgrade(move |socket| run(socket, state, member))
+    // Clients send little (pings, a resume), but tungstenite's default
+    // 128 KiB read buffer is zero-filled on the first read, so every idle
+    // socket would hold it.
+    ws.read_buffer_size(READ_BUFFER)
+        .on_upgrade(move |socket| run(socket, state, member))
 }
+
+const READ_BUFFER: usize = 4 * 1024;
 
 const SESSION_CHECK: Duration = Duration::from_secs(5);
 
@@ -55,7 +61,7 @@ async fn run(socket: WebSocket, state: AppState, member: OrgMember) {
     let (mut sink, mut incoming) = socket.split();
     let mut follower = Follower::start(state.clone(), member.org.id.clone(), member.auth.user_id.clone()).await;
     let conversations = follower.sync_conversations().await;
-    if send(&mut sink, &Event::Ready { conversations }).await.is_err() {
+    if send(&mut sink, vec![Event::Ready { conversations }.into()]).await.is_err() {
         return;
     }
     let mut check = tokio::time::interval(SESSION_CHECK);
@@ -68,23 +74,19 @@ async fn run(socket: WebSocket, state: AppState, member: OrgMember) {
                     Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => break,
                     Some(Ok(_)) => continue,
                 };
-                let events = match serde_json::from_str::<ClientFrame>(&text) {
+                let out = match serde_json::from_str::<ClientFrame>(&text) {
                     Ok(ClientFrame::Resume { cursors }) => follower.resume(cursors).await,
-                    Ok(ClientFrame::Ping) => vec![Event::Pong],
-                    Err(_) => vec![Event::Error { message: "unknown frame".into() }],
+                    Ok(ClientFrame::Ping) => vec![Event::Pong.into()],
+                    Err(_) => vec![Event::Error { message: "unknown frame".into() }.into()],
                 };
-                for event in &events {
-                    if send(&mut sink, event).await.is_err() {
-                        return;
-                    }
+                if send(&mut sink, out).await.is_err() {
+                    return;
                 }
             }
-            events = follower.next() => {
-                let Some(events) = events else { break };
-                for event in &events {
-                    if send(&mut sink, event).await.is_err() {
-                        return;
-                    }
+            out = follower.next() => {
+                let Some(out) = out else { break };
+                if send(&mut sink, out).await.is_err() {
+                    return;
                 }
             }
             _ = state.shutdown.wait() => {
@@ -101,7 +103,19 @@ async fn run(socket: WebSocket, state: AppState, member: OrgMember) {
     }
 }
 
-async fn send(sink: &mut futures::stream::SplitSink<WebSocket, Frame>, event: &Event) -> Result<(), axum::Error> {
-    let text = serde_json::to_string(event).expect("events serialise");
-    sink.send(Frame::Text(text.into())).await
+/// Writes the frames and flushes once (a message and its notification
+/// leave in one write).
+async fn send(sink: &mut futures::stream::SplitSink<WebSocket, Frame>, out: Vec<Outgoing>) -> Result<(), axum::Error> {
+    for item in out {
+        let text = match item {
+            Outgoing::Event(event) => Utf8Bytes::from(serde_json::to_string(&event).expect("events serialise")),
+            // Announcements are JSON the follower has just parsed.
+            Outgoing::Frame(frame) => match Utf8Bytes::try_from(frame) {
+                Ok(text) => text,
+                Err(_) => continue,
+            },
+        };
+        sink.feed(Frame::Text(text)).await?;
+    }
+    sink.flush().await
 }

@@ -347,6 +347,65 @@ async fn a_dropped_socket_resumes_with_every_message_once_in_order() {
 }
 
 #[tokio::test]
+async fn concurrent_sends_reach_a_socket_once_each_in_sequence_order() {
+    // Concurrent senders commit in one order and announce in another; the
+    // socket still gets 1, 2, 3, … once each.
+    let Team { t, alice: (alice, _), bob: (bob, bob_id), .. } = team().await;
+    let g = group(&alice, "Busy", &[&bob_id]).await;
+    let mut socket = bob.socket().await;
+    socket.expect("ready", 2.0).await;
+    let sends = (0..40).map(|i| {
+        let (alice, g) = (alice.clone(), g.clone());
+        async move { say(&alice, &g, json!({ "body": format!("#{i}") })).await }
+    });
+    futures::future::join_all(sends).await;
+    let mut seqs = Vec::new();
+    while seqs.len() < 40 {
+        seqs.push(socket.expect("message", 3.0).await["message"]["seq"].as_i64().unwrap());
+    }
+    assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
+    let rest = socket.drain(0.5).await;
+    assert!(!rest.iter().any(|e| e["type"] == "message"), "{rest:?}");
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_socket_reads_unannounced_messages_from_the_database_even_while_interrupted() {
+    // 450 messages are stored without being announced, as if the bus had
+    // lost them; the next announcement shows the gap and the socket reads
+    // them (three pages) while its client keeps pinging. Nothing is lost
+    // to a read cut short by a ping.
+    let Team { t, alice: (alice, alice_id), bob: (bob, bob_id), .. } = team().await;
+    let g = group(&alice, "Lossy bus", &[&bob_id]).await;
+    let mut socket = bob.socket().await;
+    socket.expect("ready", 2.0).await;
+    let state = t.state();
+    let org_id: String = sqlx::query_scalar("SELECT org_id FROM conversations WHERE id = $1")
+        .bind(&g)
+        .fetch_one(state.db.read())
+        .await
+        .unwrap();
+    let me = tram_chat::conversations::participant(&state.db, &org_id, &g, &alice_id).await.unwrap();
+    for i in 1..=450 {
+        let new = serde_json::from_value(json!({ "body": format!("unannounced {i}") })).unwrap();
+        tram_chat::messages::send(state, &me, new).await.unwrap();
+    }
+    say(&alice, &g, json!({ "body": "announced" })).await;
+    let mut seqs = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while seqs.len() < 451 && std::time::Instant::now() < deadline {
+        socket.send(json!({ "type": "ping" })).await;
+        while let Some(event) = socket.next_within(0.005).await {
+            if event["type"] == "message" {
+                seqs.push(event["message"]["seq"].as_i64().unwrap());
+            }
+        }
+    }
+    assert_eq!(seqs, (1..=451).collect::<Vec<_>>());
+    t.stop().await;
+}
+
+#[tokio::test]
 async fn messages_survive_a_restart_and_clients_resume() {
     let Team { t, alice: (alice, _), bob: (bob, bob_id), .. } = team().await;
     let g = group(&alice, "Restart", &[&bob_id]).await;
