@@ -80,7 +80,7 @@ pub async fn announce_to_users(state: &AppState, users: &[String], conversation_
 }
 
 /// How a message reaches `user_id` under their settings at the time it was
-/// sent; `None` for their own messages and recalled ones.
+/// sent; `None` for their own messages, recalled ones and system notes.
 pub fn delivery_of(
     user_id: &str,
     settings: &NotificationSettings,
@@ -88,7 +88,9 @@ pub fn delivery_of(
     conversation_muted: bool,
     message: &Message,
 ) -> Option<Delivery> {
-    let sender = message.sender_id.as_deref()?;
+    // A robot's message notifies like a member's (its id never matches a
+    // person's, so it is nobody's own message and in nobody's allow list).
+    let sender = message.sender_id.as_deref().or(message.robot_id.as_deref())?;
     if sender == user_id || message.recalled {
         return None;
     }
