@@ -17,4 +17,5 @@ mod members;
 mod platform;
 mod qr_login;
 mod registration;
+mod robots;
 mod two_factor;
