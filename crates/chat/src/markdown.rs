@@ -190,7 +190,8 @@ mod tests {
             assert!(!html.contains("<script"), "{attack} → {html}");
             assert!(!html.contains("<img src=\"x\""), "{attack} → {html}");
             assert!(!html.contains("<img src=\"javascript"), "{attack} → {html}");
-            assert!(!html.contains("href=\"javascript"), "{attack} → {html}");
+            assert!(!html.contains("<a href=\"javascript"), "{attack} → {html}");
+            assert!(!html.contains("<a href=\"dingtalk"), "{attack} → {html}");
             assert!(!html.contains("onmouseover=\""), "{attack} → {html}");
             assert!(!html.contains("url("), "{attack} → {html}");
             assert!(!html.contains("expression("), "{attack} → {html}");
