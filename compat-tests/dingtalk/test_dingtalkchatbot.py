@@ -46,8 +46,10 @@ class Tram:
         self.data = tempfile.mkdtemp(prefix="tram-dingtalk-")
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, TRAM_LOG="warn")
-        self.log = open(os.path.join(self.data, "server.log"), "w")
+        # Everything the server logs, to check that no credential is in it.
+        env = dict(os.environ, TRAM_LOG="debug")
+        self.log_path = os.path.join(self.data, "server.log")
+        self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
             [binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", self.data],
             env=env, stdout=self.log, stderr=subprocess.STDOUT,
@@ -171,6 +173,14 @@ def main():
         check(len(history) == sent, f"{sent} messages in the group", len(history))
         check_history(history, "ERP 機器人")
         check_history(history, "財務機器人")
+
+        with open(tram.log_path, encoding="utf-8", errors="replace") as log:
+            logged = log.read()
+        check("/robot/send" in logged, "the server log covers the calls", logged[-2000:])
+        for robot in (plain, signed, keyword):
+            token = robot["webhook_url"].split("access_token=")[1]
+            check(token not in logged, "no access token in the server log")
+        check(signed["secret"] not in logged, "no secret in the server log")
 
         calls = tram.json("GET", f"/api/v1/conversations/{group}/robot-calls?limit=500")
         check(len(calls) == sent + 3, "every call to the group's robots is logged", len(calls))

@@ -101,20 +101,9 @@ pub struct Message {
     pub recalled: bool,
 }
 
+/// Plain text as HTML: escaped, line breaks kept.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' => out.push_str("<br>"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::cards::escape(text).replace('\n', "<br>")
 }
 
 pub fn render_html(kind: MessageKind, body: &str) -> String {

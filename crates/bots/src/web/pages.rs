@@ -104,15 +104,8 @@ impl CallLogPage {
     }
 }
 
-/// Midnight (UTC+8) of a `YYYY-MM-DD` date, in Unix milliseconds.
 fn hk_midnight(date: &str) -> BotResult<Option<i64>> {
-    let date = date.trim();
-    if date.is_empty() {
-        return Ok(None);
-    }
-    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| BotError::InvalidFilter)?;
-    let midnight = day.and_hms_opt(0, 0, 0).ok_or(BotError::InvalidFilter)?;
-    Ok(Some(midnight.and_utc().timestamp_millis() - 8 * 3_600_000))
+    tram_platform::clock::hk_midnight(date).map_err(|_| BotError::InvalidFilter)
 }
 
 fn optional(text: &str) -> Option<String> {

@@ -636,3 +636,30 @@ async fn the_webhook_needs_no_session_and_no_csrf_token() {
     assert_eq!(res.json::<Value>().await.unwrap()["errcode"], 0);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn the_robot_api_is_documented() {
+    let t = TestServer::start().await;
+    let (status, doc) = t.client().get_json("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(doc["paths"]["/robot/send"]["post"].is_object(), "the webhook");
+    let params: Vec<&str> = doc["paths"]["/robot/send"]["post"]["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(params, vec!["access_token", "timestamp", "sign"]);
+    for (path, method) in [
+        ("/api/v1/conversations/{id}/robots", "post"),
+        ("/api/v1/conversations/{id}/robots", "get"),
+        ("/api/v1/conversations/{id}/robots/{robot_id}", "put"),
+        ("/api/v1/conversations/{id}/robots/{robot_id}", "delete"),
+        ("/api/v1/conversations/{id}/robots/{robot_id}/enabled", "put"),
+        ("/api/v1/conversations/{id}/robots/{robot_id}/token", "post"),
+        ("/api/v1/conversations/{id}/robots/{robot_id}/secret", "post"),
+        ("/api/v1/conversations/{id}/robots/{robot_id}/secret", "delete"),
+        ("/api/v1/conversations/{id}/robot-calls", "get"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path} is not documented");
+    }
+    for schema in ["RobotWebhook", "NewRobot", "IssuedRobot", "RobotCall", "DingTalkAnswer", "Card"] {
+        assert!(doc["components"]["schemas"][schema].is_object(), "{schema} is not documented");
+    }
+    t.stop().await;
+}
