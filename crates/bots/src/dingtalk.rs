@@ -5,7 +5,8 @@
 //!
 //! Codes as DingTalk's servers answer them and as widely used clients
 //! expect them (docs/robots.md lists the sources): success 0 "ok";
-//! missing parameter 40035 "缺少参数 …"; not POST 43002; unknown token
+//! missing parameter 40035 "缺少参数 …" (an unusable one: 40035
+//! "不合法的参数 …"); not POST 43002; unknown token
 //! 300005 "token is not exist"; every security check 310000 with its own
 //! message ("sign not match", "invalid timestamp", "keywords not in
 //! content", "ip … not in whitelist"); too fast 130101; robot stopped
@@ -19,8 +20,11 @@ use tram_chat::messages::MessageKind;
 /// A refused call: DingTalk's code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
-    /// `access_token` (or another parameter) missing or malformed.
+    /// `access_token` (or another parameter) missing, or a body that is
+    /// not JSON.
     MissingParam(String),
+    /// A parameter present but unusable (too long, too many buttons).
+    InvalidParam(String),
     NotPost,
     UnknownToken,
     RobotStopped,
@@ -39,7 +43,7 @@ pub enum Refusal {
 impl Refusal {
     pub fn errcode(&self) -> i64 {
         match self {
-            Refusal::MissingParam(_) => 40035,
+            Refusal::MissingParam(_) | Refusal::InvalidParam(_) => 40035,
             Refusal::NotPost => 43002,
             Refusal::UnknownToken => 300005,
             Refusal::SignMismatch | Refusal::InvalidTimestamp | Refusal::KeywordMissing | Refusal::IpNotAllowed(_) => 310000,
@@ -55,6 +59,7 @@ impl Refusal {
     pub fn errmsg(&self) -> String {
         match self {
             Refusal::MissingParam(name) => format!("缺少参数 {name}"),
+            Refusal::InvalidParam(name) => format!("不合法的参数 {name}"),
             Refusal::NotPost => "需要POST请求".into(),
             Refusal::UnknownToken => "token is not exist".into(),
             Refusal::RobotStopped => "机器人已停用".into(),

@@ -97,7 +97,10 @@ async fn deliver(state: &AppState, robot: &StoredRobot, call: &Call<'_>) -> Resu
     if !security::has_keyword(&robot.keywords, &texts) {
         return Err(Refusal::KeywordMissing);
     }
-    // Links are checked before the message counts against the limit.
+    // The message is checked whole before it counts against the limit.
+    if post.body.chars().count() > messages::MAX_BODY_CHARS {
+        return Err(Refusal::InvalidParam("content".into()));
+    }
     let card = match post.card.clone() {
         Some(card) => Some(card.checked().map_err(chat_refusal)?),
         None => None,
@@ -134,8 +137,8 @@ async fn deliver(state: &AppState, robot: &StoredRobot, call: &Call<'_>) -> Resu
 fn chat_refusal(err: ChatError) -> Refusal {
     match err {
         ChatError::UnsafeLink => Refusal::UnsafeLink,
-        ChatError::InvalidCard => Refusal::MissingParam("json".into()),
-        ChatError::InvalidBody => Refusal::MissingParam("content".into()),
+        ChatError::InvalidCard => Refusal::InvalidParam("card".into()),
+        ChatError::InvalidBody => Refusal::InvalidParam("content".into()),
         ChatError::Dissolved | ChatError::NotFound | ChatError::NotAGroup => Refusal::GroupDissolved,
         other => {
             tracing::error!(error = %other, "robot message not stored");

@@ -369,6 +369,11 @@ async fn stopped_renewed_and_removed_robots() {
     assert_eq!(res.json::<Value>().await.unwrap(), json!({ "errcode": 40035, "errmsg": "缺少参数 json" }));
     assert_eq!(errcode(&post(&robot.webhook, &json!({ "msgtype": "text", "text": {} })).await), 40035);
     assert_eq!(post(&robot.webhook, &json!({ "msgtype": "voice" })).await, json!({ "errcode": 400105, "errmsg": "不支持的消息类型" }));
+    // Present but unusable: too long, too many buttons.
+    assert_eq!(post(&robot.webhook, &text(&"長".repeat(8001))).await, json!({ "errcode": 40035, "errmsg": "不合法的参数 content" }));
+    let buttons: Vec<Value> = (0..11).map(|i| json!({ "title": format!("b{i}"), "actionURL": "https://a.example/" })).collect();
+    let crowded = json!({ "msgtype": "actionCard", "actionCard": { "title": "t", "text": "x", "btns": buttons } });
+    assert_eq!(post(&robot.webhook, &crowded).await, json!({ "errcode": 40035, "errmsg": "不合法的参数 card" }));
 
     // Stopped, then started again.
     let path = format!("/api/v1/conversations/{g}/robots/{}", robot.id);
