@@ -164,7 +164,8 @@ async fn every_message_type_renders_in_the_group() {
     // Robot messages are found by search like any other.
     let (status, results) = bob.get_json("/api/v1/chat/search?q=%E6%87%89%E6%94%B6%E8%B3%AC%E6%AC%BE").await;
     assert_eq!(status, 200, "{results}");
-    assert!(results.to_string().contains("應收賬款"), "{results}");
+    let hit = results.as_array().unwrap().iter().find(|r| r.to_string().contains("應收賬款")).expect("the feed card is found");
+    assert_eq!(hit["sender_name"], "ERP 機器人", "{hit}");
     t.stop().await;
 }
 
