@@ -18,4 +18,5 @@ mod platform;
 mod qr_login;
 mod registration;
 mod robots;
+mod robots_admin;
 mod two_factor;
