@@ -37,6 +37,10 @@ pub enum ChatError {
     InvalidRole,
     #[error("the replied-to message is not in this conversation")]
     BadReply,
+    #[error("card without a title, or too long or too many")]
+    InvalidCard,
+    #[error("a link or picture is not an http(s) address")]
+    UnsafeLink,
     #[error("quiet hours: {0}")]
     Quiet(crate::quiet::QuietError),
     #[error("file larger than {max} bytes")]
@@ -82,6 +86,8 @@ impl From<ChatError> for ApiError {
             OwnerCannotLeave => e(StatusCode::CONFLICT, "owner_cannot_leave", "chat.error.owner_cannot_leave"),
             InvalidRole => e(StatusCode::BAD_REQUEST, "invalid_role", "chat.error.invalid_role"),
             BadReply => e(StatusCode::BAD_REQUEST, "bad_reply", "chat.error.bad_reply"),
+            InvalidCard => e(StatusCode::BAD_REQUEST, "invalid_card", "chat.error.invalid_card"),
+            UnsafeLink => e(StatusCode::BAD_REQUEST, "unsafe_link", "chat.error.unsafe_link"),
             Quiet(inner) => {
                 let key = match inner {
                     crate::quiet::QuietError::BadTime => "chat.error.quiet_time",

@@ -3,6 +3,7 @@
 //! and do-not-disturb.
 
 pub mod attachments;
+pub mod cards;
 pub mod centre;
 pub mod conversations;
 pub mod error;

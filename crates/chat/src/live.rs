@@ -88,7 +88,7 @@ pub async fn announce_to_users(state: &AppState, users: &[String], conversation_
 }
 
 /// How a message reaches `user_id` under their settings at the time it was
-/// sent; `None` for their own messages and recalled ones.
+/// sent; `None` for their own messages, recalled ones and system notes.
 pub fn delivery_of(
     user_id: &str,
     settings: &NotificationSettings,
@@ -96,7 +96,9 @@ pub fn delivery_of(
     conversation_muted: bool,
     message: &MessageHead,
 ) -> Option<Delivery> {
-    let sender = message.sender_id.as_deref()?;
+    // A robot's message notifies like a member's (its id never matches a
+    // person's, so it is nobody's own message and in nobody's allow list).
+    let sender = message.sender_id.as_deref().or(message.robot_id.as_deref())?;
     if sender == user_id || message.recalled {
         return None;
     }
@@ -153,6 +155,9 @@ pub struct MessageHead {
     pub id: String,
     pub seq: i64,
     pub sender_id: Option<String>,
+    /// Set when a robot sent it (then `sender_id` is empty).
+    #[serde(default)]
+    pub robot_id: Option<String>,
     pub mentions: Vec<String>,
     pub mention_all: bool,
     pub recalled: bool,
@@ -165,6 +170,7 @@ impl MessageHead {
             id: message.id.clone(),
             seq: message.seq,
             sender_id: message.sender_id.clone(),
+            robot_id: message.robot_id.clone(),
             mentions: message.mentions.clone(),
             mention_all: message.mention_all,
             recalled: message.recalled,

@@ -3,13 +3,15 @@
 //! receipts. Every message gets the next sequence number of its
 //! conversation in the same transaction that stores it, so history has no
 //! gaps and no duplicates, and a client can resume from the last number it
-//! saw.
+//! saw. A message comes from a member, or from a robot of a group (text,
+//! Markdown or a card), through the same path.
 
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Row};
 use tram_platform::db::{is_unique_violation, new_id, Db};
 use tram_platform::AppState;
 
+use crate::cards::Card;
 use crate::conversations::Participant;
 use crate::error::{ChatError, ChatResult};
 use crate::markdown;
@@ -26,6 +28,8 @@ pub enum MessageKind {
     Image,
     File,
     System,
+    /// A link, button or feed card (robots).
+    Card,
 }
 
 impl MessageKind {
@@ -36,6 +40,7 @@ impl MessageKind {
             MessageKind::Image => "image",
             MessageKind::File => "file",
             MessageKind::System => "system",
+            MessageKind::Card => "card",
         }
     }
 
@@ -46,6 +51,7 @@ impl MessageKind {
             "image" => Ok(MessageKind::Image),
             "file" => Ok(MessageKind::File),
             "system" => Ok(MessageKind::System),
+            "card" => Ok(MessageKind::Card),
             _ => Err(ChatError::InvalidKind),
         }
     }
@@ -65,11 +71,20 @@ pub struct Message {
     pub id: String,
     pub conversation_id: String,
     pub seq: i64,
+    /// The member who sent it (none for robots and the system).
     pub sender_id: Option<String>,
+    /// The member's name, or the robot's name when it sent the message.
     pub sender_name: Option<String>,
+    /// The robot that sent it.
+    pub robot_id: Option<String>,
+    /// The robot's picture (an http(s) address), if it has one.
+    pub sender_avatar: Option<String>,
     pub kind: MessageKind,
-    /// The text or Markdown source; empty once recalled.
+    /// The text or Markdown source (for a card, its words as plain text);
+    /// empty once recalled.
     pub body: String,
+    /// The card of a `card` message (gone once recalled).
+    pub card: Option<Card>,
     /// Safe HTML for display (Markdown rendered, text escaped).
     pub html: String,
     /// User ids mentioned.
@@ -86,20 +101,9 @@ pub struct Message {
     pub recalled: bool,
 }
 
+/// Plain text as HTML: escaped, line breaks kept.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' => out.push_str("<br>"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::cards::escape(text).replace('\n', "<br>")
 }
 
 pub fn render_html(kind: MessageKind, body: &str) -> String {
@@ -109,9 +113,21 @@ pub fn render_html(kind: MessageKind, body: &str) -> String {
     }
 }
 
-const MESSAGE_SELECT: &str = "SELECT m.id, m.conversation_id, m.seq, m.sender_id, u.display_name AS sender_name, m.kind, m.body, \
+/// The HTML of a message as stored: robots write DingTalk's Markdown
+/// subset, and cards render from their JSON.
+fn display_html(kind: MessageKind, body: &str, card: Option<&Card>, from_robot: bool) -> String {
+    match (kind, card) {
+        (MessageKind::Card, Some(card)) => card.to_html(),
+        (MessageKind::Card, None) => escape(body),
+        (MessageKind::Markdown, _) if from_robot => markdown::render_robot(body),
+        _ => render_html(kind, body),
+    }
+}
+
+const MESSAGE_SELECT: &str = "SELECT m.id, m.conversation_id, m.seq, m.sender_id, COALESCE(u.display_name, m.author_name) AS sender_name, \
+     m.robot_id, m.author_avatar, m.card, m.kind, m.body, \
      m.mentions, m.mention_all, m.reply_to, m.attachment_id, m.client_id, m.created_at, m.edited_at, m.recalled_at, \
-     r.seq AS reply_seq, r.body AS reply_body, r.recalled_at AS reply_recalled, ru.display_name AS reply_sender, \
+     r.seq AS reply_seq, r.body AS reply_body, r.recalled_at AS reply_recalled, COALESCE(ru.display_name, r.author_name) AS reply_sender, \
      a.file_name, a.content_type, a.size_bytes \
      FROM messages m LEFT JOIN users u ON u.id = m.sender_id LEFT JOIN attachments a ON a.id = m.attachment_id \
      LEFT JOIN messages r ON r.id = m.reply_to LEFT JOIN users ru ON ru.id = r.sender_id";
@@ -148,15 +164,23 @@ fn message_from_row(row: &sqlx::any::AnyRow) -> ChatResult<Message> {
         }),
         _ => None,
     };
+    let robot_id: Option<String> = row.try_get("robot_id")?;
+    let card: Option<Card> = match row.try_get::<Option<String>, _>("card")? {
+        Some(json) if !recalled => serde_json::from_str(&json).ok(),
+        _ => None,
+    };
     Ok(Message {
         id: row.try_get("id")?,
         conversation_id: row.try_get("conversation_id")?,
         seq: row.try_get("seq")?,
         sender_id: row.try_get("sender_id")?,
         sender_name: row.try_get("sender_name")?,
-        html: if recalled { String::new() } else { render_html(kind, &body) },
+        sender_avatar: row.try_get("author_avatar")?,
+        html: if recalled { String::new() } else { display_html(kind, &body, card.as_ref(), robot_id.is_some()) },
+        robot_id,
         kind,
         body,
+        card,
         mentions: serde_json::from_str(&mentions).unwrap_or_default(),
         mention_all: row.try_get::<i64, _>("mention_all")? != 0,
         reply_to,
@@ -232,7 +256,7 @@ fn check_body(body: &str, has_attachment: bool) -> ChatResult<()> {
 /// Stores a message with the next sequence number; an already-seen
 /// `client_id` returns the message stored the first time.
 pub async fn send(state: &AppState, sender: &Participant, new: NewMessage) -> ChatResult<Message> {
-    if matches!(new.kind, MessageKind::System | MessageKind::Image | MessageKind::File) {
+    if matches!(new.kind, MessageKind::System | MessageKind::Image | MessageKind::File | MessageKind::Card) {
         return Err(ChatError::InvalidKind);
     }
     send_with(state, sender, new, None).await
@@ -241,42 +265,124 @@ pub async fn send(state: &AppState, sender: &Participant, new: NewMessage) -> Ch
 /// Stores a message, and with it (in the same transaction) the record of
 /// its uploaded file, if any.
 pub async fn send_with(state: &AppState, sender: &Participant, new: NewMessage, attachment: Option<&NewAttachment>) -> ChatResult<Message> {
+    store(state, &Author::Member(sender), new, attachment, None).await
+}
+
+/// A robot of a group, as the sender of its messages. Its name and picture
+/// are kept with each message, so history shows who sent it even after the
+/// robot is renamed or removed.
+#[derive(Debug, Clone)]
+pub struct RobotAuthor {
+    pub conversation_id: String,
+    pub robot_id: String,
+    pub name: String,
+    /// An http(s) address; anything else is not shown.
+    pub avatar_url: Option<String>,
+}
+
+/// Stores a robot's message in its group: text, Markdown, or a card (with
+/// `kind` `card`; the body is then the card's words, for search). Mentions
+/// and @all work as a member's do.
+pub async fn send_as_robot(state: &AppState, robot: &RobotAuthor, new: NewMessage, card: Option<Card>) -> ChatResult<Message> {
+    let card = match (new.kind, card) {
+        (MessageKind::Card, Some(card)) => Some(card.checked()?),
+        (MessageKind::Text | MessageKind::Markdown, None) => None,
+        _ => return Err(ChatError::InvalidKind),
+    };
+    if new.reply_to.is_some() || new.client_id.is_some() {
+        return Err(ChatError::InvalidKind);
+    }
+    store(state, &Author::Robot(robot), new, None, card.as_ref()).await
+}
+
+/// Who a message is from.
+enum Author<'a> {
+    Member(&'a Participant),
+    Robot(&'a RobotAuthor),
+}
+
+impl Author<'_> {
+    fn conversation_id(&self) -> &str {
+        match self {
+            Author::Member(p) => &p.conversation_id,
+            Author::Robot(r) => &r.conversation_id,
+        }
+    }
+
+    fn user_id(&self) -> Option<&str> {
+        match self {
+            Author::Member(p) => Some(&p.user_id),
+            Author::Robot(_) => None,
+        }
+    }
+}
+
+/// The one way a message is stored: checked, numbered, logged for search.
+async fn store(state: &AppState, author: &Author<'_>, new: NewMessage, attachment: Option<&NewAttachment>, card: Option<&Card>) -> ChatResult<Message> {
     check_body(&new.body, attachment.is_some())?;
-    if let Some(client_id) = &new.client_id {
-        if let Some(existing) = by_client_id(&state.db, &sender.conversation_id, &sender.user_id, client_id).await? {
+    let conversation_id = author.conversation_id().to_string();
+    if let (Some(client_id), Some(user_id)) = (&new.client_id, author.user_id()) {
+        if let Some(existing) = by_client_id(&state.db, &conversation_id, user_id, client_id).await? {
             return Ok(existing);
         }
     }
+    let is_group = match author {
+        Author::Member(p) => p.is_group,
+        Author::Robot(_) => {
+            // Robots live in groups only; the group must still exist.
+            let row = sqlx::query("SELECT kind, dissolved_at FROM conversations WHERE id = $1")
+                .bind(&conversation_id)
+                .fetch_optional(state.db.read())
+                .await?
+                .ok_or(ChatError::NotFound)?;
+            if row.try_get::<Option<i64>, _>("dissolved_at")?.is_some() {
+                return Err(ChatError::Dissolved);
+            }
+            if row.try_get::<String, _>("kind")? != "group" {
+                return Err(ChatError::NotAGroup);
+            }
+            true
+        }
+    };
     // Most messages mention no one; a group's member list can be long.
     let members = if new.mentions.is_empty() {
         Vec::new()
     } else {
-        crate::conversations::member_ids(&state.db, &sender.conversation_id).await?
+        crate::conversations::member_ids(&state.db, &conversation_id).await?
     };
     let mut mentions: Vec<String> = new.mentions.iter().filter(|m| members.contains(m)).cloned().collect();
     mentions.sort();
     mentions.dedup();
-    let mention_all = new.mention_all && sender.is_group;
+    let mention_all = new.mention_all && is_group;
     if let Some(reply) = &new.reply_to {
         sqlx::query("SELECT 1 AS x FROM messages WHERE id = $1 AND conversation_id = $2")
             .bind(reply)
-            .bind(&sender.conversation_id)
+            .bind(&conversation_id)
             .fetch_optional(state.db.read())
             .await?
             .ok_or(ChatError::BadReply)?;
     }
+    let (robot_id, author_name, author_avatar) = match author {
+        Author::Member(_) => (None, None, None),
+        Author::Robot(r) => (
+            Some(r.robot_id.clone()),
+            Some(r.name.clone()),
+            r.avatar_url.as_deref().and_then(crate::cards::safe_picture),
+        ),
+    };
+    let card_json = card.map(|c| serde_json::to_string(c).expect("cards serialise"));
     let now = state.clock.now_ms();
     let id = new_id();
     let mut tx = state.db.begin().await?;
-    let seq = next_seq(&mut tx, &sender.conversation_id, now).await?;
+    let seq = next_seq(&mut tx, &conversation_id, now).await?;
     if let Some(a) = attachment {
         sqlx::query(
             "INSERT INTO attachments (id, org_id, uploader_id, file_name, content_type, size_bytes, sha256, created_at) \
              VALUES ($1, (SELECT org_id FROM conversations WHERE id = $2), $3, $4, $5, $6, $7, $8)",
         )
         .bind(&a.id)
-        .bind(&sender.conversation_id)
-        .bind(&sender.user_id)
+        .bind(&conversation_id)
+        .bind(author.user_id())
         .bind(&a.file_name)
         .bind(&a.content_type)
         .bind(a.size_bytes)
@@ -286,13 +392,14 @@ pub async fn send_with(state: &AppState, sender: &Participant, new: NewMessage, 
         .await?;
     }
     let inserted = sqlx::query(
-        "INSERT INTO messages (id, conversation_id, seq, sender_id, kind, body, mentions, mention_all, reply_to, attachment_id, client_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO messages (id, conversation_id, seq, sender_id, kind, body, mentions, mention_all, reply_to, attachment_id, client_id, created_at, \
+         robot_id, author_name, author_avatar, card) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(&id)
-    .bind(&sender.conversation_id)
+    .bind(&conversation_id)
     .bind(seq)
-    .bind(&sender.user_id)
+    .bind(author.user_id())
     .bind(new.kind.as_str())
     .bind(&new.body)
     .bind(serde_json::to_string(&mentions).expect("strings serialise"))
@@ -301,6 +408,10 @@ pub async fn send_with(state: &AppState, sender: &Participant, new: NewMessage, 
     .bind(attachment.map(|a| &a.id))
     .bind(&new.client_id)
     .bind(now)
+    .bind(&robot_id)
+    .bind(&author_name)
+    .bind(&author_avatar)
+    .bind(&card_json)
     .execute(&mut *tx)
     .await;
     match inserted {
@@ -308,22 +419,24 @@ pub async fn send_with(state: &AppState, sender: &Participant, new: NewMessage, 
         Err(e) if is_unique_violation(&e) && new.client_id.is_some() => {
             drop(tx);
             let client_id = new.client_id.as_deref().unwrap_or_default();
-            return by_client_id(&state.db, &sender.conversation_id, &sender.user_id, client_id)
+            return by_client_id(&state.db, &conversation_id, author.user_id().unwrap_or_default(), client_id)
                 .await?
                 .ok_or(ChatError::NotFound);
         }
         Err(e) => return Err(e.into()),
     }
     crate::search::log_change(&mut tx, &id, now).await?;
-    // The sender has read everything up to their own message.
-    sqlx::query("UPDATE conversation_members SET read_seq = $1 WHERE conversation_id = $2 AND user_id = $3 AND read_seq < $1")
-        .bind(seq)
-        .bind(&sender.conversation_id)
-        .bind(&sender.user_id)
-        .execute(&mut *tx)
-        .await?;
+    if let Some(user_id) = author.user_id() {
+        // The sender has read everything up to their own message.
+        sqlx::query("UPDATE conversation_members SET read_seq = $1 WHERE conversation_id = $2 AND user_id = $3 AND read_seq < $1")
+            .bind(seq)
+            .bind(&conversation_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
-    get(&state.db, &sender.conversation_id, &id).await
+    get(&state.db, &conversation_id, &id).await
 }
 
 async fn next_seq(conn: &mut AnyConnection, conversation_id: &str, now: i64) -> ChatResult<i64> {
@@ -388,7 +501,7 @@ pub async fn recall(state: &AppState, me: &Participant, message_id: &str, window
         return Err(ChatError::RecallExpired);
     }
     let mut tx = state.db.begin().await?;
-    sqlx::query("UPDATE messages SET recalled_at = $1, body = '', attachment_id = NULL WHERE id = $2")
+    sqlx::query("UPDATE messages SET recalled_at = $1, body = '', card = NULL, attachment_id = NULL WHERE id = $2")
         .bind(now)
         .bind(message_id)
         .execute(&mut *tx)

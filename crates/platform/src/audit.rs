@@ -36,6 +36,11 @@ pub mod kind {
     pub const ROLE_CHANGED: &str = "member.role_changed";
     pub const MANAGER_CHANGED: &str = "member.manager_changed";
     pub const DEPARTMENT_CHANGED: &str = "department.changed";
+    pub const ROBOT_CREATED: &str = "robot.created";
+    pub const ROBOT_CHANGED: &str = "robot.changed";
+    pub const ROBOT_TOKEN_RESET: &str = "robot.token_reset";
+    pub const ROBOT_SECRET_RESET: &str = "robot.secret_reset";
+    pub const ROBOT_DELETED: &str = "robot.deleted";
 
     pub const ALL: &[&str] = &[
         REGISTER,
@@ -66,6 +71,11 @@ pub mod kind {
         ROLE_CHANGED,
         MANAGER_CHANGED,
         DEPARTMENT_CHANGED,
+        ROBOT_CREATED,
+        ROBOT_CHANGED,
+        ROBOT_TOKEN_RESET,
+        ROBOT_SECRET_RESET,
+        ROBOT_DELETED,
     ];
 }
 

@@ -42,6 +42,19 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Midnight at the start of a `YYYY-MM-DD` day in Hong Kong (UTC+8), in
+/// Unix milliseconds: `Ok(None)` for an empty text, `Err` for anything
+/// else that is not a date (for date filters typed into a page).
+pub fn hk_midnight(date: &str) -> Result<Option<i64>, ()> {
+    let date = date.trim();
+    if date.is_empty() {
+        return Ok(None);
+    }
+    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| ())?;
+    let midnight = day.and_hms_opt(0, 0, 0).ok_or(())?;
+    Ok(Some(midnight.and_utc().timestamp_millis() - 8 * 3_600_000))
+}
+
 /// Formats Unix milliseconds for people, in Hong Kong time.
 pub fn display_hk(ms: i64) -> String {
     let hk = chrono::FixedOffset::east_opt(8 * 3600).expect("static offset");
@@ -53,6 +66,14 @@ pub fn display_hk(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hong_kong_midnight() {
+        // 2026-11-23 00:00 in Hong Kong is 2026-11-22 16:00 UTC.
+        assert_eq!(hk_midnight("2026-11-23"), Ok(Some(1_795_392_000_000 - 8 * 3_600_000)));
+        assert_eq!(hk_midnight(" "), Ok(None));
+        assert_eq!(hk_midnight("yesterday"), Err(()));
+    }
 
     #[test]
     fn advancing_moves_every_clone() {

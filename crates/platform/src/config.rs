@@ -39,6 +39,26 @@ pub struct Config {
     pub smtp: SmtpConfig,
     pub security: SecurityConfig,
     pub chat: ChatConfig,
+    pub bots: BotsConfig,
+}
+
+/// Webhook robots.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BotsConfig {
+    /// Messages one robot may post per minute (DingTalk allows 20).
+    pub rate_limit_per_minute: i64,
+    /// How long the log of robot calls is kept.
+    pub log_retention_days: i64,
+}
+
+impl Default for BotsConfig {
+    fn default() -> Self {
+        BotsConfig {
+            rate_limit_per_minute: 20,
+            log_retention_days: 90,
+        }
+    }
 }
 
 /// Chat limits.
@@ -75,6 +95,7 @@ impl Default for Config {
             smtp: SmtpConfig::default(),
             security: SecurityConfig::default(),
             chat: ChatConfig::default(),
+            bots: BotsConfig::default(),
         }
     }
 }
@@ -252,6 +273,11 @@ impl Config {
         }
         if !self.public_url.is_empty() && url::Url::parse(&self.public_url).is_err() {
             return Err(ConfigError("public_url must be an absolute URL".into()));
+        }
+        if self.bots.rate_limit_per_minute < 1 || self.bots.log_retention_days < 1 {
+            return Err(ConfigError(
+                "bots.rate_limit_per_minute and bots.log_retention_days must be at least 1".into(),
+            ));
         }
         Ok(())
     }

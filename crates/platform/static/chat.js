@@ -98,7 +98,23 @@
     node.setAttribute("data-id", m.id);
     node.message = m;
     var meta = el("div", "msg-meta");
+    if (m.robot_id) {
+      // A robot's picture: only an http(s) address (the server checked it too).
+      if (/^https?:\/\//i.test(m.sender_avatar || "")) {
+        var avatar = el("img", "msg-avatar");
+        avatar.src = m.sender_avatar;
+        avatar.alt = "";
+        avatar.referrerPolicy = "no-referrer";
+        meta.appendChild(avatar);
+      }
+      node.classList.add("from-robot");
+    }
     meta.appendChild(el("span", "msg-sender", m.sender_name || ""));
+    if (m.robot_id) {
+      var badge = el("span", "badge msg-robot", msg("robot"));
+      badge.setAttribute("data-testid", "robot-badge");
+      meta.appendChild(badge);
+    }
     meta.appendChild(el("time", "msg-time", when(m.created_at)));
     if (m.edited_at && !m.recalled) meta.appendChild(el("span", "msg-edited", msg("edited")));
     node.appendChild(meta);

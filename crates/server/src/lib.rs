@@ -64,7 +64,7 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
 
 /// Every route of the server behind the shared middleware.
 pub fn router(state: AppState) -> Router {
-    let exempt = CsrfExempt(vec![]);
+    let exempt = CsrfExempt(tram_bots::web::CSRF_EXEMPT.to_vec());
     let limited = Router::new()
         .merge(tram_accounts::web::api::routes())
         .merge(tram_accounts::web::pages::routes())
@@ -74,6 +74,9 @@ pub fn router(state: AppState) -> Router {
         .merge(tram_chat::web::socket::routes())
         .merge(tram_chat::web::files::routes())
         .merge(tram_chat::web::pages::routes())
+        .merge(tram_bots::web::api::routes())
+        .merge(tram_bots::web::webhook::routes())
+        .merge(tram_bots::web::pages::routes())
         .merge(home::routes())
         .merge(openapi::routes())
         // Uploads have their own limit (chat.max_upload_bytes), checked
@@ -90,7 +93,11 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state((state.clone(), exempt), csrf::guard))
         .layer(from_fn(locale::layer))
         .layer(from_fn(shell::security_headers))
-        .layer(TraceLayer::new_for_http())
+        // Spans name the path only: query strings carry credentials (a
+        // robot's access_token and sign) that must not reach the logs.
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+            tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+        }))
         .with_state(state)
 }
 
@@ -101,6 +108,7 @@ pub struct Server {
     shutdown: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
     indexer: tokio::task::JoinHandle<()>,
+    pruner: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -113,6 +121,7 @@ impl Server {
             Err(err) => tracing::warn!(error = %err, "could not sweep unreferenced files"),
         }
         let indexer = tram_chat::search::spawn_indexer(state.clone());
+        let pruner = tram_bots::calls::spawn_pruner(state.clone());
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -136,6 +145,7 @@ impl Server {
             shutdown: Some(tx),
             task,
             indexer,
+            pruner,
         })
     }
 
@@ -155,6 +165,8 @@ impl Server {
         // The indexer finishes its round and lets go of the index.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.indexer).await;
         self.indexer.abort();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.pruner).await;
+        self.pruner.abort();
         self.state.indexes.close();
         self.state.db.close().await;
     }

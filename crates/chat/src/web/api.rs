@@ -47,7 +47,8 @@ pub fn routes() -> Router<AppState> {
           super::files::upload, super::files::download),
     components(schemas(ConversationSummary, ConversationMember, GroupRole, Message, MessageKind, NewMessage, ReplyPreview,
                        Receipt, NotificationSettings, crate::quiet::QuietPeriod, crate::messages::Attachment,
-                       crate::centre::QuietArrival, crate::search::SearchResult)),
+                       crate::centre::QuietArrival, crate::search::SearchResult, crate::cards::Card, crate::cards::CardButton,
+                       crate::cards::FeedItem)),
     tags((name = "chat", description = "Conversations, members, messages, read receipts, notification settings. \
         Live events arrive over the WebSocket at /api/v1/ws (docs/websocket.md)."))
 )]

@@ -104,9 +104,22 @@ async fn chat_page(
     })
 }
 
+/// The chat page's security policy: the server's, except that pictures
+/// may also come from http(s) addresses elsewhere, because robots' cards,
+/// Markdown and avatars point at them. Scripts still come only from here.
+const CHAT_PAGE_CSP: &str = "default-src 'self'; img-src 'self' data: https: http:; style-src 'self' 'unsafe-inline'; script-src 'self'; \
+     connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'";
+
+fn with_remote_pictures(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(axum::http::header::CONTENT_SECURITY_POLICY, axum::http::HeaderValue::from_static(CHAT_PAGE_CSP));
+    response
+}
+
 async fn chat(State(state): State<AppState>, ctx: PageContext, member: OrgMember) -> Response {
     match chat_page(&state, ctx, &member, None).await {
-        Ok(page) => render(&page),
+        Ok(page) => with_remote_pictures(render(&page)),
         Err(err) => err.into_response(),
     }
 }
@@ -118,7 +131,7 @@ async fn chat_open(
     Path(id): Path<String>,
 ) -> Response {
     match chat_page(&state, ctx, &member, Some(id)).await {
-        Ok(page) => render(&page),
+        Ok(page) => with_remote_pictures(render(&page)),
         Err(err) => err.into_response(),
     }
 }

@@ -23,6 +23,7 @@ const FILES: &[(&str, &str, &[u8])] = static_files![
     ("live.js", JS, "live.js"),
     ("quiet-hours.js", JS, "quiet-hours.js"),
     ("qr-login.js", JS, "qr-login.js"),
+    ("robots.js", JS, "robots.js"),
     ("swagger-init.js", JS, "swagger-init.js"),
     ("htmx.min.js", JS, "vendor/htmx.min.js"),
     ("swagger-ui-bundle.js", JS, "vendor/swagger-ui-bundle.js"),

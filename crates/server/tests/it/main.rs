@@ -17,4 +17,6 @@ mod members;
 mod platform;
 mod qr_login;
 mod registration;
+mod robots;
+mod robots_admin;
 mod two_factor;

@@ -431,17 +431,6 @@ impl AuditPage {
     }
 }
 
-/// Midnight (UTC+8) of a `YYYY-MM-DD` date, in Unix milliseconds.
-fn hk_midnight(date: &str) -> Result<Option<i64>, ()> {
-    let date = date.trim();
-    if date.is_empty() {
-        return Ok(None);
-    }
-    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| ())?;
-    let midnight = day.and_hms_opt(0, 0, 0).ok_or(())?;
-    Ok(Some(midnight.and_utc().timestamp_millis() - 8 * 3_600_000))
-}
-
 /// A readable label key for an event kind.
 pub fn kind_label(kind: &str) -> String {
     format!("org.page.audit.kinds.{}", kind.replace('.', "_"))
@@ -452,7 +441,7 @@ pub async fn audit(State(state): State<AppState>, ctx: PageContext, member: OrgM
         return r;
     }
     let members = members::list(&state.db, &member.org.id).await.unwrap_or_default();
-    let range = (hk_midnight(&query.from), hk_midnight(&query.to));
+    let range = (tram_platform::clock::hk_midnight(&query.from), tram_platform::clock::hk_midnight(&query.to));
     let (from, to) = match range {
         (Ok(from), Ok(to)) => (from, to.map(|t| t + 86_400_000)),
         _ => {

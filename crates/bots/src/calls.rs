@@ -1,0 +1,212 @@
+//! The log of robot calls: every request to `/robot/send`, accepted or
+//! refused, with when, which robot and group, the caller's address, the
+//! message type and DingTalk's answer code. It also carries the rate
+//! limit: an accepted call is counted by writing its row, in a transaction
+//! that first locks the robot's row, so two nodes cannot both admit the
+//! 21st message of a minute. Rows older than `bots.log_retention_days` are
+//! pruned.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use tram_platform::db::{new_id, Db};
+use tram_platform::AppState;
+
+use crate::error::BotResult;
+
+/// The sliding window of the rate limit.
+pub const RATE_WINDOW_MS: i64 = 60_000;
+/// How often the pruner looks for expired rows.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// One call as a group admin sees it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RobotCall {
+    pub id: String,
+    pub robot_id: Option<String>,
+    /// The robot's name at the time of the call.
+    pub robot_name: Option<String>,
+    pub conversation_id: Option<String>,
+    /// The caller's address.
+    pub ip: String,
+    pub msgtype: Option<String>,
+    /// DingTalk's answer code: 0 accepted, anything else refused.
+    pub errcode: i64,
+    pub errmsg: String,
+    /// The message it posted.
+    pub message_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// What to record about a call.
+#[derive(Debug, Clone, Default)]
+pub struct CallRecord<'a> {
+    pub robot_id: Option<&'a str>,
+    pub robot_name: Option<&'a str>,
+    pub conversation_id: Option<&'a str>,
+    pub ip: &'a str,
+    pub msgtype: Option<&'a str>,
+    pub errcode: i64,
+    pub errmsg: &'a str,
+}
+
+/// Records a call (refused ones; accepted ones come from [`admit`]).
+pub async fn record(state: &AppState, call: &CallRecord<'_>) -> BotResult<String> {
+    let id = new_id();
+    insert(&mut *state.db.write().acquire().await?, &id, call, state.clock.now_ms()).await?;
+    Ok(id)
+}
+
+async fn insert(conn: &mut sqlx::AnyConnection, id: &str, call: &CallRecord<'_>, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO robot_calls (id, robot_id, robot_name, conversation_id, ip, msgtype, errcode, errmsg, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id)
+    .bind(call.robot_id)
+    .bind(call.robot_name)
+    .bind(call.conversation_id)
+    .bind(call.ip.chars().take(64).collect::<String>())
+    .bind(call.msgtype)
+    .bind(call.errcode)
+    .bind(call.errmsg.chars().take(200).collect::<String>())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Admits a call under the robot's rate limit: records it as accepted and
+/// returns its id, or `None` when `limit` calls were accepted in the last
+/// minute (nothing is recorded then; the caller logs the refusal).
+pub async fn admit(state: &AppState, call: &CallRecord<'_>, limit: i64) -> BotResult<Option<String>> {
+    let robot_id = call.robot_id.unwrap_or_default();
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    // Locks the robot's row until commit: calls of one robot queue here.
+    sqlx::query("UPDATE robots SET last_call_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(robot_id)
+        .execute(&mut *tx)
+        .await?;
+    let recent: i64 = sqlx::query("SELECT COUNT(*) AS n FROM robot_calls WHERE robot_id = $1 AND errcode = 0 AND created_at > $2")
+        .bind(robot_id)
+        .bind(now - RATE_WINDOW_MS)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("n")?;
+    if recent >= limit {
+        return Ok(None);
+    }
+    let id = new_id();
+    insert(&mut tx, &id, call, now).await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+/// Completes an admitted call: the message it posted, or the refusal that
+/// came after all (the group was dissolved meanwhile).
+pub async fn finish(db: &Db, call_id: &str, message_id: Option<&str>, errcode: i64, errmsg: &str) -> BotResult<()> {
+    sqlx::query("UPDATE robot_calls SET message_id = $1, errcode = $2, errmsg = $3 WHERE id = $4")
+        .bind(message_id)
+        .bind(errcode)
+        .bind(errmsg)
+        .bind(call_id)
+        .execute(db.write())
+        .await?;
+    Ok(())
+}
+
+/// Which calls a group admin asked to see.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct CallFilter {
+    /// Calls of this robot.
+    pub robot_id: Option<String>,
+    /// `ok` (accepted), `failed` (refused), or empty for both.
+    pub outcome: Option<String>,
+    /// Calls answered with this code.
+    pub errcode: Option<i64>,
+    /// Unix milliseconds, inclusive.
+    pub from: Option<i64>,
+    /// Unix milliseconds, exclusive.
+    pub to: Option<i64>,
+    /// Calls older than this id (paging).
+    pub before: Option<String>,
+    /// At most this many (1-500, default 100).
+    pub limit: Option<i64>,
+}
+
+/// Calls to the robots of a group, newest first.
+pub async fn list(db: &Db, conversation_id: &str, filter: &CallFilter) -> BotResult<Vec<RobotCall>> {
+    let limit = filter.limit.unwrap_or(100).clamp(1, 500);
+    let outcome = match filter.outcome.as_deref() {
+        Some("ok") => 1,
+        Some("failed") => 2,
+        _ => 0,
+    };
+    let rows = sqlx::query(
+        "SELECT id, robot_id, robot_name, conversation_id, ip, msgtype, errcode, errmsg, message_id, created_at FROM robot_calls \
+         WHERE conversation_id = $1 AND ($2 = '' OR robot_id = $2) \
+           AND ($3 = 0 OR ($3 = 1 AND errcode = 0) OR ($3 = 2 AND errcode <> 0)) \
+           AND ($4 = 0 OR errcode = $5) \
+           AND created_at >= $6 AND created_at < $7 AND ($8 = '' OR id < $8) \
+         ORDER BY id DESC LIMIT $9",
+    )
+    .bind(conversation_id)
+    .bind(filter.robot_id.clone().unwrap_or_default())
+    .bind(outcome as i64)
+    .bind(filter.errcode.is_some() as i64)
+    .bind(filter.errcode.unwrap_or_default())
+    .bind(filter.from.unwrap_or(0))
+    .bind(filter.to.unwrap_or(i64::MAX))
+    .bind(filter.before.clone().unwrap_or_default())
+    .bind(limit)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(RobotCall {
+                id: row.try_get("id")?,
+                robot_id: row.try_get("robot_id")?,
+                robot_name: row.try_get("robot_name")?,
+                conversation_id: row.try_get("conversation_id")?,
+                ip: row.try_get("ip")?,
+                msgtype: row.try_get("msgtype")?,
+                errcode: row.try_get("errcode")?,
+                errmsg: row.try_get("errmsg")?,
+                message_id: row.try_get("message_id")?,
+                created_at: row.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Deletes calls older than the retention period; returns how many.
+pub async fn prune(state: &AppState) -> BotResult<u64> {
+    let days = state.config.bots.log_retention_days.max(1);
+    let cutoff = state.clock.now_ms() - days * 86_400_000;
+    let result = sqlx::query("DELETE FROM robot_calls WHERE created_at < $1")
+        .bind(cutoff)
+        .execute(state.db.write())
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// Prunes the log now and then every hour until the server stops. Every
+/// node may run it: deleting twice deletes nothing more.
+pub fn spawn_pruner(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match prune(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "pruned old robot calls"),
+                Err(err) => tracing::warn!(error = %err, "could not prune robot calls"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(PRUNE_EVERY) => {}
+                _ = state.shutdown.wait() => return,
+            }
+        }
+    })
+}

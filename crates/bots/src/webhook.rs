@@ -1,0 +1,261 @@
+//! Receiving a robot's message: the checks DingTalk makes, in order (the
+//! token, the robot being on, the caller's address, the signature, the
+//! message itself, the keywords, the rate limit), then the message goes
+//! into the group through chat's send path, with its @mentions resolved
+//! to members. Every call is logged, whatever the answer.
+
+use std::collections::HashMap;
+
+use tram_chat::error::ChatError;
+use tram_chat::messages::{self, Message, NewMessage, RobotAuthor};
+use tram_platform::AppState;
+
+use crate::calls::{self, CallRecord};
+use crate::dingtalk::{self, At, Refusal, RobotPost};
+use crate::robots::{self, StoredRobot};
+use crate::security::{self, SignatureError};
+
+/// Largest body a robot may POST.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// One request to `/robot/send`, as it arrived.
+#[derive(Debug, Clone, Default)]
+pub struct Call<'a> {
+    pub access_token: Option<&'a str>,
+    pub timestamp: Option<&'a str>,
+    pub sign: Option<&'a str>,
+    /// The caller's address (through trusted proxies).
+    pub ip: &'a str,
+    pub body: &'a [u8],
+}
+
+/// Runs a call and logs it; the message when it was posted.
+pub async fn receive(state: &AppState, call: &Call<'_>) -> Result<Message, Refusal> {
+    let msgtype = serde_json::from_slice::<serde_json::Value>(call.body).ok().as_ref().and_then(dingtalk::msgtype_of);
+    let robot = match find_robot(state, call).await {
+        Ok(robot) => robot,
+        Err(refusal) => {
+            log_refusal(state, None, call.ip, msgtype.as_deref(), &refusal).await;
+            return Err(refusal);
+        }
+    };
+    let result = deliver(state, &robot, call).await;
+    if let Err(refusal) = &result {
+        log_refusal(state, Some(&robot), call.ip, msgtype.as_deref(), refusal).await;
+    }
+    result
+}
+
+async fn find_robot(state: &AppState, call: &Call<'_>) -> Result<StoredRobot, Refusal> {
+    let token = call.access_token.map(str::trim).filter(|t| !t.is_empty()).ok_or_else(|| Refusal::MissingParam("access_token".into()))?;
+    match robots::by_token(&state.db, token).await {
+        Ok(Some(robot)) => Ok(robot),
+        Ok(None) => Err(Refusal::UnknownToken),
+        Err(err) => {
+            tracing::error!(error = %err, "robot lookup failed");
+            Err(Refusal::Busy)
+        }
+    }
+}
+
+async fn log_refusal(state: &AppState, robot: Option<&StoredRobot>, ip: &str, msgtype: Option<&str>, refusal: &Refusal) {
+    let errmsg = refusal.errmsg();
+    let record = CallRecord {
+        robot_id: robot.map(|r| r.id.as_str()),
+        robot_name: robot.map(|r| r.name.as_str()),
+        conversation_id: robot.map(|r| r.conversation_id.as_str()),
+        ip,
+        msgtype,
+        errcode: refusal.errcode(),
+        errmsg: &errmsg,
+    };
+    if let Err(err) = calls::record(state, &record).await {
+        tracing::warn!(error = %err, "could not log a robot call");
+    }
+}
+
+/// The security checks and the message, for a known robot.
+async fn deliver(state: &AppState, robot: &StoredRobot, call: &Call<'_>) -> Result<Message, Refusal> {
+    if !robot.enabled {
+        return Err(Refusal::RobotStopped);
+    }
+    if !security::ip_allowed(&robot.ip_allowlist, call.ip) {
+        return Err(Refusal::IpNotAllowed(call.ip.to_string()));
+    }
+    if let Some(sealed) = &robot.secret_sealed {
+        let secret = state.keys.open(sealed).and_then(|s| String::from_utf8(s).ok()).ok_or_else(|| {
+            tracing::error!(robot = %robot.id, "robot secret does not open with the server key");
+            Refusal::Busy
+        })?;
+        security::verify_signature(&secret, call.timestamp, call.sign, state.clock.now_ms()).map_err(|e| match e {
+            SignatureError::Mismatch => Refusal::SignMismatch,
+            SignatureError::Timestamp => Refusal::InvalidTimestamp,
+        })?;
+    }
+    let post = dingtalk::parse(call.body)?;
+    let texts: Vec<&str> = post.texts.iter().map(String::as_str).collect();
+    if !security::has_keyword(&robot.keywords, &texts) {
+        return Err(Refusal::KeywordMissing);
+    }
+    // The message is checked whole before it counts against the limit.
+    if post.body.chars().count() > messages::MAX_BODY_CHARS {
+        return Err(Refusal::InvalidParam("content".into()));
+    }
+    let card = match post.card.clone() {
+        Some(card) => Some(card.checked().map_err(chat_refusal)?),
+        None => None,
+    };
+    let limit = state.config.bots.rate_limit_per_minute.max(1);
+    let accepted = CallRecord {
+        robot_id: Some(&robot.id),
+        robot_name: Some(&robot.name),
+        conversation_id: Some(&robot.conversation_id),
+        ip: call.ip,
+        msgtype: Some(&post.msgtype),
+        errcode: 0,
+        errmsg: "ok",
+    };
+    let call_id = match calls::admit(state, &accepted, limit).await {
+        Ok(Some(id)) => id,
+        Ok(None) => return Err(Refusal::TooFast(limit)),
+        Err(err) => {
+            tracing::error!(error = %err, "robot rate limit check failed");
+            return Err(Refusal::Busy);
+        }
+    };
+    let sent = post_message(state, robot, post, card).await;
+    let finished = match &sent {
+        Ok(message) => calls::finish(&state.db, &call_id, Some(&message.id), 0, "ok").await,
+        Err(refusal) => calls::finish(&state.db, &call_id, None, refusal.errcode(), &refusal.errmsg()).await,
+    };
+    if let Err(err) = finished {
+        tracing::warn!(error = %err, "could not complete a robot call's log entry");
+    }
+    sent
+}
+
+fn chat_refusal(err: ChatError) -> Refusal {
+    match err {
+        ChatError::UnsafeLink => Refusal::UnsafeLink,
+        ChatError::InvalidCard => Refusal::InvalidParam("card".into()),
+        ChatError::InvalidBody => Refusal::InvalidParam("content".into()),
+        ChatError::Dissolved | ChatError::NotFound | ChatError::NotAGroup => Refusal::GroupDissolved,
+        other => {
+            tracing::error!(error = %other, "robot message not stored");
+            Refusal::Busy
+        }
+    }
+}
+
+async fn post_message(state: &AppState, robot: &StoredRobot, post: RobotPost, card: Option<tram_chat::cards::Card>) -> Result<Message, Refusal> {
+    let (mentions, names) = resolve_mentions(state, &robot.org_id, &robot.conversation_id, &post.at).await;
+    let body = if post.card.is_some() { post.body } else { name_mentions(&post.body, &names) };
+    let author = RobotAuthor {
+        conversation_id: robot.conversation_id.clone(),
+        robot_id: robot.id.clone(),
+        name: robot.name.clone(),
+        avatar_url: robot.avatar_url.clone(),
+    };
+    let new = NewMessage { kind: post.kind, body, mentions, mention_all: post.at.all, reply_to: None, client_id: None };
+    messages::send_as_robot(state, &author, new, card).await.map_err(chat_refusal)
+}
+
+/// A phone number as DingTalk clients write it, in E.164: local Hong Kong
+/// numbers (`91234567`), any `+`-prefixed number (`+852-91234567`), and
+/// mainland numbers without their country code (`13800000000`).
+pub fn mention_phone(raw: &str) -> Option<String> {
+    use tram_accounts::contact::parse_mobile;
+    if let Ok(e164) = parse_mobile(raw) {
+        return Some(e164);
+    }
+    if raw.trim_start().starts_with('+') {
+        return None;
+    }
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() == 11 && digits.starts_with('1') {
+        return parse_mobile(&format!("+86{digits}")).ok();
+    }
+    // A country code without its `+` (`85291234567`).
+    parse_mobile(&format!("+{digits}")).ok()
+}
+
+/// The group members an `at` block names: user ids (members of the group)
+/// and phone numbers (members of the org, by their E.164 number), with
+/// the text each was written as and the name to show instead.
+async fn resolve_mentions(state: &AppState, org_id: &str, conversation_id: &str, at: &At) -> (Vec<String>, Vec<(String, String)>) {
+    if at.mobiles.is_empty() && at.user_ids.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let members = tram_chat::conversations::members(&state.db, conversation_id).await.unwrap_or_default();
+    let mut ids = Vec::new();
+    let mut names = Vec::new();
+    for user_id in &at.user_ids {
+        if let Some(m) = members.iter().find(|m| &m.user_id == user_id) {
+            ids.push(m.user_id.clone());
+            names.push((user_id.clone(), m.display_name.clone()));
+        }
+    }
+    if !at.mobiles.is_empty() {
+        let by_phone: HashMap<String, (String, String)> = tram_org::members::list(&state.db, org_id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| Some((m.phone?, (m.user_id, m.display_name))))
+            .collect();
+        for raw in &at.mobiles {
+            let Some((user_id, name)) = mention_phone(raw).and_then(|p| by_phone.get(&p).cloned()) else { continue };
+            if members.iter().any(|m| m.user_id == user_id) {
+                ids.push(user_id);
+                names.push((raw.trim().to_string(), name));
+            }
+        }
+    }
+    (ids, names)
+}
+
+/// Shows `@91234567` as `@陳大文` for the numbers and ids that were
+/// resolved, as DingTalk does (not inside a longer number).
+fn name_mentions(body: &str, names: &[(String, String)]) -> String {
+    let mut out = body.to_string();
+    for (written, name) in names.iter().filter(|(w, _)| !w.is_empty()) {
+        let needle = format!("@{written}");
+        let mut result = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        while let Some(at) = rest.find(&needle) {
+            let after = &rest[at + needle.len()..];
+            result.push_str(&rest[..at]);
+            if after.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                result.push_str(&needle);
+            } else {
+                result.push('@');
+                result.push_str(name);
+            }
+            rest = after;
+        }
+        result.push_str(rest);
+        out = result;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_numbers_as_clients_write_them() {
+        assert_eq!(mention_phone("91234567").as_deref(), Some("+85291234567"));
+        assert_eq!(mention_phone("+852-9123-4567").as_deref(), Some("+85291234567"));
+        assert_eq!(mention_phone("85291234567").as_deref(), Some("+85291234567"));
+        assert_eq!(mention_phone("13800138000").as_deref(), Some("+8613800138000"));
+        assert_eq!(mention_phone("+86-13800138000").as_deref(), Some("+8613800138000"));
+        assert_eq!(mention_phone("hello"), None);
+    }
+
+    #[test]
+    fn mentions_show_names() {
+        let names = vec![("91234567".to_string(), "陳大文".to_string())];
+        assert_eq!(name_mentions("請 @91234567 確認", &names), "請 @陳大文 確認");
+        assert_eq!(name_mentions("@912345678 @91234567", &names), "@912345678 @陳大文");
+    }
+}
