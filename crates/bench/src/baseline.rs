@@ -19,6 +19,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use bytes::Bytes;
 use serde::Serialize;
@@ -51,6 +52,10 @@ pub async fn serve() -> anyhow::Result<()> {
         .with_state(room);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("listening {}", listener.local_addr()?);
+    // Like Tram: small frames go out at once (no Nagle delay).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await?;
     Ok(())
 }

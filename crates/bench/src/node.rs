@@ -31,6 +31,9 @@ pub struct TramNode {
     child: Child,
     pub base: String,
     pub data_dir: PathBuf,
+    /// The PostgreSQL server and the database made for this node, dropped
+    /// with it.
+    database: Option<(String, String)>,
     /// How long from spawning the process until `/healthz` answered 200.
     pub started_in: Duration,
 }
@@ -72,6 +75,19 @@ async fn fresh_postgres(server: &str, name: &str) -> anyhow::Result<String> {
     Ok(url.to_string())
 }
 
+fn drop_postgres(server: &str, name: &str) {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return;
+    };
+    runtime.block_on(async {
+        if let Ok(mut conn) = sqlx::PgConnection::connect(server).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await;
+        }
+    });
+}
+
 impl TramNode {
     /// Starts `tram serve` with `settings` (TOML) in a new directory under
     /// the system temp dir and waits until it is healthy.
@@ -80,12 +96,16 @@ impl TramNode {
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir)?;
         let mut config = settings.to_string();
+        let mut database = None;
         if let Backend::Postgres(server) = backend {
             let db = format!("tram_bench_{}_{}", std::process::id(), name.replace('-', "_"));
             let url = fresh_postgres(server, &db).await?;
             config = format!("database_url = \"{url}\"\n{config}");
+            database = Some((server.clone(), db));
         }
-        TramNode::spawn(&data_dir, &config).await
+        let mut node = TramNode::spawn(&data_dir, &config).await?;
+        node.database = database;
+        Ok(node)
     }
 
     async fn spawn(data_dir: &Path, config: &str) -> anyhow::Result<TramNode> {
@@ -112,6 +132,7 @@ impl TramNode {
             child,
             base,
             data_dir: data_dir.to_path_buf(),
+            database: None,
             started_in: Duration::ZERO,
         };
         let http = reqwest::Client::new();
@@ -215,6 +236,11 @@ impl Drop for TramNode {
         // TRAM_BENCH_KEEP=1 keeps the data directory (and tram.log) for a look.
         if std::env::var_os("TRAM_BENCH_KEEP").is_none() {
             let _ = std::fs::remove_dir_all(&self.data_dir);
+            if let Some((server, name)) = self.database.take() {
+                // Drop runs inside the bench's runtime, which must not block
+                // on itself: a thread of its own does the SQL.
+                let _ = std::thread::spawn(move || drop_postgres(&server, &name)).join();
+            }
         }
     }
 }

@@ -60,20 +60,21 @@ struct Fanout {
 }
 
 impl Fanout {
-    /// The channel of `topic` and whether it was just made.
-    fn sender(&self, topic: &str) -> (broadcast::Sender<Bytes>, bool) {
+    /// A new listener on `topic`, and the channel's sender if the channel
+    /// was just made. The receiver is made under the lock: a channel
+    /// without receivers is one the next caller sweeps away, so a listener
+    /// added after unlocking could end up on a channel nobody publishes to.
+    fn listen(&self, topic: &str) -> (broadcast::Receiver<Bytes>, Option<broadcast::Sender<Bytes>>) {
         let mut topics = self.topics.lock().expect("bus lock");
         // Drop channels nobody listens to any more, so topics do not pile up.
         topics.retain(|_, tx| tx.receiver_count() > 0);
         let mut created = false;
-        let sender = topics
-            .entry(topic.to_string())
-            .or_insert_with(|| {
-                created = true;
-                broadcast::channel(1024).0
-            })
-            .clone();
-        (sender, created)
+        let sender = topics.entry(topic.to_string()).or_insert_with(|| {
+            created = true;
+            broadcast::channel(1024).0
+        });
+        let receiver = sender.subscribe();
+        (receiver, created.then(|| sender.clone()))
     }
 
     fn existing(&self, topic: &str) -> Option<broadcast::Sender<Bytes>> {
@@ -129,9 +130,8 @@ impl EventBus for NatsBus {
     }
 
     async fn subscribe(&self, topic: &str) -> BoxStream<'static, Bytes> {
-        let (sender, created) = self.fanout.sender(topic);
-        let receiver = sender.subscribe();
-        if created {
+        let (receiver, created) = self.fanout.listen(topic);
+        if let Some(sender) = created {
             match self.client.subscribe(NatsBus::subject(topic)).await {
                 Ok(mut subscriber) => {
                     // One NATS subscription per topic per node; it ends when
@@ -161,7 +161,7 @@ impl EventBus for LocalBus {
     }
 
     async fn subscribe(&self, topic: &str) -> BoxStream<'static, Bytes> {
-        receiver_stream(self.fanout.sender(topic).0.subscribe())
+        receiver_stream(self.fanout.listen(topic).0)
     }
 }
 
@@ -191,6 +191,37 @@ mod tests {
         for stream in [&mut on_b, &mut again] {
             let got = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next()).await.unwrap();
             assert_eq!(got.unwrap(), &b"again"[..]);
+        }
+    }
+
+    /// Found by tram-bench: with 1,000 sockets subscribing at once, a
+    /// listener could land on a channel another subscriber had just swept
+    /// away as unused, and never hear anything.
+    #[test]
+    fn listeners_subscribing_at_once_all_hear_the_topic() {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let bus = Bus::local();
+        for round in 0..2000 {
+            let topic = format!("chat.conv.{round}");
+            let start = std::sync::Barrier::new(4);
+            let mut streams: Vec<_> = std::thread::scope(|scope| {
+                let listeners: Vec<_> = (0..4)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            start.wait();
+                            runtime.block_on(bus.subscribe(&topic))
+                        })
+                    })
+                    .collect();
+                listeners.into_iter().map(|l| l.join().unwrap()).collect()
+            });
+            runtime.block_on(async {
+                bus.publish(&topic, &b"hello"[..]).await;
+                for stream in &mut streams {
+                    let got = tokio::time::timeout(std::time::Duration::from_secs(1), stream.next()).await;
+                    assert_eq!(got.expect("every listener hears it").unwrap(), &b"hello"[..], "round {round}");
+                }
+            });
         }
     }
 

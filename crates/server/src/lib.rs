@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -132,6 +133,13 @@ impl Server {
             let shutdown = async {
                 let _ = rx.await;
             };
+            // Chat frames are small and must leave at once: no Nagle delay
+            // waiting for the client's (possibly delayed) ACK.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(err) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %err, "TCP_NODELAY");
+                }
+            });
             if let Err(err) = axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
                 .await

@@ -66,8 +66,15 @@ async fn run(socket: WebSocket, state: AppState, member: OrgMember) {
     }
     let mut check = tokio::time::interval(SESSION_CHECK);
     check.tick().await;
+    // Made once: a new shutdown waiter per frame would take the shared
+    // channel's lock twice per frame on every socket.
+    let shutdown = state.shutdown.wait();
+    tokio::pin!(shutdown);
     loop {
         tokio::select! {
+            // The client's frames first: a `resume` that has arrived must
+            // move the cursors before a live message is sent past them.
+            biased;
             frame = incoming.next() => {
                 let text = match frame {
                     Some(Ok(Frame::Text(text))) => text,
@@ -89,7 +96,7 @@ async fn run(socket: WebSocket, state: AppState, member: OrgMember) {
                     return;
                 }
             }
-            _ = state.shutdown.wait() => {
+            _ = &mut shutdown => {
                 let _ = sink.send(Frame::Close(None)).await;
                 break;
             }
