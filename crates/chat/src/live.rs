@@ -11,7 +11,9 @@
 //! is forwarded to every socket as it is: a follower reads only the few
 //! fields it needs to order it and to decide on a notification.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -146,7 +148,38 @@ impl From<Event> for Outgoing {
 struct Announced {
     #[serde(rename = "type")]
     kind: String,
-    message: Option<MessageHead>,
+    message: Option<Arc<MessageHead>>,
+}
+
+/// Announcements this worker thread has read lately. Every follower on a
+/// node receives the same payload (one shared `Bytes`), so reading it once
+/// per thread rather than once per socket spares a big group ~1,000
+/// parses per message.
+const RECENTLY_READ: usize = 4;
+
+thread_local! {
+    static READ: RefCell<Vec<(Bytes, Option<Arc<Announced>>)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn read_announcement(payload: &Bytes) -> Option<Arc<Announced>> {
+    READ.with(|read| {
+        let mut read = read.borrow_mut();
+        // The cache holds its own clone of each payload, so an address in it
+        // cannot have been freed and reused: same address and length means
+        // the same (immutable) bytes.
+        if let Some((_, announced)) = read
+            .iter()
+            .find(|(seen, _)| seen.as_ptr() == payload.as_ptr() && seen.len() == payload.len())
+        {
+            return announced.clone();
+        }
+        let announced = serde_json::from_slice::<Announced>(payload).ok().map(Arc::new);
+        if read.len() == RECENTLY_READ {
+            read.remove(0);
+        }
+        read.push((payload.clone(), announced.clone()));
+        announced
+    })
 }
 
 /// What delivery decisions need of a message.
@@ -183,7 +216,7 @@ impl MessageHead {
 /// when to stop waiting for it and read the database instead.
 struct Gap {
     due: tokio::time::Instant,
-    ahead: BTreeMap<i64, (Bytes, MessageHead)>,
+    ahead: BTreeMap<i64, (Bytes, Arc<MessageHead>)>,
 }
 
 /// How long a follower waits for a missing announcement before reading
@@ -434,11 +467,12 @@ impl Follower {
             // A conversation we no longer follow.
             return;
         };
-        let Ok(announced) = serde_json::from_slice::<Announced>(&payload) else {
+        let Some(announced) = read_announcement(&payload) else {
             return;
         };
-        match (announced.kind.as_str(), announced.message) {
+        match (announced.kind.as_str(), &announced.message) {
             ("message", Some(head)) => {
+                let head = head.clone();
                 if head.seq <= sent {
                     return;
                 }
@@ -482,5 +516,34 @@ impl Follower {
             }
             Err(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn announcement(seq: i64) -> Bytes {
+        Bytes::from(format!(
+            r#"{{"type":"message","conversation_id":"c","message":{{"id":"m{seq}","seq":{seq},"sender_id":"u","mentions":[],"mention_all":false,"recalled":false,"created_at":0,"body":"hi"}}}}"#
+        ))
+    }
+
+    #[test]
+    fn a_payload_shared_by_many_followers_is_read_once_per_thread() {
+        let payload = announcement(7);
+        let first = read_announcement(&payload).expect("parses");
+        let again = read_announcement(&payload.clone()).expect("parses");
+        assert!(Arc::ptr_eq(&first, &again), "the same bytes are not parsed twice");
+        assert_eq!(first.message.as_ref().map(|m| m.seq), Some(7));
+        // Equal text in another buffer is another payload: read on its own.
+        let copy = announcement(7);
+        assert!(!Arc::ptr_eq(&first, &read_announcement(&copy).unwrap()));
+        // The cache keeps a few, then forgets the oldest.
+        for seq in 0..RECENTLY_READ as i64 {
+            read_announcement(&announcement(100 + seq));
+        }
+        assert!(!Arc::ptr_eq(&first, &read_announcement(&payload).unwrap()));
+        assert!(read_announcement(&Bytes::from_static(b"not json")).is_none());
     }
 }
