@@ -68,7 +68,15 @@ pub async fn with_password(
         Some((user, _)) if ok => user,
         other => {
             let user_id = other.map(|(user, _)| user.id);
-            record_failure(state, &contact, &account_key, &ip_key, user_id.as_deref(), client).await?;
+            record_failure(
+                state,
+                &contact,
+                &account_key,
+                &ip_key,
+                user_id.as_deref(),
+                client,
+            )
+            .await?;
             return Err(AccountError::BadCredentials);
         }
     };
@@ -85,7 +93,8 @@ async fn record_failure(
     client: &ClientInfo,
 ) -> AccountResult<()> {
     let rules = &state.config.security;
-    let locked = throttle::record_failure(state, account_key, rules.login_failures_before_lock).await?;
+    let locked =
+        throttle::record_failure(state, account_key, rules.login_failures_before_lock).await?;
     throttle::record_failure(state, ip_key, rules.login_failures_per_ip_before_lock).await?;
     let now = state.clock.now_ms();
     let mut conn = state.db.write().acquire().await?;
@@ -98,9 +107,22 @@ async fn record_failure(
         ..Default::default()
     };
     let masked = tram_platform::notify::mask_destination(contact.value());
-    audit::record(&mut conn, now, event(kind::LOGIN_FAILURE, serde_json::json!({ "method": "password", "to": masked }))).await?;
+    audit::record(
+        &mut conn,
+        now,
+        event(
+            kind::LOGIN_FAILURE,
+            serde_json::json!({ "method": "password", "to": masked }),
+        ),
+    )
+    .await?;
     if let Some(until) = locked {
-        audit::record(&mut conn, now, event(kind::LOGIN_LOCKED, serde_json::json!({ "until": until }))).await?;
+        audit::record(
+            &mut conn,
+            now,
+            event(kind::LOGIN_LOCKED, serde_json::json!({ "until": until })),
+        )
+        .await?;
     }
     Ok(())
 }

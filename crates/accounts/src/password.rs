@@ -78,7 +78,10 @@ impl Passwords {
         let internal = |e: &dyn std::fmt::Display| AccountError::Internal(format!("argon2: {e}"));
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         let mut salt_buf = [0u8; 64];
-        let salt_bytes = salt.as_salt().decode_b64(&mut salt_buf).map_err(|e| internal(&e))?;
+        let salt_bytes = salt
+            .as_salt()
+            .decode_b64(&mut salt_buf)
+            .map_err(|e| internal(&e))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
         let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
         self.with_memory(&self.params, |memory| {
@@ -186,12 +189,19 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_made_with_other_parameters_still_verify() {
-        let old = Passwords::new(2048, 2, 1).hash("correct horse").await.unwrap();
+        let old = Passwords::new(2048, 2, 1)
+            .hash("correct horse")
+            .await
+            .unwrap();
         assert!(old.contains("m=2048,t=2,p=1"));
         let current = Passwords::new(1024, 1, 1);
         assert!(current.verify("correct horse", Some(&old)).await);
         assert!(!current.verify("correct hose", Some(&old)).await);
-        assert!(!current.verify("correct horse", Some("$argon2id$garbage")).await);
+        assert!(
+            !current
+                .verify("correct horse", Some("$argon2id$garbage"))
+                .await
+        );
     }
 
     #[test]
@@ -200,9 +210,16 @@ mod tests {
         // here, and one made here verifies there.
         use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
         let passwords = Passwords::new(1024, 1, 1);
-        let reference = Argon2::new(Algorithm::Argon2id, Version::V0x13, passwords.params.clone());
+        let reference = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            passwords.params.clone(),
+        );
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        let theirs = reference.hash_password(b"horse staple", &salt).unwrap().to_string();
+        let theirs = reference
+            .hash_password(b"horse staple", &salt)
+            .unwrap()
+            .to_string();
         assert!(passwords.matches("horse staple", &theirs));
         assert!(!passwords.matches("horse stapler", &theirs));
         let ours = passwords.hash_now("horse staple").unwrap();

@@ -8,9 +8,9 @@
 //! that, like `tram`, it has its own runtime and does not share the bench
 //! client's threads.
 
+use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::io::BufRead;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
@@ -48,7 +48,10 @@ pub async fn serve() -> anyhow::Result<()> {
         .route("/api/v1/conversations/{id}/messages", post(send))
         // The poster is Tram's browser client, which fetches its CSRF
         // cookie here first; nothing checks it.
-        .route("/healthz", get(|| async { ([(header::SET_COOKIE, "tram_csrf=baseline; Path=/")], "ok") }))
+        .route(
+            "/healthz",
+            get(|| async { ([(header::SET_COOKIE, "tram_csrf=baseline; Path=/")], "ok") }),
+        )
         .with_state(room);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("listening {}", listener.local_addr()?);
@@ -92,7 +95,11 @@ struct Event<'a> {
 }
 
 /// One message frame, serialised once for every recipient.
-async fn send(State(room): State<Room>, Path(id): Path<String>, Json(new): Json<Value>) -> Json<Value> {
+async fn send(
+    State(room): State<Room>,
+    Path(id): Path<String>,
+    Json(new): Json<Value>,
+) -> Json<Value> {
     let seq = room.last_seq.fetch_add(1, Ordering::Relaxed) + 1;
     let body = new["body"].as_str().unwrap_or_default();
     let message = Message {
@@ -115,8 +122,12 @@ async fn send(State(room): State<Room>, Path(id): Path<String>, Json(new): Json<
         edited_at: None,
         recalled: false,
     };
-    let frame = serde_json::to_vec(&Event { kind: "message", conversation_id: &id, message: &message })
-        .expect("events serialise");
+    let frame = serde_json::to_vec(&Event {
+        kind: "message",
+        conversation_id: &id,
+        message: &message,
+    })
+    .expect("events serialise");
     let _ = room.frames.send(Bytes::from(frame));
     Json(serde_json::to_value(&message).expect("messages serialise"))
 }
@@ -124,13 +135,18 @@ async fn send(State(room): State<Room>, Path(id): Path<String>, Json(new): Json<
 async fn connect(State(room): State<Room>, ws: WebSocketUpgrade) -> Response {
     // Tram's setting: tungstenite zero-fills its whole read buffer (128 KiB
     // by default) on every read attempt, once per frame sent here.
-    ws.read_buffer_size(4 * 1024).on_upgrade(move |socket| follow(socket, room))
+    ws.read_buffer_size(4 * 1024)
+        .on_upgrade(move |socket| follow(socket, room))
 }
 
 async fn follow(mut socket: WebSocket, room: Room) {
     let mut frames = room.frames.subscribe();
     let ready = json!({ "type": "ready", "conversations": [[CONVERSATION, room.last_seq.load(Ordering::Relaxed)]] });
-    if socket.send(Frame::Text(ready.to_string().into())).await.is_err() {
+    if socket
+        .send(Frame::Text(ready.to_string().into()))
+        .await
+        .is_err()
+    {
         return;
     }
     loop {

@@ -99,25 +99,43 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
     );
     let member_ids: Vec<&String> = members.iter().map(|(_, id)| id).collect();
     let (status, group) = owner
-        .post_json("/api/v1/conversations", json!({ "name": "全體同事", "member_ids": member_ids }))
+        .post_json(
+            "/api/v1/conversations",
+            json!({ "name": "全體同事", "member_ids": member_ids }),
+        )
         .await;
     anyhow::ensure!(status == 200, "creating the group: {status} {group}");
-    let conversation = group["conversation_id"].as_str().context("conversation id")?;
+    let conversation = group["conversation_id"]
+        .as_str()
+        .context("conversation id")?;
     let mut requests = vec![owner.socket_request(&owner.base)?];
     for (member, _) in &members {
         requests.push(member.socket_request(&member.base)?);
     }
-    let tram = measure(&owner, &messages_path(conversation), requests, options, node.pid()).await?;
+    let tram = measure(
+        &owner,
+        &messages_path(conversation),
+        requests,
+        options,
+        node.pid(),
+    )
+    .await?;
     report(&format!("Tram on {}", backend.name()), &tram, options);
 
     println!("### Tram as a share of the baseline\n");
-    println!("| | baseline | Tram ({}) | Tram / baseline |", backend.name());
+    println!(
+        "| | baseline | Tram ({}) | Tram / baseline |",
+        backend.name()
+    );
     println!("| --- | --- | --- | --- |");
     let (b, t) = (bare.delivered_per_second(), tram.delivered_per_second());
     println!("| delivered messages/s | {b:.0} | {t:.0} | {:.2} |", t / b);
     let bare_p = bare.delivery.latencies.percentiles(&[50.0, 99.0, 100.0]);
     let tram_p = tram.delivery.latencies.percentiles(&[50.0, 99.0, 100.0]);
-    for (name, (b, t)) in ["latency p50", "latency p99", "latency max"].iter().zip(bare_p.iter().zip(&tram_p)) {
+    for (name, (b, t)) in ["latency p50", "latency p99", "latency max"]
+        .iter()
+        .zip(bare_p.iter().zip(&tram_p))
+    {
         println!(
             "| {name} | {} | {} | {:.1}× |",
             ms(*b),
@@ -135,7 +153,13 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn measure(poster: &Client, path: &str, requests: Vec<Request>, options: &Options, server_pid: u32) -> anyhow::Result<Outcome> {
+async fn measure(
+    poster: &Client,
+    path: &str,
+    requests: Vec<Request>,
+    options: &Options,
+    server_pid: u32,
+) -> anyhow::Result<Outcome> {
     let clock = Clock::start();
     let connecting = Instant::now();
     let receivers = Receivers::connect(requests, CONNECT_PARALLEL, clock).await?;
@@ -144,10 +168,18 @@ async fn measure(poster: &Client, path: &str, requests: Vec<Request>, options: &
     let expected = (posts * receivers.len()) as u64;
 
     let wall = Instant::now();
-    let cpu_before = (cpu_seconds(server_pid)?, cpu_seconds(std::process::id())?, machine_busy_seconds()?);
+    let cpu_before = (
+        cpu_seconds(server_pid)?,
+        cpu_seconds(std::process::id())?,
+        machine_busy_seconds()?,
+    );
     let posting = post_steadily(poster, path, options.rate, posts, clock).await?;
     receivers.wait_for(expected, PATIENCE).await;
-    let cpu_after = (cpu_seconds(server_pid)?, cpu_seconds(std::process::id())?, machine_busy_seconds()?);
+    let cpu_after = (
+        cpu_seconds(server_pid)?,
+        cpu_seconds(std::process::id())?,
+        machine_busy_seconds()?,
+    );
     let wall = wall.elapsed().as_secs_f64();
     let server_rss_kib = rss_kib(server_pid)?;
 
@@ -157,7 +189,10 @@ async fn measure(poster: &Client, path: &str, requests: Vec<Request>, options: &
         span: Duration::from_micros(delivery.last_us.saturating_sub(posting.first_us)),
         server_cpu: (cpu_after.0 - cpu_before.0) / wall,
         bench_cpu: (cpu_after.1 - cpu_before.1) / wall,
-        other_cpu: ((cpu_after.2 - cpu_before.2) - (cpu_after.0 - cpu_before.0) - (cpu_after.1 - cpu_before.1)) / wall,
+        other_cpu: ((cpu_after.2 - cpu_before.2)
+            - (cpu_after.0 - cpu_before.0)
+            - (cpu_after.1 - cpu_before.1))
+            / wall,
         server_rss_kib,
         posting,
         delivery,
@@ -189,7 +224,10 @@ fn report(title: &str, outcome: &Outcome, options: &Options) {
         delivery.frames,
         delivery.mean_message_frame()
     );
-    println!("- latency, post sent → frame received: {}", delivery.latencies.summary());
+    println!(
+        "- latency, post sent → frame received: {}",
+        delivery.latencies.summary()
+    );
     println!(
         "- lost: {} missing ({} sockets missed some of {} messages; first missing index {}), {} duplicates, \
          {} sockets closed by the server",

@@ -31,7 +31,10 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
         let node = TramNode::start(&format!("cold-{i}"), backend, "").await?;
         starts.push(node.started_in);
     }
-    println!("- cold start (spawn to /healthz 200, fresh data dir): {}", starts.summary());
+    println!(
+        "- cold start (spawn to /healthz 200, fresh data dir): {}",
+        starts.summary()
+    );
 
     let node = TramNode::start("foundation", backend, "").await?;
     let idle = node.rss_kib()?;
@@ -52,8 +55,14 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
     );
 
     let (heard, logged_in) = qr_logins(&node.base, &owner, options.qr_logins).await?;
-    println!("- QR login, confirm → browser hears it (SSE): {}", heard.summary());
-    println!("- QR login, confirm → browser holds a session: {}", logged_in.summary());
+    println!(
+        "- QR login, confirm → browser hears it (SSE): {}",
+        heard.summary()
+    );
+    println!(
+        "- QR login, confirm → browser holds a session: {}",
+        logged_in.summary()
+    );
     Ok(())
 }
 
@@ -136,7 +145,9 @@ async fn qr_logins(base: &str, phone: &Client, count: usize) -> anyhow::Result<(
             .as_str()
             .and_then(|url| url.rsplit('/').next())
             .context("scan url")?;
-        let response = browser.get(&format!("/api/v1/qr/tickets/{id}/events")).await;
+        let response = browser
+            .get(&format!("/api/v1/qr/tickets/{id}/events"))
+            .await;
         let mut events = StatusEvents {
             stream: response.bytes_stream().boxed(),
             seen: String::new(),
@@ -147,7 +158,10 @@ async fn qr_logins(base: &str, phone: &Client, count: usize) -> anyhow::Result<(
 
         let confirmed = Instant::now();
         let (status, body) = phone
-            .post_json(&format!("/api/v1/qr/scan/{token}"), json!({ "approve": true }))
+            .post_json(
+                &format!("/api/v1/qr/scan/{token}"),
+                json!({ "approve": true }),
+            )
             .await;
         if status != 200 {
             bail!("confirm: {status} {body}");

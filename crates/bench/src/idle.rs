@@ -45,12 +45,19 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
     );
     let member_ids: Vec<&String> = members.iter().map(|(_, id)| id).collect();
     let (status, group) = owner
-        .post_json("/api/v1/conversations", json!({ "name": "全體同事", "member_ids": member_ids }))
+        .post_json(
+            "/api/v1/conversations",
+            json!({ "name": "全體同事", "member_ids": member_ids }),
+        )
         .await;
     anyhow::ensure!(status == 200, "creating the group: {status} {group}");
-    let conversation = group["conversation_id"].as_str().context("conversation id")?;
+    let conversation = group["conversation_id"]
+        .as_str()
+        .context("conversation id")?;
 
-    let clients: Vec<_> = std::iter::once(&owner).chain(members.iter().map(|(client, _)| client)).collect();
+    let clients: Vec<_> = std::iter::once(&owner)
+        .chain(members.iter().map(|(client, _)| client))
+        .collect();
     let requests = (0..options.sockets)
         .map(|i| clients[i % clients.len()].socket_request(&owner.base))
         .collect::<Result<Vec<_>, _>>()?;
@@ -66,7 +73,9 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
     let per_socket = (after as f64 - before as f64) / options.sockets as f64;
 
     let posting = post_steadily(&owner, &messages_path(conversation), 1.0, 1, clock).await?;
-    receivers.wait_for(options.sockets as u64, Duration::from_secs(10)).await;
+    receivers
+        .wait_for(options.sockets as u64, Duration::from_secs(10))
+        .await;
     let delivery = receivers.finish(1).await?;
 
     println!(

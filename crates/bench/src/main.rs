@@ -28,7 +28,10 @@ use clap::{Parser, Subcommand};
 use crate::node::Backend;
 
 #[derive(Parser)]
-#[command(name = "tram-bench", about = "Measures a real tram server over loopback")]
+#[command(
+    name = "tram-bench",
+    about = "Measures a real tram server over loopback"
+)]
 struct Cli {
     /// Run against PostgreSQL at this server URL (a fresh database is
     /// created per node) instead of SQLite.
@@ -124,13 +127,45 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
-        Command::Search { messages, groups, member_of, queries } => {
-            anyhow::ensure!(messages > 0 && groups > 0 && member_of <= groups && queries > 0, "need messages, groups and queries");
-            search::run(&backend, &search::Options { messages, groups, member_of, queries }).await
+        Command::Search {
+            messages,
+            groups,
+            member_of,
+            queries,
+        } => {
+            anyhow::ensure!(
+                messages > 0 && groups > 0 && member_of <= groups && queries > 0,
+                "need messages, groups and queries"
+            );
+            search::run(
+                &backend,
+                &search::Options {
+                    messages,
+                    groups,
+                    member_of,
+                    queries,
+                },
+            )
+            .await
         }
-        Command::Fanout { members, rate, seconds } => {
-            anyhow::ensure!(members >= 2 && rate > 0.0 && seconds > 0.0, "need two members and a positive rate and duration");
-            fanout::run(&backend, &fanout::Options { members, rate, seconds }).await
+        Command::Fanout {
+            members,
+            rate,
+            seconds,
+        } => {
+            anyhow::ensure!(
+                members >= 2 && rate > 0.0 && seconds > 0.0,
+                "need two members and a positive rate and duration"
+            );
+            fanout::run(
+                &backend,
+                &fanout::Options {
+                    members,
+                    rate,
+                    seconds,
+                },
+            )
+            .await
         }
         Command::IdleSockets { sockets, users } => {
             let users = users.unwrap_or(sockets);

@@ -76,7 +76,10 @@ async fn fresh_postgres(server: &str, name: &str) -> anyhow::Result<String> {
 }
 
 fn drop_postgres(server: &str, name: &str) {
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
         return;
     };
     runtime.block_on(async {
@@ -92,13 +95,18 @@ impl TramNode {
     /// Starts `tram serve` with `settings` (TOML) in a new directory under
     /// the system temp dir and waits until it is healthy.
     pub async fn start(name: &str, backend: &Backend, settings: &str) -> anyhow::Result<TramNode> {
-        let data_dir = std::env::temp_dir().join(format!("tram-bench-{}-{name}", std::process::id()));
+        let data_dir =
+            std::env::temp_dir().join(format!("tram-bench-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
         std::fs::create_dir_all(&data_dir)?;
         let mut config = settings.to_string();
         let mut database = None;
         if let Backend::Postgres(server) = backend {
-            let db = format!("tram_bench_{}_{}", std::process::id(), name.replace('-', "_"));
+            let db = format!(
+                "tram_bench_{}_{}",
+                std::process::id(),
+                name.replace('-', "_")
+            );
             let url = fresh_postgres(server, &db).await?;
             config = format!("database_url = \"{url}\"\n{config}");
             database = Some((server.clone(), db));
@@ -177,7 +185,8 @@ pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
         .1
         .split_whitespace()
         .collect();
-    let ticks: u64 = fields.get(11).context("no utime")?.parse::<u64>()? + fields.get(12).context("no stime")?.parse::<u64>()?;
+    let ticks: u64 = fields.get(11).context("no utime")?.parse::<u64>()?
+        + fields.get(12).context("no stime")?.parse::<u64>()?;
     // SAFETY: sysconf only reads a system constant.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     Ok(ticks as f64 / per_second)
@@ -196,7 +205,13 @@ pub fn machine_busy_seconds() -> anyhow::Result<f64> {
         .map(|v| v.parse().unwrap_or(0))
         .collect();
     // user nice system idle iowait irq softirq steal …
-    let busy: u64 = fields.iter().take(8).enumerate().filter(|(i, _)| *i != 3 && *i != 4).map(|(_, v)| v).sum();
+    let busy: u64 = fields
+        .iter()
+        .take(8)
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4)
+        .map(|(_, v)| v)
+        .sum();
     // SAFETY: sysconf only reads a system constant.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     Ok(busy as f64 / per_second)
@@ -206,7 +221,10 @@ pub fn machine_busy_seconds() -> anyhow::Result<f64> {
 /// (the servers) inherit it. Thousands of sockets need thousands of fds on
 /// both ends.
 pub fn raise_fd_limit() -> anyhow::Result<u64> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit/setrlimit read and write the struct we own.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {

@@ -46,7 +46,12 @@ pub async fn add_members(
         if status != 200 {
             bail!("invitation: {status} {invitation}");
         }
-        codes.push(invitation["code"].as_str().context("invitation code")?.to_string());
+        codes.push(
+            invitation["code"]
+                .as_str()
+                .context("invitation code")?
+                .to_string(),
+        );
     }
     stream::iter(0..count)
         .map(|i| {

@@ -41,7 +41,13 @@ pub fn messages_path(conversation_id: &str) -> String {
 }
 
 /// Posts messages `0..count` at `rate` per second.
-pub async fn post_steadily(client: &Client, path: &str, rate: f64, count: usize, clock: Clock) -> anyhow::Result<Posting> {
+pub async fn post_steadily(
+    client: &Client,
+    path: &str,
+    rate: f64,
+    count: usize,
+    clock: Clock,
+) -> anyhow::Result<Posting> {
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let started = tokio::time::Instant::now();
     let first_us = clock.now_us();
@@ -52,7 +58,9 @@ pub async fn post_steadily(client: &Client, path: &str, rate: f64, count: usize,
         let (client, path) = (client.clone(), path.to_string());
         tasks.push(tokio::spawn(async move {
             let sent_us = clock.now_us();
-            let (status, answer) = client.post_json(&path, json!({ "body": body(clock, index) })).await;
+            let (status, answer) = client
+                .post_json(&path, json!({ "body": body(clock, index) }))
+                .await;
             drop(slot);
             (status, answer, sent_us, clock.now_us())
         }));
@@ -68,14 +76,19 @@ pub async fn post_steadily(client: &Client, path: &str, rate: f64, count: usize,
     for task in tasks {
         let (status, answer, sent_us, answered_us) = task.await?;
         posting.last_us = posting.last_us.max(answered_us);
-        posting.latencies.push(Duration::from_micros(answered_us - sent_us));
+        posting
+            .latencies
+            .push(Duration::from_micros(answered_us - sent_us));
         if !status.is_success() {
             posting.failed += 1;
             first_failure.get_or_insert(format!("{status} {answer}"));
         }
     }
     if posting.failed == count {
-        bail!("every post failed, e.g. {}", first_failure.unwrap_or_default());
+        bail!(
+            "every post failed, e.g. {}",
+            first_failure.unwrap_or_default()
+        );
     }
     if let Some(failure) = first_failure {
         eprintln!("{} of {count} posts failed, e.g. {failure}", posting.failed);

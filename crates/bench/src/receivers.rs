@@ -83,7 +83,8 @@ impl Tally {
             return;
         };
         self.message_bytes += text.len() as u64;
-        self.latencies.push(Duration::from_micros(at_us.saturating_sub(sent_us)));
+        self.latencies
+            .push(Duration::from_micros(at_us.saturating_sub(sent_us)));
         if self.seen.len() <= index {
             self.seen.resize(index + 1, 0);
         }
@@ -136,7 +137,11 @@ impl Receivers {
     /// Opens one socket per request, `parallel` handshakes at a time; each
     /// is counted as connected once its `ready` frame has arrived (the
     /// server subscribes before sending it), and is read from then on.
-    pub async fn connect(requests: Vec<Request>, parallel: usize, clock: Clock) -> anyhow::Result<Receivers> {
+    pub async fn connect(
+        requests: Vec<Request>,
+        parallel: usize,
+        clock: Clock,
+    ) -> anyhow::Result<Receivers> {
         let progress = Arc::new(Progress::default());
         let (stop, stopped) = watch::channel(false);
         let tasks = stream::iter(requests)
@@ -150,7 +155,11 @@ impl Receivers {
             .buffer_unordered(parallel)
             .try_collect()
             .await?;
-        Ok(Receivers { tasks, stop, progress })
+        Ok(Receivers {
+            tasks,
+            stop,
+            progress,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -160,7 +169,10 @@ impl Receivers {
     /// Waits until `expected` benchmark messages have arrived in all, or
     /// until none has arrived for `patience`.
     pub async fn wait_for(&self, expected: u64, patience: Duration) {
-        let mut last = (self.progress.messages.load(Ordering::Relaxed), Instant::now());
+        let mut last = (
+            self.progress.messages.load(Ordering::Relaxed),
+            Instant::now(),
+        );
         loop {
             let now = self.progress.messages.load(Ordering::Relaxed);
             if now >= expected {
@@ -238,7 +250,12 @@ async fn open(request: Request) -> anyhow::Result<Ws> {
     }
 }
 
-async fn read(mut ws: Ws, mut stop: watch::Receiver<bool>, clock: Clock, progress: Arc<Progress>) -> Tally {
+async fn read(
+    mut ws: Ws,
+    mut stop: watch::Receiver<bool>,
+    clock: Clock,
+    progress: Arc<Progress>,
+) -> Tally {
     let mut tally = Tally::default();
     loop {
         let frame = tokio::select! {
@@ -266,8 +283,14 @@ mod tests {
     fn the_marker_is_found_in_a_message_frame_and_nowhere_else() {
         let frame = r#"{"type":"message","conversation_id":"c","message":{"seq":3,"body":"fanout 17 123456 今日開會","html":"fanout 17 123456 今日開會"}}"#;
         assert_eq!(marker(frame), Some((17, 123456)));
-        assert_eq!(marker(r#"{"type":"notify","conversation_id":"c","message_id":"m","mention":false}"#), None);
-        assert_eq!(marker(r#"{"type":"message","message":{"body":"fanout of opinions"}}"#), None);
+        assert_eq!(
+            marker(r#"{"type":"notify","conversation_id":"c","message_id":"m","mention":false}"#),
+            None
+        );
+        assert_eq!(
+            marker(r#"{"type":"message","message":{"body":"fanout of opinions"}}"#),
+            None
+        );
     }
 
     #[test]
@@ -280,7 +303,10 @@ mod tests {
         tally.record("{\"type\":\"notify\"}", 1700, &progress);
         assert_eq!(tally.seen, vec![0, 2]);
         assert_eq!(tally.frames, 3);
-        assert_eq!(tally.latencies.percentiles(&[0.0]), [Duration::from_micros(500)]);
+        assert_eq!(
+            tally.latencies.percentiles(&[0.0]),
+            [Duration::from_micros(500)]
+        );
         assert_eq!(progress.messages.load(Ordering::Relaxed), 2);
     }
 }

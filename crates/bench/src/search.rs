@@ -26,21 +26,163 @@ pub struct Options {
 
 /// Business words people in a Hong Kong office write.
 const ZH: &[&str] = &[
-    "現金流", "報表", "預算", "會議", "客戶", "合約", "發票", "報價", "審批", "採購", "差旅", "報銷", "請假", "季度",
-    "營收", "利潤", "成本", "供應商", "付款", "收款", "銀行", "貸款", "利率", "匯率", "港元", "美元", "人民幣",
-    "市場", "銷售", "推廣", "活動", "產品", "項目", "進度", "交付", "測試", "上線", "系統", "伺服器", "維護",
-    "數據", "分析", "簡報", "文件", "簽署", "蓋章", "法律", "合規", "審計", "風險", "保險", "人事", "招聘",
-    "面試", "培訓", "薪酬", "花紅", "假期", "辦公室", "租約", "裝修", "物業", "董事會", "股東", "年報", "公告",
-    "昨日", "今日", "明天", "下週", "上季", "本月", "已更新", "請確認", "麻煩", "盡快", "跟進", "處理", "完成",
-    "提交", "檢查", "安排", "通知", "更新", "同事", "經理", "主管", "財務部", "行政部", "資訊科技部", "客戶服務",
+    "現金流",
+    "報表",
+    "預算",
+    "會議",
+    "客戶",
+    "合約",
+    "發票",
+    "報價",
+    "審批",
+    "採購",
+    "差旅",
+    "報銷",
+    "請假",
+    "季度",
+    "營收",
+    "利潤",
+    "成本",
+    "供應商",
+    "付款",
+    "收款",
+    "銀行",
+    "貸款",
+    "利率",
+    "匯率",
+    "港元",
+    "美元",
+    "人民幣",
+    "市場",
+    "銷售",
+    "推廣",
+    "活動",
+    "產品",
+    "項目",
+    "進度",
+    "交付",
+    "測試",
+    "上線",
+    "系統",
+    "伺服器",
+    "維護",
+    "數據",
+    "分析",
+    "簡報",
+    "文件",
+    "簽署",
+    "蓋章",
+    "法律",
+    "合規",
+    "審計",
+    "風險",
+    "保險",
+    "人事",
+    "招聘",
+    "面試",
+    "培訓",
+    "薪酬",
+    "花紅",
+    "假期",
+    "辦公室",
+    "租約",
+    "裝修",
+    "物業",
+    "董事會",
+    "股東",
+    "年報",
+    "公告",
+    "昨日",
+    "今日",
+    "明天",
+    "下週",
+    "上季",
+    "本月",
+    "已更新",
+    "請確認",
+    "麻煩",
+    "盡快",
+    "跟進",
+    "處理",
+    "完成",
+    "提交",
+    "檢查",
+    "安排",
+    "通知",
+    "更新",
+    "同事",
+    "經理",
+    "主管",
+    "財務部",
+    "行政部",
+    "資訊科技部",
+    "客戶服務",
 ];
 const EN: &[&str] = &[
-    "report", "budget", "meeting", "client", "contract", "invoice", "quote", "approval", "purchase", "travel",
-    "expense", "leave", "quarter", "revenue", "profit", "cost", "supplier", "payment", "bank", "loan", "rate",
-    "market", "sales", "campaign", "product", "project", "progress", "delivery", "testing", "release", "server",
-    "maintenance", "data", "analysis", "slides", "document", "sign", "legal", "compliance", "audit", "risk",
-    "please", "check", "update", "today", "tomorrow", "deadline", "review", "draft", "final", "team", "office",
-    "cashflow", "forecast", "KPI", "Q3", "Q4", "HKD", "USD", "urgent", "FYI", "thanks", "done", "pending",
+    "report",
+    "budget",
+    "meeting",
+    "client",
+    "contract",
+    "invoice",
+    "quote",
+    "approval",
+    "purchase",
+    "travel",
+    "expense",
+    "leave",
+    "quarter",
+    "revenue",
+    "profit",
+    "cost",
+    "supplier",
+    "payment",
+    "bank",
+    "loan",
+    "rate",
+    "market",
+    "sales",
+    "campaign",
+    "product",
+    "project",
+    "progress",
+    "delivery",
+    "testing",
+    "release",
+    "server",
+    "maintenance",
+    "data",
+    "analysis",
+    "slides",
+    "document",
+    "sign",
+    "legal",
+    "compliance",
+    "audit",
+    "risk",
+    "please",
+    "check",
+    "update",
+    "today",
+    "tomorrow",
+    "deadline",
+    "review",
+    "draft",
+    "final",
+    "team",
+    "office",
+    "cashflow",
+    "forecast",
+    "KPI",
+    "Q3",
+    "Q4",
+    "HKD",
+    "USD",
+    "urgent",
+    "FYI",
+    "thanks",
+    "done",
+    "pending",
 ];
 
 /// A small deterministic generator (xorshift64*), so every run writes the
@@ -98,16 +240,31 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
     let (searcher, searcher_id) = members.into_iter().next().context("one member")?;
     let mut groups = Vec::with_capacity(options.groups);
     for i in 0..options.groups {
-        let with: Vec<&str> = if i < options.member_of { vec![searcher_id.as_str()] } else { vec![] };
+        let with: Vec<&str> = if i < options.member_of {
+            vec![searcher_id.as_str()]
+        } else {
+            vec![]
+        };
         let (status, body) = owner
-            .post_json("/api/v1/conversations", json!({ "name": format!("群組 {i}"), "member_ids": with }))
+            .post_json(
+                "/api/v1/conversations",
+                json!({ "name": format!("群組 {i}"), "member_ids": with }),
+            )
             .await;
         if status != 200 {
             bail!("group: {status} {body}");
         }
-        groups.push(body["conversation_id"].as_str().context("conversation id")?.to_string());
+        groups.push(
+            body["conversation_id"]
+                .as_str()
+                .context("conversation id")?
+                .to_string(),
+        );
     }
-    let owner_id = owner.get_json("/api/v1/me").await.1["user"]["id"].as_str().context("owner id")?.to_string();
+    let owner_id = owner.get_json("/api/v1/me").await.1["user"]["id"]
+        .as_str()
+        .context("owner id")?
+        .to_string();
 
     let data_dir = node.data_dir.clone();
     let node = node.stop_keeping_data().await?;
@@ -122,7 +279,10 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
     let sentinel = search(&searcher, "終點標記").await?;
     let indexed_in = began.elapsed();
     if sentinel.0 != 1 {
-        bail!("the last message written was not found ({} results)", sentinel.0);
+        bail!(
+            "the last message written was not found ({} results)",
+            sentinel.0
+        );
     }
     let index_bytes = dir_size(&data_dir.join("search"));
 
@@ -153,7 +313,10 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
         "| history | {} messages in {} groups; the searcher is in {} of them |",
         options.messages, options.groups, options.member_of
     );
-    println!("| writing the history into SQLite (bench side) | {:.1} s |", written_in.as_secs_f64());
+    println!(
+        "| writing the history into SQLite (bench side) | {:.1} s |",
+        written_in.as_secs_f64()
+    );
     println!(
         "| index build from the change log at start-up | {:.1} s ({:.0} messages/s), index {:.0} MiB |",
         indexed_in.as_secs_f64(),
@@ -168,7 +331,10 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
         options.queries
     );
     println!("| server RSS after the queries | {rss:.0} MiB |");
-    println!("\n(p99 {} against the target of 50 ms)", ms(samples.percentiles(&[99.0])[0]));
+    println!(
+        "\n(p99 {} against the target of 50 ms)",
+        ms(samples.percentiles(&[99.0])[0])
+    );
     Ok(())
 }
 
@@ -187,10 +353,17 @@ async fn search(client: &Client, query: &str) -> anyhow::Result<(usize, Duration
 
 /// Writes `count` messages round-robin into `groups`, as the server would:
 /// each with the next sequence number of its group and a change-log row.
-async fn write_history(data_dir: &std::path::Path, groups: &[String], sender: &str, count: usize) -> anyhow::Result<()> {
+async fn write_history(
+    data_dir: &std::path::Path,
+    groups: &[String],
+    sender: &str,
+    count: usize,
+) -> anyhow::Result<()> {
     let url = format!("sqlite://{}", data_dir.join("tram.db").display());
     let mut db = SqliteConnection::connect(&url).await?;
-    sqlx::query("PRAGMA synchronous = OFF").execute(&mut db).await?;
+    sqlx::query("PRAGMA synchronous = OFF")
+        .execute(&mut db)
+        .await?;
     let mut rng = Rng(0x1234_5678_9ABC_DEF1);
     let start_ms = 1_760_000_000_000i64;
     let mut seqs = vec![0i64; groups.len()];
@@ -204,7 +377,11 @@ async fn write_history(data_dir: &std::path::Path, groups: &[String], sender: &s
             seqs[g] += 1;
             let id = format!("bench{i:012}");
             let at = start_ms + i as i64 * 100;
-            let body = if i + 1 == count { "終點標記 the end".to_string() } else { message_text(&mut rng) };
+            let body = if i + 1 == count {
+                "終點標記 the end".to_string()
+            } else {
+                message_text(&mut rng)
+            };
             sqlx::query(
                 "INSERT INTO messages (id, conversation_id, seq, sender_id, kind, body, mentions, mention_all, created_at) \
                  VALUES ($1, $2, $3, $4, 'text', $5, '[]', 0, $6)",
@@ -243,7 +420,13 @@ fn dir_size(dir: &std::path::Path) -> u64 {
         .map(|entries| {
             entries
                 .flatten()
-                .map(|e| if e.path().is_dir() { dir_size(&e.path()) } else { e.metadata().map_or(0, |m| m.len()) })
+                .map(|e| {
+                    if e.path().is_dir() {
+                        dir_size(&e.path())
+                    } else {
+                        e.metadata().map_or(0, |m| m.len())
+                    }
+                })
                 .sum()
         })
         .unwrap_or(0)

@@ -40,7 +40,13 @@ impl Samples {
         let [p50, p99, max] = self.percentiles(&[50.0, 99.0, 100.0])[..] else {
             unreachable!("three percentiles asked, three returned")
         };
-        format!("p50 {}, p99 {}, max {} (n = {})", ms(p50), ms(p99), ms(max), self.len())
+        format!(
+            "p50 {}, p99 {}, max {} (n = {})",
+            ms(p50),
+            ms(p99),
+            ms(max),
+            self.len()
+        )
     }
 }
 
@@ -59,7 +65,10 @@ mod tests {
             samples.push(Duration::from_millis(ms));
         }
         let ms = |n| Duration::from_millis(n);
-        assert_eq!(samples.percentiles(&[50.0, 99.0, 100.0]), [ms(50), ms(99), ms(100)]);
+        assert_eq!(
+            samples.percentiles(&[50.0, 99.0, 100.0]),
+            [ms(50), ms(99), ms(100)]
+        );
         assert_eq!(Samples::default().percentiles(&[50.0]), [Duration::ZERO]);
     }
 }

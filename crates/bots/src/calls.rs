@@ -54,11 +54,22 @@ pub struct CallRecord<'a> {
 /// Records a call (refused ones; accepted ones come from [`admit`]).
 pub async fn record(state: &AppState, call: &CallRecord<'_>) -> BotResult<String> {
     let id = new_id();
-    insert(&mut *state.db.write().acquire().await?, &id, call, state.clock.now_ms()).await?;
+    insert(
+        &mut *state.db.write().acquire().await?,
+        &id,
+        call,
+        state.clock.now_ms(),
+    )
+    .await?;
     Ok(id)
 }
 
-async fn insert(conn: &mut sqlx::AnyConnection, id: &str, call: &CallRecord<'_>, now: i64) -> Result<(), sqlx::Error> {
+async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    call: &CallRecord<'_>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO robot_calls (id, robot_id, robot_name, conversation_id, ip, msgtype, errcode, errmsg, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -80,7 +91,11 @@ async fn insert(conn: &mut sqlx::AnyConnection, id: &str, call: &CallRecord<'_>,
 /// Admits a call under the robot's rate limit: records it as accepted and
 /// returns its id, or `None` when `limit` calls were accepted in the last
 /// minute (nothing is recorded then; the caller logs the refusal).
-pub async fn admit(state: &AppState, call: &CallRecord<'_>, limit: i64) -> BotResult<Option<String>> {
+pub async fn admit(
+    state: &AppState,
+    call: &CallRecord<'_>,
+    limit: i64,
+) -> BotResult<Option<String>> {
     let robot_id = call.robot_id.unwrap_or_default();
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
@@ -107,7 +122,13 @@ pub async fn admit(state: &AppState, call: &CallRecord<'_>, limit: i64) -> BotRe
 
 /// Completes an admitted call: the message it posted, or the refusal that
 /// came after all (the group was dissolved meanwhile).
-pub async fn finish(db: &Db, call_id: &str, message_id: Option<&str>, errcode: i64, errmsg: &str) -> BotResult<()> {
+pub async fn finish(
+    db: &Db,
+    call_id: &str,
+    message_id: Option<&str>,
+    errcode: i64,
+    errmsg: &str,
+) -> BotResult<()> {
     sqlx::query("UPDATE robot_calls SET message_id = $1, errcode = $2, errmsg = $3 WHERE id = $4")
         .bind(message_id)
         .bind(errcode)
@@ -138,7 +159,11 @@ pub struct CallFilter {
 }
 
 /// Calls to the robots of a group, newest first.
-pub async fn list(db: &Db, conversation_id: &str, filter: &CallFilter) -> BotResult<Vec<RobotCall>> {
+pub async fn list(
+    db: &Db,
+    conversation_id: &str,
+    filter: &CallFilter,
+) -> BotResult<Vec<RobotCall>> {
     let limit = filter.limit.unwrap_or(100).clamp(1, 500);
     let outcome = match filter.outcome.as_deref() {
         Some("ok") => 1,

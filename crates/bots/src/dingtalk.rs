@@ -46,7 +46,10 @@ impl Refusal {
             Refusal::MissingParam(_) | Refusal::InvalidParam(_) => 40035,
             Refusal::NotPost => 43002,
             Refusal::UnknownToken => 300005,
-            Refusal::SignMismatch | Refusal::InvalidTimestamp | Refusal::KeywordMissing | Refusal::IpNotAllowed(_) => 310000,
+            Refusal::SignMismatch
+            | Refusal::InvalidTimestamp
+            | Refusal::KeywordMissing
+            | Refusal::IpNotAllowed(_) => 310000,
             Refusal::TooFast(_) => 130101,
             Refusal::RobotStopped => 400102,
             Refusal::GroupDissolved => 400013,
@@ -102,11 +105,15 @@ pub struct RobotPost {
 
 /// The `msgtype` of a body, if it has one (for the log of refused calls).
 pub fn msgtype_of(body: &Value) -> Option<String> {
-    body.get("msgtype").and_then(Value::as_str).map(|s| s.chars().take(32).collect())
+    body.get("msgtype")
+        .and_then(Value::as_str)
+        .map(|s| s.chars().take(32).collect())
 }
 
 fn object<'a>(body: &'a Value, name: &str) -> Result<&'a Value, Refusal> {
-    body.get(name).filter(|v| v.is_object()).ok_or_else(|| Refusal::MissingParam(name.into()))
+    body.get(name)
+        .filter(|v| v.is_object())
+        .ok_or_else(|| Refusal::MissingParam(name.into()))
 }
 
 /// A text field; numbers are taken as their digits (some clients send
@@ -131,7 +138,11 @@ fn optional(parent: &Value, field: &str) -> Option<String> {
 
 fn list(value: Option<&Value>) -> Vec<String> {
     match value {
-        Some(Value::Array(items)) => items.iter().filter_map(|v| text_of(Some(v))).filter(|s| !s.trim().is_empty()).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| text_of(Some(v)))
+            .filter(|s| !s.trim().is_empty())
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -151,12 +162,17 @@ fn at_of(body: &Value) -> At {
     };
     let mut user_ids = list(at.get("atUserIds"));
     user_ids.extend(list(at.get("atDingtalkIds")));
-    At { mobiles: list(at.get("atMobiles")), user_ids, all: flag(at.get("isAtAll")) }
+    At {
+        mobiles: list(at.get("atMobiles")),
+        user_ids,
+        all: flag(at.get("isAtAll")),
+    }
 }
 
 /// Reads a POSTed body. `Err` carries the code to answer with.
 pub fn parse(bytes: &[u8]) -> Result<RobotPost, Refusal> {
-    let body: Value = serde_json::from_slice(bytes).map_err(|_| Refusal::MissingParam("json".into()))?;
+    let body: Value =
+        serde_json::from_slice(bytes).map_err(|_| Refusal::MissingParam("json".into()))?;
     if !body.is_object() {
         return Err(Refusal::MissingParam("json".into()));
     }
@@ -174,13 +190,23 @@ pub fn parse(bytes: &[u8]) -> Result<RobotPost, Refusal> {
         "text" => {
             let text = object(&body, "text")?;
             let content = required(text, "text", "content")?;
-            Ok(post(MessageKind::Text, content.clone(), None, vec![content]))
+            Ok(post(
+                MessageKind::Text,
+                content.clone(),
+                None,
+                vec![content],
+            ))
         }
         "markdown" => {
             let markdown = object(&body, "markdown")?;
             let title = required(markdown, "markdown", "title")?;
             let text = required(markdown, "markdown", "text")?;
-            Ok(post(MessageKind::Markdown, text.clone(), None, vec![title, text]))
+            Ok(post(
+                MessageKind::Markdown,
+                text.clone(),
+                None,
+                vec![title, text],
+            ))
         }
         "link" => {
             let link = object(&body, "link")?;
@@ -188,15 +214,28 @@ pub fn parse(bytes: &[u8]) -> Result<RobotPost, Refusal> {
             let text = required(link, "link", "text")?;
             let url = required(link, "link", "messageUrl")?;
             let picture = optional(link, "picUrl");
-            let card = Card::Link { title: title.clone(), text: text.clone(), url, picture };
-            Ok(post(MessageKind::Card, card.summary(), Some(card), vec![title, text]))
+            let card = Card::Link {
+                title: title.clone(),
+                text: text.clone(),
+                url,
+                picture,
+            };
+            Ok(post(
+                MessageKind::Card,
+                card.summary(),
+                Some(card),
+                vec![title, text],
+            ))
         }
         "actionCard" => {
             let action = object(&body, "actionCard")?;
             let title = required(action, "actionCard", "title")?;
             let text = required(action, "actionCard", "text")?;
             // Single button ("整體跳轉") or several ("獨立跳轉").
-            let buttons = match (optional(action, "singleTitle"), optional(action, "singleURL")) {
+            let buttons = match (
+                optional(action, "singleTitle"),
+                optional(action, "singleURL"),
+            ) {
                 (Some(title), Some(url)) => vec![CardButton { title, url }],
                 _ => match action.get("btns") {
                     Some(Value::Array(btns)) if !btns.is_empty() => btns
@@ -214,7 +253,12 @@ pub fn parse(bytes: &[u8]) -> Result<RobotPost, Refusal> {
             let horizontal = flag(action.get("btnOrientation"));
             let mut texts = vec![title.clone(), text.clone()];
             texts.extend(buttons.iter().map(|b| b.title.clone()));
-            let card = Card::Action { title, text, buttons, horizontal };
+            let card = Card::Action {
+                title,
+                text,
+                buttons,
+                horizontal,
+            };
             Ok(post(MessageKind::Card, card.summary(), Some(card), texts))
         }
         "feedCard" => {
@@ -242,7 +286,12 @@ pub fn parse(bytes: &[u8]) -> Result<RobotPost, Refusal> {
             let image = object(&body, "image")?;
             let url = required(image, "image", "picURL")?;
             let picture = tram_chat::cards::safe_picture(&url).ok_or(Refusal::UnsafeLink)?;
-            Ok(post(MessageKind::Markdown, format!("![]({picture})"), None, Vec::new()))
+            Ok(post(
+                MessageKind::Markdown,
+                format!("![]({picture})"),
+                None,
+                Vec::new(),
+            ))
         }
         _ => Err(Refusal::UnsupportedType),
     }
@@ -266,7 +315,14 @@ mod tests {
         .unwrap();
         assert_eq!(post.kind, MessageKind::Text);
         assert_eq!(post.body, "我就是我, @85291234567 是不一樣的煙火");
-        assert_eq!(post.at, At { mobiles: vec!["85291234567".into(), "13800000000".into()], user_ids: vec!["u1".into()], all: false });
+        assert_eq!(
+            post.at,
+            At {
+                mobiles: vec!["85291234567".into(), "13800000000".into()],
+                user_ids: vec!["u1".into()],
+                all: false
+            }
+        );
         let all = parse_json(serde_json::json!({ "msgtype": "text", "text": { "content": "x" }, "at": { "isAtAll": "true" } })).unwrap();
         assert!(all.at.all);
     }
@@ -283,7 +339,11 @@ mod tests {
             "btnOrientation": "0", "singleTitle": "閱讀全文", "singleURL": "https://www.dingtalk.com/" } }))
         .unwrap();
         match &single.card {
-            Some(Card::Action { buttons, horizontal, .. }) => {
+            Some(Card::Action {
+                buttons,
+                horizontal,
+                ..
+            }) => {
                 assert_eq!(buttons.len(), 1);
                 assert!(!horizontal);
             }
@@ -294,7 +354,11 @@ mod tests {
             "btns": [{ "title": "內容不錯", "actionURL": "https://a.example/" }, { "title": "不感興趣", "actionURL": "https://b.example/" }] } }))
         .unwrap();
         match &multi.card {
-            Some(Card::Action { buttons, horizontal, .. }) => {
+            Some(Card::Action {
+                buttons,
+                horizontal,
+                ..
+            }) => {
                 assert_eq!(buttons.len(), 2);
                 assert!(horizontal);
             }
@@ -308,20 +372,51 @@ mod tests {
         assert!(matches!(&feed.card, Some(Card::Feed { items }) if items.len() == 2));
         let markdown = parse_json(serde_json::json!({ "msgtype": "markdown", "markdown": { "title": "杭州天氣", "text": "#### 杭州天氣" } })).unwrap();
         assert_eq!(markdown.kind, MessageKind::Markdown);
-        assert_eq!(markdown.texts, vec!["杭州天氣".to_string(), "#### 杭州天氣".to_string()]);
+        assert_eq!(
+            markdown.texts,
+            vec!["杭州天氣".to_string(), "#### 杭州天氣".to_string()]
+        );
     }
 
     #[test]
     fn refusals_carry_dingtalks_codes() {
         let code = |v: Value| parse_json(v).unwrap_err().errcode();
-        assert_eq!(parse(b"not json").unwrap_err(), Refusal::MissingParam("json".into()));
-        assert_eq!(code(serde_json::json!({ "text": { "content": "x" } })), 40035);
+        assert_eq!(
+            parse(b"not json").unwrap_err(),
+            Refusal::MissingParam("json".into())
+        );
+        assert_eq!(
+            code(serde_json::json!({ "text": { "content": "x" } })),
+            40035
+        );
         assert_eq!(code(serde_json::json!({ "msgtype": "text" })), 40035);
-        assert_eq!(code(serde_json::json!({ "msgtype": "text", "text": { "content": "  " } })), 40035);
-        assert_eq!(code(serde_json::json!({ "msgtype": "actionCard", "actionCard": { "title": "t", "text": "x" } })), 40035);
-        assert_eq!(code(serde_json::json!({ "msgtype": "voice", "voice": {} })), 400105);
-        assert_eq!(code(serde_json::json!({ "msgtype": "image", "image": { "picURL": "javascript:alert(1)" } })), 430101);
-        assert_eq!(Refusal::IpNotAllowed("127.0.0.1".into()).errmsg(), "ip 127.0.0.1 not in whitelist");
-        assert_eq!(Refusal::TooFast(20).errmsg(), "send too fast, exceed 20 times per minute");
+        assert_eq!(
+            code(serde_json::json!({ "msgtype": "text", "text": { "content": "  " } })),
+            40035
+        );
+        assert_eq!(
+            code(
+                serde_json::json!({ "msgtype": "actionCard", "actionCard": { "title": "t", "text": "x" } })
+            ),
+            40035
+        );
+        assert_eq!(
+            code(serde_json::json!({ "msgtype": "voice", "voice": {} })),
+            400105
+        );
+        assert_eq!(
+            code(
+                serde_json::json!({ "msgtype": "image", "image": { "picURL": "javascript:alert(1)" } })
+            ),
+            430101
+        );
+        assert_eq!(
+            Refusal::IpNotAllowed("127.0.0.1".into()).errmsg(),
+            "ip 127.0.0.1 not in whitelist"
+        );
+        assert_eq!(
+            Refusal::TooFast(20).errmsg(),
+            "send too fast, exceed 20 times per minute"
+        );
     }
 }

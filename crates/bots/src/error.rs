@@ -33,20 +33,41 @@ impl From<BotError> for ApiError {
         use BotError::*;
         let e = |status, code, key| ApiError::new(status, code, Msg::new(key));
         match err {
-            InvalidName => e(StatusCode::BAD_REQUEST, "invalid_name", "bots.error.invalid_name").field("name", Msg::new("bots.error.invalid_name")),
-            InvalidAvatar => {
-                e(StatusCode::BAD_REQUEST, "invalid_avatar", "bots.error.invalid_avatar").field("avatar_url", Msg::new("bots.error.invalid_avatar"))
-            }
-            InvalidKeywords => {
-                e(StatusCode::BAD_REQUEST, "invalid_keywords", "bots.error.invalid_keywords").field("keywords", Msg::new("bots.error.invalid_keywords"))
-            }
+            InvalidName => e(
+                StatusCode::BAD_REQUEST,
+                "invalid_name",
+                "bots.error.invalid_name",
+            )
+            .field("name", Msg::new("bots.error.invalid_name")),
+            InvalidAvatar => e(
+                StatusCode::BAD_REQUEST,
+                "invalid_avatar",
+                "bots.error.invalid_avatar",
+            )
+            .field("avatar_url", Msg::new("bots.error.invalid_avatar")),
+            InvalidKeywords => e(
+                StatusCode::BAD_REQUEST,
+                "invalid_keywords",
+                "bots.error.invalid_keywords",
+            )
+            .field("keywords", Msg::new("bots.error.invalid_keywords")),
             InvalidIpRule(entry) => {
                 let msg = Msg::new("bots.error.invalid_ip").arg("entry", entry);
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_ip", msg.clone()).field("ip_allowlist", msg)
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_ip", msg.clone())
+                    .field("ip_allowlist", msg)
             }
-            NoSecurity => e(StatusCode::BAD_REQUEST, "no_security", "bots.error.no_security"),
+            NoSecurity => e(
+                StatusCode::BAD_REQUEST,
+                "no_security",
+                "bots.error.no_security",
+            ),
             NotFound => e(StatusCode::NOT_FOUND, "not_found", "bots.error.not_found"),
-            InvalidFilter => e(StatusCode::BAD_REQUEST, "invalid_filter", "bots.error.invalid_filter").field("from", Msg::new("bots.error.invalid_filter")),
+            InvalidFilter => e(
+                StatusCode::BAD_REQUEST,
+                "invalid_filter",
+                "bots.error.invalid_filter",
+            )
+            .field("from", Msg::new("bots.error.invalid_filter")),
             Chat(inner) => inner.into(),
             Database(inner) => ApiError::internal(inner),
         }

@@ -95,7 +95,9 @@ pub(crate) struct StoredRobot {
 
 /// A list of texts, or one text with an entry per line (or comma), as a
 /// page's text area sends it.
-fn list_or_lines<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+fn list_or_lines<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Either {
@@ -104,7 +106,11 @@ fn list_or_lines<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Ve
     }
     Ok(match Option::<Either>::deserialize(deserializer)? {
         Some(Either::List(list)) => list,
-        Some(Either::Text(text)) => text.split(['\n', ',', '，']).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        Some(Either::Text(text)) => text
+            .split(['\n', ',', '，'])
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
         None => Vec::new(),
     })
 }
@@ -139,13 +145,25 @@ fn check(settings: &RobotSettings) -> BotResult<Checked> {
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(BotError::InvalidName);
     }
-    let avatar_url = match settings.avatar_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+    let avatar_url = match settings
+        .avatar_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
         Some(url) => Some(tram_chat::cards::safe_picture(url).ok_or(BotError::InvalidAvatar)?),
         None => None,
     };
-    let keywords = security::clean_keywords(&settings.keywords).map_err(|_| BotError::InvalidKeywords)?;
-    let ip_allowlist = security::clean_ip_rules(&settings.ip_allowlist).map_err(BotError::InvalidIpRule)?;
-    Ok(Checked { name: name.to_string(), avatar_url, keywords, ip_allowlist })
+    let keywords =
+        security::clean_keywords(&settings.keywords).map_err(|_| BotError::InvalidKeywords)?;
+    let ip_allowlist =
+        security::clean_ip_rules(&settings.ip_allowlist).map_err(BotError::InvalidIpRule)?;
+    Ok(Checked {
+        name: name.to_string(),
+        avatar_url,
+        keywords,
+        ip_allowlist,
+    })
 }
 
 fn json_list(text: &str) -> Vec<String> {
@@ -180,21 +198,25 @@ fn robot_from_row(row: &sqlx::any::AnyRow) -> BotResult<RobotWebhook> {
 
 /// The robots of a group, oldest first.
 pub async fn list(db: &Db, conversation_id: &str) -> BotResult<Vec<RobotWebhook>> {
-    let rows = sqlx::query(&format!("{ROBOT_SELECT} WHERE r.conversation_id = $1 ORDER BY r.created_at, r.id"))
-        .bind(conversation_id)
-        .fetch_all(db.read())
-        .await?;
+    let rows = sqlx::query(&format!(
+        "{ROBOT_SELECT} WHERE r.conversation_id = $1 ORDER BY r.created_at, r.id"
+    ))
+    .bind(conversation_id)
+    .fetch_all(db.read())
+    .await?;
     rows.iter().map(robot_from_row).collect()
 }
 
 /// One robot of a group (`NotFound` for another group's robot).
 pub async fn get(db: &Db, conversation_id: &str, robot_id: &str) -> BotResult<RobotWebhook> {
-    let row = sqlx::query(&format!("{ROBOT_SELECT} WHERE r.id = $1 AND r.conversation_id = $2"))
-        .bind(robot_id)
-        .bind(conversation_id)
-        .fetch_optional(db.read())
-        .await?
-        .ok_or(BotError::NotFound)?;
+    let row = sqlx::query(&format!(
+        "{ROBOT_SELECT} WHERE r.id = $1 AND r.conversation_id = $2"
+    ))
+    .bind(robot_id)
+    .bind(conversation_id)
+    .fetch_optional(db.read())
+    .await?
+    .ok_or(BotError::NotFound)?;
     robot_from_row(&row)
 }
 
@@ -218,7 +240,12 @@ pub(crate) async fn by_token(db: &Db, token: &str) -> BotResult<Option<StoredRob
     }))
 }
 
-fn event<'a>(kind: &'a str, actor: &'a Participant, client: &'a ClientInfo, detail: serde_json::Value) -> NewEvent<'a> {
+fn event<'a>(
+    kind: &'a str,
+    actor: &'a Participant,
+    client: &'a ClientInfo,
+    detail: serde_json::Value,
+) -> NewEvent<'a> {
     NewEvent {
         kind,
         org_id: Some(&actor.org_id),
@@ -235,7 +262,12 @@ fn detail(robot_id: &str, name: &str, conversation_id: &str) -> serde_json::Valu
 }
 
 /// Adds a robot to the actor's group (group admins).
-pub async fn create(state: &AppState, actor: &Participant, client: &ClientInfo, new: &NewRobot) -> BotResult<Issued> {
+pub async fn create(
+    state: &AppState,
+    actor: &Participant,
+    client: &ClientInfo,
+    new: &NewRobot,
+) -> BotResult<Issued> {
     actor.require_admin()?;
     let checked = check(&new.settings)?;
     if checked.keywords.is_empty() && checked.ip_allowlist.is_empty() && !new.signing {
@@ -265,13 +297,28 @@ pub async fn create(state: &AppState, actor: &Participant, client: &ClientInfo, 
     .execute(&mut *tx)
     .await?;
     let facts = detail(&id, &checked.name, &actor.conversation_id);
-    audit::record(&mut tx, now, event(kind::ROBOT_CREATED, actor, client, facts)).await?;
+    audit::record(
+        &mut tx,
+        now,
+        event(kind::ROBOT_CREATED, actor, client, facts),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Issued { robot: get(&state.db, &actor.conversation_id, &id).await?, access_token: Some(token), secret })
+    Ok(Issued {
+        robot: get(&state.db, &actor.conversation_id, &id).await?,
+        access_token: Some(token),
+        secret,
+    })
 }
 
 /// Changes a robot's name, picture, keywords and allow-list (group admins).
-pub async fn update(state: &AppState, actor: &Participant, client: &ClientInfo, robot_id: &str, settings: &RobotSettings) -> BotResult<RobotWebhook> {
+pub async fn update(
+    state: &AppState,
+    actor: &Participant,
+    client: &ClientInfo,
+    robot_id: &str,
+    settings: &RobotSettings,
+) -> BotResult<RobotWebhook> {
     actor.require_admin()?;
     let current = get(&state.db, &actor.conversation_id, robot_id).await?;
     let checked = check(settings)?;
@@ -292,13 +339,24 @@ pub async fn update(state: &AppState, actor: &Participant, client: &ClientInfo, 
     let mut facts = detail(robot_id, &checked.name, &actor.conversation_id);
     facts["keywords"] = serde_json::json!(checked.keywords);
     facts["ip_allowlist"] = serde_json::json!(checked.ip_allowlist);
-    audit::record(&mut tx, now, event(kind::ROBOT_CHANGED, actor, client, facts)).await?;
+    audit::record(
+        &mut tx,
+        now,
+        event(kind::ROBOT_CHANGED, actor, client, facts),
+    )
+    .await?;
     tx.commit().await?;
     get(&state.db, &actor.conversation_id, robot_id).await
 }
 
 /// Stops or restarts a robot (group admins).
-pub async fn set_enabled(state: &AppState, actor: &Participant, client: &ClientInfo, robot_id: &str, enabled: bool) -> BotResult<RobotWebhook> {
+pub async fn set_enabled(
+    state: &AppState,
+    actor: &Participant,
+    client: &ClientInfo,
+    robot_id: &str,
+    enabled: bool,
+) -> BotResult<RobotWebhook> {
     actor.require_admin()?;
     let current = get(&state.db, &actor.conversation_id, robot_id).await?;
     let now = state.clock.now_ms();
@@ -311,13 +369,23 @@ pub async fn set_enabled(state: &AppState, actor: &Participant, client: &ClientI
         .await?;
     let mut facts = detail(robot_id, &current.name, &actor.conversation_id);
     facts["enabled"] = serde_json::json!(enabled);
-    audit::record(&mut tx, now, event(kind::ROBOT_CHANGED, actor, client, facts)).await?;
+    audit::record(
+        &mut tx,
+        now,
+        event(kind::ROBOT_CHANGED, actor, client, facts),
+    )
+    .await?;
     tx.commit().await?;
     get(&state.db, &actor.conversation_id, robot_id).await
 }
 
 /// Issues a new access token; the old one is refused from now on.
-pub async fn reissue_token(state: &AppState, actor: &Participant, client: &ClientInfo, robot_id: &str) -> BotResult<Issued> {
+pub async fn reissue_token(
+    state: &AppState,
+    actor: &Participant,
+    client: &ClientInfo,
+    robot_id: &str,
+) -> BotResult<Issued> {
     actor.require_admin()?;
     let current = get(&state.db, &actor.conversation_id, robot_id).await?;
     let token = security::new_access_token();
@@ -330,14 +398,28 @@ pub async fn reissue_token(state: &AppState, actor: &Participant, client: &Clien
         .execute(&mut *tx)
         .await?;
     let facts = detail(robot_id, &current.name, &actor.conversation_id);
-    audit::record(&mut tx, now, event(kind::ROBOT_TOKEN_RESET, actor, client, facts)).await?;
+    audit::record(
+        &mut tx,
+        now,
+        event(kind::ROBOT_TOKEN_RESET, actor, client, facts),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Issued { robot: get(&state.db, &actor.conversation_id, robot_id).await?, access_token: Some(token), secret: None })
+    Ok(Issued {
+        robot: get(&state.db, &actor.conversation_id, robot_id).await?,
+        access_token: Some(token),
+        secret: None,
+    })
 }
 
 /// Turns signing on with a new secret, or replaces the secret; calls
 /// signed with the old one are refused from now on.
-pub async fn reissue_secret(state: &AppState, actor: &Participant, client: &ClientInfo, robot_id: &str) -> BotResult<Issued> {
+pub async fn reissue_secret(
+    state: &AppState,
+    actor: &Participant,
+    client: &ClientInfo,
+    robot_id: &str,
+) -> BotResult<Issued> {
     actor.require_admin()?;
     let current = get(&state.db, &actor.conversation_id, robot_id).await?;
     let secret = security::new_secret();
@@ -350,13 +432,27 @@ pub async fn reissue_secret(state: &AppState, actor: &Participant, client: &Clie
         .execute(&mut *tx)
         .await?;
     let facts = detail(robot_id, &current.name, &actor.conversation_id);
-    audit::record(&mut tx, now, event(kind::ROBOT_SECRET_RESET, actor, client, facts)).await?;
+    audit::record(
+        &mut tx,
+        now,
+        event(kind::ROBOT_SECRET_RESET, actor, client, facts),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Issued { robot: get(&state.db, &actor.conversation_id, robot_id).await?, access_token: None, secret: Some(secret) })
+    Ok(Issued {
+        robot: get(&state.db, &actor.conversation_id, robot_id).await?,
+        access_token: None,
+        secret: Some(secret),
+    })
 }
 
 /// Turns signing off (only while another security setting remains).
-pub async fn remove_secret(state: &AppState, actor: &Participant, client: &ClientInfo, robot_id: &str) -> BotResult<RobotWebhook> {
+pub async fn remove_secret(
+    state: &AppState,
+    actor: &Participant,
+    client: &ClientInfo,
+    robot_id: &str,
+) -> BotResult<RobotWebhook> {
     actor.require_admin()?;
     let current = get(&state.db, &actor.conversation_id, robot_id).await?;
     if current.keywords.is_empty() && current.ip_allowlist.is_empty() {
@@ -371,20 +467,38 @@ pub async fn remove_secret(state: &AppState, actor: &Participant, client: &Clien
         .await?;
     let mut facts = detail(robot_id, &current.name, &actor.conversation_id);
     facts["signing"] = serde_json::json!(false);
-    audit::record(&mut tx, now, event(kind::ROBOT_CHANGED, actor, client, facts)).await?;
+    audit::record(
+        &mut tx,
+        now,
+        event(kind::ROBOT_CHANGED, actor, client, facts),
+    )
+    .await?;
     tx.commit().await?;
     get(&state.db, &actor.conversation_id, robot_id).await
 }
 
 /// Removes a robot; its messages stay, under the name they were sent with.
-pub async fn delete(state: &AppState, actor: &Participant, client: &ClientInfo, robot_id: &str) -> BotResult<()> {
+pub async fn delete(
+    state: &AppState,
+    actor: &Participant,
+    client: &ClientInfo,
+    robot_id: &str,
+) -> BotResult<()> {
     actor.require_admin()?;
     let current = get(&state.db, &actor.conversation_id, robot_id).await?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    sqlx::query("DELETE FROM robots WHERE id = $1").bind(robot_id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM robots WHERE id = $1")
+        .bind(robot_id)
+        .execute(&mut *tx)
+        .await?;
     let facts = detail(robot_id, &current.name, &actor.conversation_id);
-    audit::record(&mut tx, now, event(kind::ROBOT_DELETED, actor, client, facts)).await?;
+    audit::record(
+        &mut tx,
+        now,
+        event(kind::ROBOT_DELETED, actor, client, facts),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -46,7 +46,8 @@ pub fn new_access_token() -> String {
 }
 
 fn mac(secret: &str, timestamp: &str) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes any key length");
     mac.update(timestamp.as_bytes());
     mac.update(b"\n");
     mac.update(secret.as_bytes());
@@ -61,20 +62,33 @@ pub fn signature(secret: &str, timestamp: &str) -> String {
 
 /// Checks `timestamp` and `sign` (both already URL-decoded) against the
 /// secret at `now_ms`. The comparison runs in constant time.
-pub fn verify_signature(secret: &str, timestamp: Option<&str>, sign: Option<&str>, now_ms: i64) -> Result<(), SignatureError> {
+pub fn verify_signature(
+    secret: &str,
+    timestamp: Option<&str>,
+    sign: Option<&str>,
+    now_ms: i64,
+) -> Result<(), SignatureError> {
     // DingTalk answers "sign not match" when the timestamp is missing.
-    let timestamp = timestamp.map(str::trim).filter(|t| !t.is_empty()).ok_or(SignatureError::Mismatch)?;
+    let timestamp = timestamp
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(SignatureError::Mismatch)?;
     let at: i64 = timestamp.parse().map_err(|_| SignatureError::Timestamp)?;
     if (now_ms - at).abs() > TIMESTAMP_WINDOW_MS {
         return Err(SignatureError::Timestamp);
     }
-    let sign = sign.map(str::trim).filter(|s| !s.is_empty()).ok_or(SignatureError::Mismatch)?;
+    let sign = sign
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or(SignatureError::Mismatch)?;
     // A client that forgot to URL-encode the Base64 sends its `+` as a space.
     let sign = sign.replace(' ', "+");
     let provided = base64::engine::general_purpose::STANDARD
         .decode(sign.as_bytes())
         .map_err(|_| SignatureError::Mismatch)?;
-    mac(secret, timestamp).verify_slice(&provided).map_err(|_| SignatureError::Mismatch)
+    mac(secret, timestamp)
+        .verify_slice(&provided)
+        .map_err(|_| SignatureError::Mismatch)
 }
 
 /// Keywords as an admin typed them: trimmed, without blanks and repeats.
@@ -101,7 +115,10 @@ pub fn clean_keywords(keywords: &[String]) -> Result<Vec<String>, ()> {
 /// Whether any keyword occurs in any of the message's texts (no keywords:
 /// nothing to check).
 pub fn has_keyword(keywords: &[String], texts: &[&str]) -> bool {
-    keywords.is_empty() || keywords.iter().any(|k| texts.iter().any(|t| t.contains(k.as_str())))
+    keywords.is_empty()
+        || keywords
+            .iter()
+            .any(|k| texts.iter().any(|t| t.contains(k.as_str())))
 }
 
 /// One entry of an IP allow-list: an address, or a network in CIDR form.
@@ -125,7 +142,10 @@ impl IpRule {
         if prefix > max {
             return None;
         }
-        Some(IpRule { network: mask(network, prefix), prefix })
+        Some(IpRule {
+            network: mask(network, prefix),
+            prefix,
+        })
     }
 
     pub fn contains(&self, ip: IpAddr) -> bool {
@@ -149,12 +169,20 @@ fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
             let bits = u32::from(v4);
-            let m = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix)
+            };
             IpAddr::V4((bits & m).into())
         }
         IpAddr::V6(v6) => {
             let bits = u128::from(v6);
-            let m = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix)
+            };
             IpAddr::V6((bits & m).into())
         }
     }
@@ -165,7 +193,8 @@ fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
 pub fn clean_ip_rules(entries: &[String]) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
-        let rule = IpRule::parse(entry).ok_or_else(|| entry.chars().take(60).collect::<String>())?;
+        let rule =
+            IpRule::parse(entry).ok_or_else(|| entry.chars().take(60).collect::<String>())?;
         let text = rule.to_string();
         if !out.contains(&text) {
             out.push(text);
@@ -185,7 +214,10 @@ pub fn ip_allowed(rules: &[String], ip: &str) -> bool {
     let Ok(ip) = ip.parse::<IpAddr>() else {
         return false;
     };
-    rules.iter().filter_map(|r| IpRule::parse(r)).any(|r| r.contains(ip))
+    rules
+        .iter()
+        .filter_map(|r| IpRule::parse(r))
+        .any(|r| r.contains(ip))
 }
 
 #[cfg(test)]
@@ -205,22 +237,48 @@ mod tests {
         };
         assert_eq!(signature(secret, ts), expected);
         let now = 1_700_000_000_000;
-        assert_eq!(verify_signature(secret, Some(ts), Some(&expected), now), Ok(()));
+        assert_eq!(
+            verify_signature(secret, Some(ts), Some(&expected), now),
+            Ok(())
+        );
         // A client that did not URL-encode: `+` arrives as a space.
-        assert_eq!(verify_signature(secret, Some(ts), Some(&expected.replace('+', " ")), now), Ok(()));
+        assert_eq!(
+            verify_signature(secret, Some(ts), Some(&expected.replace('+', " ")), now),
+            Ok(())
+        );
         // Another secret, another timestamp, garbage, nothing.
-        assert_eq!(verify_signature("SECother", Some(ts), Some(&expected), now), Err(SignatureError::Mismatch));
-        assert_eq!(verify_signature(secret, Some("1700000000001"), Some(&expected), now), Err(SignatureError::Mismatch));
-        assert_eq!(verify_signature(secret, Some(ts), Some("not base64!"), now), Err(SignatureError::Mismatch));
-        assert_eq!(verify_signature(secret, Some(ts), None, now), Err(SignatureError::Mismatch));
-        assert_eq!(verify_signature(secret, None, Some(&expected), now), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify_signature("SECother", Some(ts), Some(&expected), now),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(secret, Some("1700000000001"), Some(&expected), now),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(secret, Some(ts), Some("not base64!"), now),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(secret, Some(ts), None, now),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_signature(secret, None, Some(&expected), now),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
     fn timestamps_must_be_within_an_hour_either_way() {
         let secret = "SECabc";
         let now = 1_700_000_000_000i64;
-        for (ts, ok) in [(now - 3_600_000, true), (now + 3_600_000, true), (now - 3_600_001, false), (now + 3_600_001, false)] {
+        for (ts, ok) in [
+            (now - 3_600_000, true),
+            (now + 3_600_000, true),
+            (now - 3_600_001, false),
+            (now + 3_600_001, false),
+        ] {
             let ts = ts.to_string();
             let sign = signature(secret, &ts);
             let result = verify_signature(secret, Some(&ts), Some(&sign), now);
@@ -231,8 +289,19 @@ mod tests {
         }
         // Seconds instead of milliseconds are an hour off and more.
         let seconds = (now / 1000).to_string();
-        assert_eq!(verify_signature(secret, Some(&seconds), Some(&signature(secret, &seconds)), now), Err(SignatureError::Timestamp));
-        assert_eq!(verify_signature(secret, Some("soon"), Some("x"), now), Err(SignatureError::Timestamp));
+        assert_eq!(
+            verify_signature(
+                secret,
+                Some(&seconds),
+                Some(&signature(secret, &seconds)),
+                now
+            ),
+            Err(SignatureError::Timestamp)
+        );
+        assert_eq!(
+            verify_signature(secret, Some("soon"), Some("x"), now),
+            Err(SignatureError::Timestamp)
+        );
     }
 
     #[test]
@@ -247,7 +316,8 @@ mod tests {
 
     #[test]
     fn keywords() {
-        let keywords = clean_keywords(&[" 報表 ".into(), "".into(), "報表".into(), "ERP".into()]).unwrap();
+        let keywords =
+            clean_keywords(&[" 報表 ".into(), "".into(), "報表".into(), "ERP".into()]).unwrap();
         assert_eq!(keywords, vec!["報表".to_string(), "ERP".to_string()]);
         assert!(clean_keywords(&(0..11).map(|i| format!("k{i}")).collect::<Vec<_>>()).is_err());
         assert!(clean_keywords(&["x".repeat(21)]).is_err());
@@ -258,18 +328,38 @@ mod tests {
 
     #[test]
     fn ip_allow_lists() {
-        let rules = clean_ip_rules(&["127.0.0.0/8".into(), " 203.0.113.9 ".into(), "10.1.2.3/8".into(), "2001:db8::/32".into()]).unwrap();
-        assert_eq!(rules, vec!["127.0.0.0/8", "203.0.113.9", "10.0.0.0/8", "2001:db8::/32"]);
+        let rules = clean_ip_rules(&[
+            "127.0.0.0/8".into(),
+            " 203.0.113.9 ".into(),
+            "10.1.2.3/8".into(),
+            "2001:db8::/32".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            rules,
+            vec!["127.0.0.0/8", "203.0.113.9", "10.0.0.0/8", "2001:db8::/32"]
+        );
         assert!(ip_allowed(&rules, "127.0.0.1"));
-        assert!(ip_allowed(&rules, "::ffff:127.0.0.1"), "IPv4 behind an IPv6 socket");
+        assert!(
+            ip_allowed(&rules, "::ffff:127.0.0.1"),
+            "IPv4 behind an IPv6 socket"
+        );
         assert!(ip_allowed(&rules, "10.200.0.1"));
         assert!(ip_allowed(&rules, "2001:db8:1::5"));
         assert!(!ip_allowed(&rules, "203.0.113.10"));
         assert!(!ip_allowed(&rules, "192.168.1.1"));
         assert!(!ip_allowed(&rules, "unknown"));
         assert!(ip_allowed(&[], "192.168.1.1"));
-        assert_eq!(clean_ip_rules(&["300.1.1.1".into()]), Err("300.1.1.1".into()));
-        assert_eq!(clean_ip_rules(&["1.2.3.4/33".into()]), Err("1.2.3.4/33".into()));
-        assert!(IpRule::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert_eq!(
+            clean_ip_rules(&["300.1.1.1".into()]),
+            Err("300.1.1.1".into())
+        );
+        assert_eq!(
+            clean_ip_rules(&["1.2.3.4/33".into()]),
+            Err("1.2.3.4/33".into())
+        );
+        assert!(IpRule::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
     }
 }

@@ -31,7 +31,10 @@ pub struct Call<'a> {
 
 /// Runs a call and logs it; the message when it was posted.
 pub async fn receive(state: &AppState, call: &Call<'_>) -> Result<Message, Refusal> {
-    let msgtype = serde_json::from_slice::<serde_json::Value>(call.body).ok().as_ref().and_then(dingtalk::msgtype_of);
+    let msgtype = serde_json::from_slice::<serde_json::Value>(call.body)
+        .ok()
+        .as_ref()
+        .and_then(dingtalk::msgtype_of);
     let robot = match find_robot(state, call).await {
         Ok(robot) => robot,
         Err(refusal) => {
@@ -47,7 +50,11 @@ pub async fn receive(state: &AppState, call: &Call<'_>) -> Result<Message, Refus
 }
 
 async fn find_robot(state: &AppState, call: &Call<'_>) -> Result<StoredRobot, Refusal> {
-    let token = call.access_token.map(str::trim).filter(|t| !t.is_empty()).ok_or_else(|| Refusal::MissingParam("access_token".into()))?;
+    let token = call
+        .access_token
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Refusal::MissingParam("access_token".into()))?;
     match robots::by_token(&state.db, token).await {
         Ok(Some(robot)) => Ok(robot),
         Ok(None) => Err(Refusal::UnknownToken),
@@ -58,7 +65,13 @@ async fn find_robot(state: &AppState, call: &Call<'_>) -> Result<StoredRobot, Re
     }
 }
 
-async fn log_refusal(state: &AppState, robot: Option<&StoredRobot>, ip: &str, msgtype: Option<&str>, refusal: &Refusal) {
+async fn log_refusal(
+    state: &AppState,
+    robot: Option<&StoredRobot>,
+    ip: &str,
+    msgtype: Option<&str>,
+    refusal: &Refusal,
+) {
     let errmsg = refusal.errmsg();
     let record = CallRecord {
         robot_id: robot.map(|r| r.id.as_str()),
@@ -75,7 +88,11 @@ async fn log_refusal(state: &AppState, robot: Option<&StoredRobot>, ip: &str, ms
 }
 
 /// The security checks and the message, for a known robot.
-async fn deliver(state: &AppState, robot: &StoredRobot, call: &Call<'_>) -> Result<Message, Refusal> {
+async fn deliver(
+    state: &AppState,
+    robot: &StoredRobot,
+    call: &Call<'_>,
+) -> Result<Message, Refusal> {
     if !robot.enabled {
         return Err(Refusal::RobotStopped);
     }
@@ -87,10 +104,11 @@ async fn deliver(state: &AppState, robot: &StoredRobot, call: &Call<'_>) -> Resu
             tracing::error!(robot = %robot.id, "robot secret does not open with the server key");
             Refusal::Busy
         })?;
-        security::verify_signature(&secret, call.timestamp, call.sign, state.clock.now_ms()).map_err(|e| match e {
-            SignatureError::Mismatch => Refusal::SignMismatch,
-            SignatureError::Timestamp => Refusal::InvalidTimestamp,
-        })?;
+        security::verify_signature(&secret, call.timestamp, call.sign, state.clock.now_ms())
+            .map_err(|e| match e {
+                SignatureError::Mismatch => Refusal::SignMismatch,
+                SignatureError::Timestamp => Refusal::InvalidTimestamp,
+            })?;
     }
     let post = dingtalk::parse(call.body)?;
     let texts: Vec<&str> = post.texts.iter().map(String::as_str).collect();
@@ -126,7 +144,16 @@ async fn deliver(state: &AppState, robot: &StoredRobot, call: &Call<'_>) -> Resu
     let sent = post_message(state, robot, post, card).await;
     let finished = match &sent {
         Ok(message) => calls::finish(&state.db, &call_id, Some(&message.id), 0, "ok").await,
-        Err(refusal) => calls::finish(&state.db, &call_id, None, refusal.errcode(), &refusal.errmsg()).await,
+        Err(refusal) => {
+            calls::finish(
+                &state.db,
+                &call_id,
+                None,
+                refusal.errcode(),
+                &refusal.errmsg(),
+            )
+            .await
+        }
     };
     if let Err(err) = finished {
         tracing::warn!(error = %err, "could not complete a robot call's log entry");
@@ -139,7 +166,9 @@ fn chat_refusal(err: ChatError) -> Refusal {
         ChatError::UnsafeLink => Refusal::UnsafeLink,
         ChatError::InvalidCard => Refusal::InvalidParam("card".into()),
         ChatError::InvalidBody => Refusal::InvalidParam("content".into()),
-        ChatError::Dissolved | ChatError::NotFound | ChatError::NotAGroup => Refusal::GroupDissolved,
+        ChatError::Dissolved | ChatError::NotFound | ChatError::NotAGroup => {
+            Refusal::GroupDissolved
+        }
         other => {
             tracing::error!(error = %other, "robot message not stored");
             Refusal::Busy
@@ -147,17 +176,36 @@ fn chat_refusal(err: ChatError) -> Refusal {
     }
 }
 
-async fn post_message(state: &AppState, robot: &StoredRobot, post: RobotPost, card: Option<tram_chat::cards::Card>) -> Result<Message, Refusal> {
-    let (mentions, names) = resolve_mentions(state, &robot.org_id, &robot.conversation_id, &post.at).await;
-    let body = if post.card.is_some() { post.body } else { name_mentions(&post.body, &names) };
+async fn post_message(
+    state: &AppState,
+    robot: &StoredRobot,
+    post: RobotPost,
+    card: Option<tram_chat::cards::Card>,
+) -> Result<Message, Refusal> {
+    let (mentions, names) =
+        resolve_mentions(state, &robot.org_id, &robot.conversation_id, &post.at).await;
+    let body = if post.card.is_some() {
+        post.body
+    } else {
+        name_mentions(&post.body, &names)
+    };
     let author = RobotAuthor {
         conversation_id: robot.conversation_id.clone(),
         robot_id: robot.id.clone(),
         name: robot.name.clone(),
         avatar_url: robot.avatar_url.clone(),
     };
-    let new = NewMessage { kind: post.kind, body, mentions, mention_all: post.at.all, reply_to: None, client_id: None };
-    messages::send_as_robot(state, &author, new, card).await.map_err(chat_refusal)
+    let new = NewMessage {
+        kind: post.kind,
+        body,
+        mentions,
+        mention_all: post.at.all,
+        reply_to: None,
+        client_id: None,
+    };
+    messages::send_as_robot(state, &author, new, card)
+        .await
+        .map_err(chat_refusal)
 }
 
 /// A phone number as DingTalk clients write it, in E.164: local Hong Kong
@@ -182,11 +230,18 @@ pub fn mention_phone(raw: &str) -> Option<String> {
 /// The group members an `at` block names: user ids (members of the group)
 /// and phone numbers (members of the org, by their E.164 number), with
 /// the text each was written as and the name to show instead.
-async fn resolve_mentions(state: &AppState, org_id: &str, conversation_id: &str, at: &At) -> (Vec<String>, Vec<(String, String)>) {
+async fn resolve_mentions(
+    state: &AppState,
+    org_id: &str,
+    conversation_id: &str,
+    at: &At,
+) -> (Vec<String>, Vec<(String, String)>) {
     if at.mobiles.is_empty() && at.user_ids.is_empty() {
         return (Vec::new(), Vec::new());
     }
-    let members = tram_chat::conversations::members(&state.db, conversation_id).await.unwrap_or_default();
+    let members = tram_chat::conversations::members(&state.db, conversation_id)
+        .await
+        .unwrap_or_default();
     let mut ids = Vec::new();
     let mut names = Vec::new();
     for user_id in &at.user_ids {
@@ -196,14 +251,18 @@ async fn resolve_mentions(state: &AppState, org_id: &str, conversation_id: &str,
         }
     }
     if !at.mobiles.is_empty() {
-        let by_phone: HashMap<String, (String, String)> = tram_org::members::list(&state.db, org_id)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|m| Some((m.phone?, (m.user_id, m.display_name))))
-            .collect();
+        let by_phone: HashMap<String, (String, String)> =
+            tram_org::members::list(&state.db, org_id)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|m| Some((m.phone?, (m.user_id, m.display_name))))
+                .collect();
         for raw in &at.mobiles {
-            let Some((user_id, name)) = mention_phone(raw).and_then(|p| by_phone.get(&p).cloned()) else { continue };
+            let Some((user_id, name)) = mention_phone(raw).and_then(|p| by_phone.get(&p).cloned())
+            else {
+                continue;
+            };
             if members.iter().any(|m| m.user_id == user_id) {
                 ids.push(user_id);
                 names.push((raw.trim().to_string(), name));
@@ -245,17 +304,35 @@ mod tests {
     #[test]
     fn phone_numbers_as_clients_write_them() {
         assert_eq!(mention_phone("91234567").as_deref(), Some("+85291234567"));
-        assert_eq!(mention_phone("+852-9123-4567").as_deref(), Some("+85291234567"));
-        assert_eq!(mention_phone("85291234567").as_deref(), Some("+85291234567"));
-        assert_eq!(mention_phone("13800138000").as_deref(), Some("+8613800138000"));
-        assert_eq!(mention_phone("+86-13800138000").as_deref(), Some("+8613800138000"));
+        assert_eq!(
+            mention_phone("+852-9123-4567").as_deref(),
+            Some("+85291234567")
+        );
+        assert_eq!(
+            mention_phone("85291234567").as_deref(),
+            Some("+85291234567")
+        );
+        assert_eq!(
+            mention_phone("13800138000").as_deref(),
+            Some("+8613800138000")
+        );
+        assert_eq!(
+            mention_phone("+86-13800138000").as_deref(),
+            Some("+8613800138000")
+        );
         assert_eq!(mention_phone("hello"), None);
     }
 
     #[test]
     fn mentions_show_names() {
         let names = vec![("91234567".to_string(), "陳大文".to_string())];
-        assert_eq!(name_mentions("請 @91234567 確認", &names), "請 @陳大文 確認");
-        assert_eq!(name_mentions("@912345678 @91234567", &names), "@912345678 @陳大文");
+        assert_eq!(
+            name_mentions("請 @91234567 確認", &names),
+            "請 @陳大文 確認"
+        );
+        assert_eq!(
+            name_mentions("@912345678 @91234567", &names),
+            "@912345678 @陳大文"
+        );
     }
 }

@@ -53,9 +53,19 @@ pub fn sniff_image(head: &[u8]) -> Option<&'static str> {
 
 /// A client's Content-Type, kept only if it looks like one.
 fn declared_type(content_type: Option<&str>) -> String {
-    let value = content_type.unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let value = content_type
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     let valid = value.split_once('/').is_some_and(|(a, b)| {
-        let token = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c));
+        let token = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
+        };
         token(a) && token(b)
     });
     if valid && value.len() <= 100 {
@@ -76,7 +86,12 @@ pub struct Upload<'a> {
 }
 
 /// Stores an uploaded file and its message.
-pub async fn upload<S, E>(state: &AppState, sender: &Participant, upload: Upload<'_>, body: S) -> ChatResult<Message>
+pub async fn upload<S, E>(
+    state: &AppState,
+    sender: &Participant,
+    upload: Upload<'_>,
+    body: S,
+) -> ChatResult<Message>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
@@ -86,12 +101,16 @@ where
     if upload.declared_len.is_some_and(|len| len > max) {
         return Err(ChatError::TooLarge { max });
     }
-    let staged = state.blobs.stage(body, max).await.map_err(|err| match err {
-        BlobError::TooLarge { max } => ChatError::TooLarge { max },
-        BlobError::Empty => ChatError::EmptyFile,
-        BlobError::Interrupted(why) => ChatError::UploadInterrupted(why),
-        BlobError::Io(io) => ChatError::Storage(io.to_string()),
-    })?;
+    let staged = state
+        .blobs
+        .stage(body, max)
+        .await
+        .map_err(|err| match err {
+            BlobError::TooLarge { max } => ChatError::TooLarge { max },
+            BlobError::Empty => ChatError::EmptyFile,
+            BlobError::Interrupted(why) => ChatError::UploadInterrupted(why),
+            BlobError::Io(io) => ChatError::Storage(io.to_string()),
+        })?;
     let (kind, content_type) = match sniff_image(&staged.head) {
         Some(image) => (MessageKind::Image, image.to_string()),
         None => (MessageKind::File, declared_type(upload.content_type)),
@@ -119,7 +138,8 @@ where
     let stored = messages::send_with(state, sender, new, Some(&attachment)).await;
     // Not stored, or the same upload was stored before (a retry with the
     // same client id): this copy of the file is not needed.
-    let keep = matches!(&stored, Ok(m) if m.attachment.as_ref().is_some_and(|a| a.id == attachment.id));
+    let keep =
+        matches!(&stored, Ok(m) if m.attachment.as_ref().is_some_and(|a| a.id == attachment.id));
     if !keep {
         if let Err(err) = state.blobs.delete(&attachment.id).await {
             tracing::warn!(error = %err, "unused upload not removed");
@@ -137,7 +157,12 @@ pub struct Download {
     pub inline: bool,
 }
 
-pub async fn find_for(state: &AppState, org_id: &str, user_id: &str, attachment_id: &str) -> ChatResult<Download> {
+pub async fn find_for(
+    state: &AppState,
+    org_id: &str,
+    user_id: &str,
+    attachment_id: &str,
+) -> ChatResult<Download> {
     let row = sqlx::query(
         "SELECT a.file_name, a.content_type, a.size_bytes, m.kind FROM attachments a \
          JOIN messages m ON m.attachment_id = a.id AND m.recalled_at IS NULL \
@@ -191,12 +216,21 @@ mod tests {
     #[test]
     fn file_names_lose_paths_and_control_characters() {
         assert_eq!(clean_file_name("../../etc/passwd").unwrap(), "passwd");
-        assert_eq!(clean_file_name("C:\\Users\\a\\報告.pdf").unwrap(), "報告.pdf");
+        assert_eq!(
+            clean_file_name("C:\\Users\\a\\報告.pdf").unwrap(),
+            "報告.pdf"
+        );
         assert_eq!(clean_file_name("a\u{0}b\nc.txt").unwrap(), "abc.txt");
-        assert_eq!(clean_file_name("<img src=x onerror=alert(1)>.png").unwrap(), "<img src=x onerror=alert(1)>.png");
+        assert_eq!(
+            clean_file_name("<img src=x onerror=alert(1)>.png").unwrap(),
+            "<img src=x onerror=alert(1)>.png"
+        );
         assert!(clean_file_name("  ").is_err());
         assert!(clean_file_name("dir/").is_err());
-        assert_eq!(clean_file_name(&"長".repeat(300)).unwrap().chars().count(), 200);
+        assert_eq!(
+            clean_file_name(&"長".repeat(300)).unwrap().chars().count(),
+            200
+        );
     }
 
     #[test]

@@ -69,10 +69,16 @@ pub fn safe_link(raw: &str) -> Option<String> {
     let parsed = url::Url::parse(raw).ok()?;
     match parsed.scheme() {
         "http" | "https" if parsed.host().is_some() => Some(parsed.to_string()),
-        "dingtalk" if parsed.host_str() == Some("dingtalkclient") && parsed.path() == "/page/link" => {
-            let inner = parsed.query_pairs().find(|(k, _)| k == "url").map(|(_, v)| v.into_owned())?;
+        "dingtalk"
+            if parsed.host_str() == Some("dingtalkclient") && parsed.path() == "/page/link" =>
+        {
+            let inner = parsed
+                .query_pairs()
+                .find(|(k, _)| k == "url")
+                .map(|(_, v)| v.into_owned())?;
             let inner = url::Url::parse(inner.trim()).ok()?;
-            (matches!(inner.scheme(), "http" | "https") && inner.host().is_some()).then(|| inner.to_string())
+            (matches!(inner.scheme(), "http" | "https") && inner.host().is_some())
+                .then(|| inner.to_string())
         }
         _ => None,
     }
@@ -85,7 +91,8 @@ pub fn safe_picture(raw: &str) -> Option<String> {
         return None;
     }
     let parsed = url::Url::parse(raw).ok()?;
-    (matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some()).then(|| parsed.to_string())
+    (matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some())
+        .then(|| parsed.to_string())
 }
 
 fn title(text: &str) -> ChatResult<String> {
@@ -120,21 +127,41 @@ impl Card {
     /// a title is missing or something is too long or too many.
     pub fn checked(self) -> ChatResult<Card> {
         match self {
-            Card::Link { title: t, text, url, picture: p } => Ok(Card::Link {
+            Card::Link {
+                title: t,
+                text,
+                url,
+                picture: p,
+            } => Ok(Card::Link {
                 title: title(&t)?,
                 text: body(&text)?,
                 url: link(&url)?,
                 picture: picture(p.as_deref())?,
             }),
-            Card::Action { title: t, text, buttons, horizontal } => {
+            Card::Action {
+                title: t,
+                text,
+                buttons,
+                horizontal,
+            } => {
                 if buttons.is_empty() || buttons.len() > MAX_BUTTONS {
                     return Err(ChatError::InvalidCard);
                 }
                 let buttons = buttons
                     .into_iter()
-                    .map(|b| Ok(CardButton { title: title(&b.title)?, url: link(&b.url)? }))
+                    .map(|b| {
+                        Ok(CardButton {
+                            title: title(&b.title)?,
+                            url: link(&b.url)?,
+                        })
+                    })
                     .collect::<ChatResult<Vec<_>>>()?;
-                Ok(Card::Action { title: title(&t)?, text: body(&text)?, buttons, horizontal })
+                Ok(Card::Action {
+                    title: title(&t)?,
+                    text: body(&text)?,
+                    buttons,
+                    horizontal,
+                })
             }
             Card::Feed { items } => {
                 if items.is_empty() || items.len() > MAX_FEED_ITEMS {
@@ -142,7 +169,13 @@ impl Card {
                 }
                 let items = items
                     .into_iter()
-                    .map(|i| Ok(FeedItem { title: title(&i.title)?, url: link(&i.url)?, picture: picture(i.picture.as_deref())? }))
+                    .map(|i| {
+                        Ok(FeedItem {
+                            title: title(&i.title)?,
+                            url: link(&i.url)?,
+                            picture: picture(i.picture.as_deref())?,
+                        })
+                    })
                     .collect::<ChatResult<Vec<_>>>()?;
                 Ok(Card::Feed { items })
             }
@@ -154,7 +187,12 @@ impl Card {
     pub fn summary(&self) -> String {
         match self {
             Card::Link { title, text, .. } => format!("{title}\n{text}"),
-            Card::Action { title, text, buttons, .. } => {
+            Card::Action {
+                title,
+                text,
+                buttons,
+                ..
+            } => {
                 let mut out = format!("{title}\n{text}");
                 for b in buttons {
                     out.push('\n');
@@ -162,7 +200,11 @@ impl Card {
                 }
                 out
             }
-            Card::Feed { items } => items.iter().map(|i| i.title.as_str()).collect::<Vec<_>>().join("\n"),
+            Card::Feed { items } => items
+                .iter()
+                .map(|i| i.title.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
         }
     }
 
@@ -171,7 +213,12 @@ impl Card {
     pub fn to_html(&self) -> String {
         let mut out = String::new();
         match self {
-            Card::Link { title, text, url, picture } => {
+            Card::Link {
+                title,
+                text,
+                url,
+                picture,
+            } => {
                 out.push_str("<div class=\"card-msg card-link\">");
                 open_link(&mut out, url, "card-link-body");
                 out.push_str("<span class=\"card-title\">");
@@ -184,13 +231,22 @@ impl Card {
                 close_link(&mut out, url);
                 out.push_str("</div>");
             }
-            Card::Action { title, text, buttons, horizontal } => {
+            Card::Action {
+                title,
+                text,
+                buttons,
+                horizontal,
+            } => {
                 out.push_str("<div class=\"card-msg card-action\"><div class=\"card-title\">");
                 out.push_str(&escape(title));
                 out.push_str("</div><div class=\"card-text\">");
                 out.push_str(&markdown::render_robot(text));
                 out.push_str("</div><div class=\"card-buttons ");
-                out.push_str(if *horizontal { "horizontal" } else { "vertical" });
+                out.push_str(if *horizontal {
+                    "horizontal"
+                } else {
+                    "vertical"
+                });
                 out.push_str("\">");
                 for button in buttons {
                     match safe_link(&button.url) {
@@ -243,7 +299,11 @@ fn open_link(out: &mut String, url: &str, class: &str) {
 }
 
 fn close_link(out: &mut String, url: &str) {
-    out.push_str(if safe_link(url).is_some() { "</a>" } else { "</span>" });
+    out.push_str(if safe_link(url).is_some() {
+        "</a>"
+    } else {
+        "</span>"
+    });
 }
 
 fn push_picture(out: &mut String, picture: Option<&str>) {
@@ -276,10 +336,16 @@ mod tests {
 
     #[test]
     fn links_are_http_or_unwrapped_from_dingtalk() {
-        assert_eq!(safe_link("https://erp.example.com/o/1?a=b").as_deref(), Some("https://erp.example.com/o/1?a=b"));
+        assert_eq!(
+            safe_link("https://erp.example.com/o/1?a=b").as_deref(),
+            Some("https://erp.example.com/o/1?a=b")
+        );
         // What DingtalkChatbot sends: the real address URL-encoded inside.
         let wrapped = "dingtalk://dingtalkclient/page/link?url=https%3A%2F%2Ferp.example.com%2Fo%2F1%3Fa%3Db&pc_slide=false";
-        assert_eq!(safe_link(wrapped).as_deref(), Some("https://erp.example.com/o/1?a=b"));
+        assert_eq!(
+            safe_link(wrapped).as_deref(),
+            Some("https://erp.example.com/o/1?a=b")
+        );
         for bad in [
             "javascript:alert(1)",
             " JaVaScRiPt:alert(1)",
@@ -293,7 +359,10 @@ mod tests {
         ] {
             assert_eq!(safe_link(bad), None, "{bad}");
         }
-        assert_eq!(safe_picture("https://img.example.com/a.png").as_deref(), Some("https://img.example.com/a.png"));
+        assert_eq!(
+            safe_picture("https://img.example.com/a.png").as_deref(),
+            Some("https://img.example.com/a.png")
+        );
         assert_eq!(safe_picture("javascript:alert(1)"), None);
         assert_eq!(safe_picture(wrapped), None, "pictures are not wrapped");
     }
@@ -303,7 +372,10 @@ mod tests {
         let card = Card::Action {
             title: "<b>審批</b>".into(),
             text: "**請批** <script>alert(1)</script>".into(),
-            buttons: vec![CardButton { title: "同意\"onclick=alert(1)".into(), url: "https://erp.example.com/ok".into() }],
+            buttons: vec![CardButton {
+                title: "同意\"onclick=alert(1)".into(),
+                url: "https://erp.example.com/ok".into(),
+            }],
             horizontal: true,
         }
         .checked()
@@ -313,22 +385,48 @@ mod tests {
         assert!(html.contains("<strong>請批</strong>"), "{html}");
         assert!(!html.contains("<script"), "{html}");
         assert!(html.contains("同意&quot;onclick=alert(1)"), "{html}");
-        assert!(html.contains("href=\"https://erp.example.com/ok\""), "{html}");
-        let bad = Card::Link { title: "x".into(), text: "y".into(), url: "javascript:alert(1)".into(), picture: None };
+        assert!(
+            html.contains("href=\"https://erp.example.com/ok\""),
+            "{html}"
+        );
+        let bad = Card::Link {
+            title: "x".into(),
+            text: "y".into(),
+            url: "javascript:alert(1)".into(),
+            picture: None,
+        };
         assert!(matches!(bad.checked(), Err(ChatError::UnsafeLink)));
         let bad_picture = Card::Feed {
-            items: vec![FeedItem { title: "x".into(), url: "https://a.example".into(), picture: Some("data:image/png;base64,AA".into()) }],
+            items: vec![FeedItem {
+                title: "x".into(),
+                url: "https://a.example".into(),
+                picture: Some("data:image/png;base64,AA".into()),
+            }],
         };
         assert!(matches!(bad_picture.checked(), Err(ChatError::UnsafeLink)));
-        let no_title = Card::Feed { items: vec![FeedItem { title: " ".into(), url: "https://a.example".into(), picture: None }] };
+        let no_title = Card::Feed {
+            items: vec![FeedItem {
+                title: " ".into(),
+                url: "https://a.example".into(),
+                picture: None,
+            }],
+        };
         assert!(matches!(no_title.checked(), Err(ChatError::InvalidCard)));
-        assert!(matches!(Card::Feed { items: vec![] }.checked(), Err(ChatError::InvalidCard)));
+        assert!(matches!(
+            Card::Feed { items: vec![] }.checked(),
+            Err(ChatError::InvalidCard)
+        ));
     }
 
     #[test]
     fn a_stored_card_with_a_bad_link_renders_without_it() {
         // Defence in depth: rendering re-checks what validation checked.
-        let card = Card::Link { title: "t".into(), text: "x".into(), url: "javascript:alert(1)".into(), picture: Some("javascript:x".into()) };
+        let card = Card::Link {
+            title: "t".into(),
+            text: "x".into(),
+            url: "javascript:alert(1)".into(),
+            picture: Some("javascript:x".into()),
+        };
         let html = card.to_html();
         assert!(!html.contains("javascript"), "{html}");
         assert!(!html.contains("<img"), "{html}");

@@ -41,17 +41,24 @@ pub async fn list(db: &Db, org_id: &str, user_id: &str) -> ChatResult<Vec<QuietA
         page.retain(|m| m.seq > conversation.read_seq);
         unread.push((conversation, page));
     }
-    let oldest = unread.iter().flat_map(|(_, page)| page.first()).map(|m| m.created_at).min();
-    let Some(oldest) = oldest else { return Ok(Vec::new()) };
+    let oldest = unread
+        .iter()
+        .flat_map(|(_, page)| page.first())
+        .map(|m| m.created_at)
+        .min();
+    let Some(oldest) = oldest else {
+        return Ok(Vec::new());
+    };
     // Each message is judged by the settings in force when it arrived.
-    let versions: Vec<(i64, NotificationSettings, Option<QuietHours>)> = settings::history(db, user_id, oldest)
-        .await?
-        .into_iter()
-        .map(|(from, s)| {
-            let quiet = s.quiet_hours();
-            (from, s, quiet)
-        })
-        .collect();
+    let versions: Vec<(i64, NotificationSettings, Option<QuietHours>)> =
+        settings::history(db, user_id, oldest)
+            .await?
+            .into_iter()
+            .map(|(from, s)| {
+                let quiet = s.quiet_hours();
+                (from, s, quiet)
+            })
+            .collect();
     let defaults = NotificationSettings::default();
     let mut out = Vec::new();
     for (conversation, page) in unread {
@@ -62,7 +69,14 @@ pub async fn list(db: &Db, org_id: &str, user_id: &str) -> ChatResult<Vec<QuietA
                 .find(|(from, _, _)| *from <= message.created_at)
                 .map(|(_, s, q)| (s, q.as_ref()))
                 .unwrap_or((&defaults, None));
-            if delivery_of(user_id, settings, quiet, conversation.muted, &MessageHead::of(&message)) == Some(Delivery::Quiet) {
+            if delivery_of(
+                user_id,
+                settings,
+                quiet,
+                conversation.muted,
+                &MessageHead::of(&message),
+            ) == Some(Delivery::Quiet)
+            {
                 out.push(QuietArrival {
                     conversation_id: conversation.id.clone(),
                     conversation_name: conversation.title.clone(),

@@ -66,7 +66,12 @@ impl Participant {
 
 /// The caller's membership of a live conversation of their org; a stranger
 /// (even one who guessed the id) gets `NotMember`, which answers 404.
-pub async fn participant(db: &Db, org_id: &str, conversation_id: &str, user_id: &str) -> ChatResult<Participant> {
+pub async fn participant(
+    db: &Db,
+    org_id: &str,
+    conversation_id: &str,
+    user_id: &str,
+) -> ChatResult<Participant> {
     let row = sqlx::query(
         "SELECT c.org_id, c.kind, c.dissolved_at, m.role, m.read_seq FROM conversations c \
          JOIN conversation_members m ON m.conversation_id = c.id \
@@ -99,7 +104,11 @@ fn check_name(name: &str) -> ChatResult<String> {
     Ok(name.to_string())
 }
 
-async fn ensure_org_member(conn: &mut AnyConnection, org_id: &str, user_id: &str) -> ChatResult<()> {
+async fn ensure_org_member(
+    conn: &mut AnyConnection,
+    org_id: &str,
+    user_id: &str,
+) -> ChatResult<()> {
     sqlx::query("SELECT 1 AS x FROM memberships WHERE org_id = $1 AND user_id = $2")
         .bind(org_id)
         .bind(user_id)
@@ -109,7 +118,13 @@ async fn ensure_org_member(conn: &mut AnyConnection, org_id: &str, user_id: &str
     Ok(())
 }
 
-async fn add_member(conn: &mut AnyConnection, now: i64, conversation_id: &str, user_id: &str, role: GroupRole) -> ChatResult<bool> {
+async fn add_member(
+    conn: &mut AnyConnection,
+    now: i64,
+    conversation_id: &str,
+    user_id: &str,
+    role: GroupRole,
+) -> ChatResult<bool> {
     let result = sqlx::query(
         "INSERT INTO conversation_members (conversation_id, user_id, role, read_seq, joined_at) \
          SELECT $1, $2, $3, last_seq, $4 FROM conversations WHERE id = $1",
@@ -175,7 +190,13 @@ pub async fn direct(state: &AppState, org_id: &str, me: &str, other: &str) -> Ch
 }
 
 /// A new group with the creator as owner and the given org members.
-pub async fn create_group(state: &AppState, org_id: &str, owner: &str, name: &str, members: &[String]) -> ChatResult<String> {
+pub async fn create_group(
+    state: &AppState,
+    org_id: &str,
+    owner: &str,
+    name: &str,
+    members: &[String],
+) -> ChatResult<String> {
     let name = check_name(name)?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
@@ -200,14 +221,26 @@ pub async fn create_group(state: &AppState, org_id: &str, owner: &str, name: &st
 }
 
 /// Adds org members to a group (admins); returns who was newly added.
-pub async fn add_members(state: &AppState, actor: &Participant, users: &[String]) -> ChatResult<Vec<String>> {
+pub async fn add_members(
+    state: &AppState,
+    actor: &Participant,
+    users: &[String],
+) -> ChatResult<Vec<String>> {
     actor.require_admin()?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     let mut added = Vec::new();
     for user in users {
         ensure_org_member(&mut tx, &actor.org_id, user).await?;
-        if add_member(&mut tx, now, &actor.conversation_id, user, GroupRole::Member).await? {
+        if add_member(
+            &mut tx,
+            now,
+            &actor.conversation_id,
+            user,
+            GroupRole::Member,
+        )
+        .await?
+        {
             added.push(user.clone());
         }
     }
@@ -216,13 +249,19 @@ pub async fn add_members(state: &AppState, actor: &Participant, users: &[String]
 }
 
 /// Joins a group of one's org by its id (an invitation link to the group).
-pub async fn join(state: &AppState, org_id: &str, conversation_id: &str, user_id: &str) -> ChatResult<bool> {
-    let row = sqlx::query("SELECT kind, dissolved_at FROM conversations WHERE id = $1 AND org_id = $2")
-        .bind(conversation_id)
-        .bind(org_id)
-        .fetch_optional(state.db.read())
-        .await?
-        .ok_or(ChatError::NotFound)?;
+pub async fn join(
+    state: &AppState,
+    org_id: &str,
+    conversation_id: &str,
+    user_id: &str,
+) -> ChatResult<bool> {
+    let row =
+        sqlx::query("SELECT kind, dissolved_at FROM conversations WHERE id = $1 AND org_id = $2")
+            .bind(conversation_id)
+            .bind(org_id)
+            .fetch_optional(state.db.read())
+            .await?
+            .ok_or(ChatError::NotFound)?;
     if row.try_get::<String, _>("kind")? != "group" {
         return Err(ChatError::NotFound);
     }
@@ -230,18 +269,27 @@ pub async fn join(state: &AppState, org_id: &str, conversation_id: &str, user_id
         return Err(ChatError::Dissolved);
     }
     let mut tx = state.db.begin().await?;
-    let added = add_member(&mut tx, state.clock.now_ms(), conversation_id, user_id, GroupRole::Member).await?;
+    let added = add_member(
+        &mut tx,
+        state.clock.now_ms(),
+        conversation_id,
+        user_id,
+        GroupRole::Member,
+    )
+    .await?;
     tx.commit().await?;
     Ok(added)
 }
 
 async fn role_of(db: &Db, conversation_id: &str, user_id: &str) -> ChatResult<GroupRole> {
-    let row = sqlx::query("SELECT role FROM conversation_members WHERE conversation_id = $1 AND user_id = $2")
-        .bind(conversation_id)
-        .bind(user_id)
-        .fetch_optional(db.read())
-        .await?
-        .ok_or(ChatError::NotFound)?;
+    let row = sqlx::query(
+        "SELECT role FROM conversation_members WHERE conversation_id = $1 AND user_id = $2",
+    )
+    .bind(conversation_id)
+    .bind(user_id)
+    .fetch_optional(db.read())
+    .await?
+    .ok_or(ChatError::NotFound)?;
     GroupRole::parse(&row.try_get::<String, _>("role")?)
 }
 
@@ -250,7 +298,8 @@ async fn role_of(db: &Db, conversation_id: &str, user_id: &str) -> ChatResult<Gr
 pub async fn remove_member(state: &AppState, actor: &Participant, user_id: &str) -> ChatResult<()> {
     actor.require_admin()?;
     let target = role_of(&state.db, &actor.conversation_id, user_id).await?;
-    if target == GroupRole::Owner || (target == GroupRole::Admin && actor.role != GroupRole::Owner) {
+    if target == GroupRole::Owner || (target == GroupRole::Admin && actor.role != GroupRole::Owner)
+    {
         return Err(ChatError::OwnerOnly);
     }
     sqlx::query("DELETE FROM conversation_members WHERE conversation_id = $1 AND user_id = $2")
@@ -278,9 +327,18 @@ pub async fn leave(state: &AppState, me: &Participant) -> ChatResult<()> {
 
 /// Sets a member's group role; the owner may hand ownership over (and
 /// becomes an admin).
-pub async fn set_role(state: &AppState, actor: &Participant, user_id: &str, role: GroupRole) -> ChatResult<()> {
+pub async fn set_role(
+    state: &AppState,
+    actor: &Participant,
+    user_id: &str,
+    role: GroupRole,
+) -> ChatResult<()> {
     if actor.role != GroupRole::Owner {
-        return Err(if actor.is_group { ChatError::OwnerOnly } else { ChatError::NotAGroup });
+        return Err(if actor.is_group {
+            ChatError::OwnerOnly
+        } else {
+            ChatError::NotAGroup
+        });
     }
     role_of(&state.db, &actor.conversation_id, user_id).await?;
     let mut tx = state.db.begin().await?;
@@ -294,12 +352,14 @@ pub async fn set_role(state: &AppState, actor: &Participant, user_id: &str, role
         // The owner stays owner until ownership is handed to someone else.
         return Err(ChatError::OwnerCannotLeave);
     }
-    sqlx::query("UPDATE conversation_members SET role = $1 WHERE conversation_id = $2 AND user_id = $3")
-        .bind(role.as_str())
-        .bind(&actor.conversation_id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE conversation_members SET role = $1 WHERE conversation_id = $2 AND user_id = $3",
+    )
+    .bind(role.as_str())
+    .bind(&actor.conversation_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -316,7 +376,11 @@ pub async fn rename(state: &AppState, actor: &Participant, name: &str) -> ChatRe
 }
 
 /// Pins (or, with an empty text, clears) the group announcement.
-pub async fn set_announcement(state: &AppState, actor: &Participant, text: &str) -> ChatResult<Option<String>> {
+pub async fn set_announcement(
+    state: &AppState,
+    actor: &Participant,
+    text: &str,
+) -> ChatResult<Option<String>> {
     actor.require_admin()?;
     let text = text.trim();
     if text.chars().count() > 2000 {
@@ -413,9 +477,11 @@ const SUMMARY_SELECT: &str = "SELECT c.id, c.kind, c.name, c.announcement, c.las
 fn summary_from_row(row: &sqlx::any::AnyRow) -> ChatResult<ConversationSummary> {
     let kind: String = row.try_get("kind")?;
     let title = if kind == "group" {
-        row.try_get::<Option<String>, _>("name")?.unwrap_or_default()
+        row.try_get::<Option<String>, _>("name")?
+            .unwrap_or_default()
     } else {
-        row.try_get::<Option<String>, _>("other_name")?.unwrap_or_default()
+        row.try_get::<Option<String>, _>("other_name")?
+            .unwrap_or_default()
     };
     let last_seq: i64 = row.try_get("last_seq")?;
     let read_seq: i64 = row.try_get("read_seq")?;
@@ -448,20 +514,24 @@ pub async fn list(db: &Db, org_id: &str, user_id: &str) -> ChatResult<Vec<Conver
 }
 
 pub async fn summary(db: &Db, me: &Participant) -> ChatResult<ConversationSummary> {
-    let row = sqlx::query(&format!("{SUMMARY_SELECT} WHERE m.user_id = $1 AND c.id = $2"))
-        .bind(&me.user_id)
-        .bind(&me.conversation_id)
-        .fetch_one(db.read())
-        .await?;
+    let row = sqlx::query(&format!(
+        "{SUMMARY_SELECT} WHERE m.user_id = $1 AND c.id = $2"
+    ))
+    .bind(&me.user_id)
+    .bind(&me.conversation_id)
+    .fetch_one(db.read())
+    .await?;
     summary_from_row(&row)
 }
 
 pub async fn set_muted(state: &AppState, me: &Participant, muted: bool) -> ChatResult<()> {
-    sqlx::query("UPDATE conversation_members SET muted = $1 WHERE conversation_id = $2 AND user_id = $3")
-        .bind(muted as i64)
-        .bind(&me.conversation_id)
-        .bind(&me.user_id)
-        .execute(state.db.write())
-        .await?;
+    sqlx::query(
+        "UPDATE conversation_members SET muted = $1 WHERE conversation_id = $2 AND user_id = $3",
+    )
+    .bind(muted as i64)
+    .bind(&me.conversation_id)
+    .bind(&me.user_id)
+    .execute(state.db.write())
+    .await?;
     Ok(())
 }

@@ -74,20 +74,62 @@ impl From<ChatError> for ApiError {
             AdminOnly => e(StatusCode::FORBIDDEN, "admin_only", "chat.error.admin_only"),
             OwnerOnly => e(StatusCode::FORBIDDEN, "owner_only", "chat.error.owner_only"),
             Dissolved => e(StatusCode::GONE, "dissolved", "chat.error.dissolved"),
-            NotAGroup => e(StatusCode::BAD_REQUEST, "not_a_group", "chat.error.not_a_group"),
-            InvalidName => e(StatusCode::BAD_REQUEST, "invalid_name", "chat.error.invalid_name").field("name", Msg::new("chat.error.invalid_name")),
-            InvalidBody => e(StatusCode::BAD_REQUEST, "invalid_body", "chat.error.invalid_body").field("body", Msg::new("chat.error.invalid_body")),
-            InvalidKind => e(StatusCode::BAD_REQUEST, "invalid_kind", "chat.error.invalid_kind"),
-            NotInOrg => e(StatusCode::BAD_REQUEST, "not_in_org", "chat.error.not_in_org"),
+            NotAGroup => e(
+                StatusCode::BAD_REQUEST,
+                "not_a_group",
+                "chat.error.not_a_group",
+            ),
+            InvalidName => e(
+                StatusCode::BAD_REQUEST,
+                "invalid_name",
+                "chat.error.invalid_name",
+            )
+            .field("name", Msg::new("chat.error.invalid_name")),
+            InvalidBody => e(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "chat.error.invalid_body",
+            )
+            .field("body", Msg::new("chat.error.invalid_body")),
+            InvalidKind => e(
+                StatusCode::BAD_REQUEST,
+                "invalid_kind",
+                "chat.error.invalid_kind",
+            ),
+            NotInOrg => e(
+                StatusCode::BAD_REQUEST,
+                "not_in_org",
+                "chat.error.not_in_org",
+            ),
             SelfChat => e(StatusCode::BAD_REQUEST, "self_chat", "chat.error.self_chat"),
             NotSender => e(StatusCode::FORBIDDEN, "not_sender", "chat.error.not_sender"),
-            RecallExpired => e(StatusCode::FORBIDDEN, "recall_expired", "chat.error.recall_expired"),
+            RecallExpired => e(
+                StatusCode::FORBIDDEN,
+                "recall_expired",
+                "chat.error.recall_expired",
+            ),
             Recalled => e(StatusCode::GONE, "recalled", "chat.error.recalled"),
-            OwnerCannotLeave => e(StatusCode::CONFLICT, "owner_cannot_leave", "chat.error.owner_cannot_leave"),
-            InvalidRole => e(StatusCode::BAD_REQUEST, "invalid_role", "chat.error.invalid_role"),
+            OwnerCannotLeave => e(
+                StatusCode::CONFLICT,
+                "owner_cannot_leave",
+                "chat.error.owner_cannot_leave",
+            ),
+            InvalidRole => e(
+                StatusCode::BAD_REQUEST,
+                "invalid_role",
+                "chat.error.invalid_role",
+            ),
             BadReply => e(StatusCode::BAD_REQUEST, "bad_reply", "chat.error.bad_reply"),
-            InvalidCard => e(StatusCode::BAD_REQUEST, "invalid_card", "chat.error.invalid_card"),
-            UnsafeLink => e(StatusCode::BAD_REQUEST, "unsafe_link", "chat.error.unsafe_link"),
+            InvalidCard => e(
+                StatusCode::BAD_REQUEST,
+                "invalid_card",
+                "chat.error.invalid_card",
+            ),
+            UnsafeLink => e(
+                StatusCode::BAD_REQUEST,
+                "unsafe_link",
+                "chat.error.unsafe_link",
+            ),
             Quiet(inner) => {
                 let key = match inner {
                     crate::quiet::QuietError::BadTime => "chat.error.quiet_time",
@@ -95,7 +137,11 @@ impl From<ChatError> for ApiError {
                     crate::quiet::QuietError::BadTimeZone => "chat.error.quiet_zone",
                     crate::quiet::QuietError::TooMany => "chat.error.quiet_too_many",
                 };
-                let field = if key == "chat.error.quiet_zone" { "time_zone" } else { "periods" };
+                let field = if key == "chat.error.quiet_zone" {
+                    "time_zone"
+                } else {
+                    "periods"
+                };
                 e(StatusCode::BAD_REQUEST, "invalid_quiet_hours", key).field(field, Msg::new(key))
             }
             TooLarge { max } => ApiError::new(
@@ -103,12 +149,29 @@ impl From<ChatError> for ApiError {
                 "too_large",
                 Msg::new("chat.error.too_large").arg("max", human_size(max)),
             ),
-            EmptyFile => e(StatusCode::BAD_REQUEST, "empty_file", "chat.error.empty_file"),
-            InvalidFileName => e(StatusCode::BAD_REQUEST, "invalid_file_name", "chat.error.invalid_file_name")
-                .field("name", Msg::new("chat.error.invalid_file_name")),
-            UploadInterrupted(_) => e(StatusCode::BAD_REQUEST, "upload_interrupted", "chat.error.upload_interrupted"),
+            EmptyFile => e(
+                StatusCode::BAD_REQUEST,
+                "empty_file",
+                "chat.error.empty_file",
+            ),
+            InvalidFileName => e(
+                StatusCode::BAD_REQUEST,
+                "invalid_file_name",
+                "chat.error.invalid_file_name",
+            )
+            .field("name", Msg::new("chat.error.invalid_file_name")),
+            UploadInterrupted(_) => e(
+                StatusCode::BAD_REQUEST,
+                "upload_interrupted",
+                "chat.error.upload_interrupted",
+            ),
             Storage(inner) => ApiError::internal(inner),
-            InvalidQuery => e(StatusCode::BAD_REQUEST, "invalid_query", "chat.error.invalid_query").field("q", Msg::new("chat.error.invalid_query")),
+            InvalidQuery => e(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "chat.error.invalid_query",
+            )
+            .field("q", Msg::new("chat.error.invalid_query")),
             Index(inner) => ApiError::internal(inner),
             Database(inner) => ApiError::internal(inner),
         }

@@ -44,17 +44,31 @@ pub enum Event {
     /// their last sequence numbers.
     Ready { conversations: Vec<(String, i64)> },
     /// A new message, in sequence order per conversation.
-    Message { conversation_id: String, message: Message },
+    Message {
+        conversation_id: String,
+        message: Message,
+    },
     /// An edited or recalled message.
-    MessageUpdated { conversation_id: String, message: Message },
+    MessageUpdated {
+        conversation_id: String,
+        message: Message,
+    },
     /// Someone's read mark moved.
-    Read { conversation_id: String, user_id: String, read_seq: i64 },
+    Read {
+        conversation_id: String,
+        user_id: String,
+        read_seq: i64,
+    },
     /// The conversation's name, members, announcement or existence changed:
     /// fetch it again.
     ConversationChanged { conversation_id: String },
     /// The message just sent should notify this user now (sound, desktop
     /// notification): their do-not-disturb settings allow it.
-    Notify { conversation_id: String, message_id: String, mention: bool },
+    Notify {
+        conversation_id: String,
+        message_id: String,
+        mention: bool,
+    },
     /// (Bus only) the user's notification settings changed.
     SettingsChanged,
     /// The answer to a client `ping`.
@@ -70,12 +84,18 @@ impl Event {
 }
 
 pub async fn announce(state: &AppState, conversation_id: &str, event: &Event) {
-    state.bus.publish(&conversation_topic(conversation_id), event.to_bytes()).await;
+    state
+        .bus
+        .publish(&conversation_topic(conversation_id), event.to_bytes())
+        .await;
 }
 
 /// Tells a user's sockets that their notification settings changed.
 pub async fn announce_settings(state: &AppState, user_id: &str) {
-    state.bus.publish(&user_topic(user_id), Event::SettingsChanged.to_bytes()).await;
+    state
+        .bus
+        .publish(&user_topic(user_id), Event::SettingsChanged.to_bytes())
+        .await;
 }
 
 /// Tells each user's sockets to look at their conversation list again.
@@ -100,7 +120,10 @@ pub fn delivery_of(
 ) -> Option<Delivery> {
     // A robot's message notifies like a member's (its id never matches a
     // person's, so it is nobody's own message and in nobody's allow list).
-    let sender = message.sender_id.as_deref().or(message.robot_id.as_deref())?;
+    let sender = message
+        .sender_id
+        .as_deref()
+        .or(message.robot_id.as_deref())?;
     if sender == user_id || message.recalled {
         return None;
     }
@@ -125,7 +148,9 @@ pub fn delivery_of(
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// Resume: the last sequence number seen per conversation.
-    Resume { cursors: HashMap<String, i64> },
+    Resume {
+        cursors: HashMap<String, i64>,
+    },
     Ping,
 }
 
@@ -173,7 +198,9 @@ fn read_announcement(payload: &Bytes) -> Option<Arc<Announced>> {
         {
             return announced.clone();
         }
-        let announced = serde_json::from_slice::<Announced>(payload).ok().map(Arc::new);
+        let announced = serde_json::from_slice::<Announced>(payload)
+            .ok()
+            .map(Arc::new);
         if read.len() == RECENTLY_READ {
             read.remove(0);
         }
@@ -264,7 +291,9 @@ const CATCH_UP_PAGE: i64 = 200;
 
 impl Follower {
     pub async fn start(state: AppState, org_id: String, user_id: String) -> Follower {
-        let settings = crate::settings::get(&state.db, &user_id).await.unwrap_or_default();
+        let settings = crate::settings::get(&state.db, &user_id)
+            .await
+            .unwrap_or_default();
         let mut follower = Follower {
             quiet: settings.quiet_hours(),
             settings,
@@ -279,8 +308,14 @@ impl Follower {
             settings_stale: false,
             list_stale: None,
         };
-        let user_stream = follower.state.bus.subscribe(&user_topic(&follower.user_id)).await;
-        follower.streams.push(user_stream.map(|b| (String::new(), b)).boxed());
+        let user_stream = follower
+            .state
+            .bus
+            .subscribe(&user_topic(&follower.user_id))
+            .await;
+        follower
+            .streams
+            .push(user_stream.map(|b| (String::new(), b)).boxed());
         follower
     }
 
@@ -295,13 +330,16 @@ impl Follower {
         self.gaps.retain(|id, _| current.contains(&id.as_str()));
         let mut out = Vec::with_capacity(list.len());
         for conversation in list {
-            self.muted.insert(conversation.id.clone(), conversation.muted);
+            self.muted
+                .insert(conversation.id.clone(), conversation.muted);
             if !self.sent.contains_key(&conversation.id) {
                 let id = conversation.id.clone();
                 let stream = self.state.bus.subscribe(&conversation_topic(&id)).await;
-                self.streams.push(stream.map(move |b| (id.clone(), b)).boxed());
+                self.streams
+                    .push(stream.map(move |b| (id.clone(), b)).boxed());
                 // New followers start at the present; `resume` moves back.
-                self.sent.insert(conversation.id.clone(), conversation.last_seq);
+                self.sent
+                    .insert(conversation.id.clone(), conversation.last_seq);
             }
             out.push((conversation.id, conversation.last_seq));
         }
@@ -328,11 +366,18 @@ impl Follower {
             return;
         };
         let read = async {
-            let me = conversations::participant(&self.state.db, &self.org_id, conversation_id, &self.user_id).await?;
+            let me = conversations::participant(
+                &self.state.db,
+                &self.org_id,
+                conversation_id,
+                &self.user_id,
+            )
+            .await?;
             let mut missed = Vec::new();
             let mut after = from;
             loop {
-                let page = messages::history(&self.state.db, &me, None, Some(after), CATCH_UP_PAGE).await?;
+                let page = messages::history(&self.state.db, &me, None, Some(after), CATCH_UP_PAGE)
+                    .await?;
                 let full = page.len() as i64 == CATCH_UP_PAGE;
                 after = page.last().map_or(after, |m| m.seq);
                 missed.extend(page);
@@ -346,7 +391,13 @@ impl Follower {
                 for message in missed {
                     self.sent.insert(conversation_id.to_string(), message.seq);
                     let notify = self.notification(conversation_id, &MessageHead::of(&message));
-                    self.outbox.push(Event::Message { conversation_id: conversation_id.to_string(), message }.into());
+                    self.outbox.push(
+                        Event::Message {
+                            conversation_id: conversation_id.to_string(),
+                            message,
+                        }
+                        .into(),
+                    );
                     self.outbox.extend(notify.map(Outgoing::Event));
                 }
                 self.release_ahead(conversation_id);
@@ -358,10 +409,13 @@ impl Follower {
             }
             Err(err) => {
                 tracing::warn!(error = %err, conversation_id, "catching up a socket failed; retrying");
-                let gap = self.gaps.entry(conversation_id.to_string()).or_insert_with(|| Gap {
-                    due: tokio::time::Instant::now(),
-                    ahead: BTreeMap::new(),
-                });
+                let gap = self
+                    .gaps
+                    .entry(conversation_id.to_string())
+                    .or_insert_with(|| Gap {
+                        due: tokio::time::Instant::now(),
+                        ahead: BTreeMap::new(),
+                    });
                 gap.due = tokio::time::Instant::now() + RETRY_WAIT;
             }
         }
@@ -407,7 +461,13 @@ impl Follower {
     /// The notification a new message deserves, if any.
     fn notification(&self, conversation_id: &str, message: &MessageHead) -> Option<Event> {
         let muted = self.muted.get(conversation_id).copied().unwrap_or(false);
-        let delivery = delivery_of(&self.user_id, &self.settings, self.quiet.as_ref(), muted, message)?;
+        let delivery = delivery_of(
+            &self.user_id,
+            &self.settings,
+            self.quiet.as_ref(),
+            muted,
+            message,
+        )?;
         let mention = message.mention_all || message.mentions.iter().any(|m| m == &self.user_id);
         (delivery == Delivery::Notify).then(|| Event::Notify {
             conversation_id: conversation_id.to_string(),
@@ -424,7 +484,9 @@ impl Follower {
                 return Some(std::mem::take(&mut self.outbox));
             }
             if self.settings_stale {
-                self.settings = crate::settings::get(&self.state.db, &self.user_id).await.unwrap_or_default();
+                self.settings = crate::settings::get(&self.state.db, &self.user_id)
+                    .await
+                    .unwrap_or_default();
                 self.quiet = self.settings.quiet_hours();
                 self.settings_stale = false;
                 continue;
@@ -432,14 +494,29 @@ impl Follower {
             if self.list_stale.is_some() {
                 self.sync_conversations().await;
                 let change = self.list_stale.take().expect("checked above");
-                self.outbox.extend(change.events.into_iter().map(Outgoing::Event));
-                for id in self.sent.keys().filter(|id| !change.followed_before.contains(id)) {
-                    self.outbox.push(Event::ConversationChanged { conversation_id: id.clone() }.into());
+                self.outbox
+                    .extend(change.events.into_iter().map(Outgoing::Event));
+                for id in self
+                    .sent
+                    .keys()
+                    .filter(|id| !change.followed_before.contains(id))
+                {
+                    self.outbox.push(
+                        Event::ConversationChanged {
+                            conversation_id: id.clone(),
+                        }
+                        .into(),
+                    );
                 }
                 continue;
             }
             let now = tokio::time::Instant::now();
-            if let Some(id) = self.gaps.iter().find(|(_, gap)| gap.due <= now).map(|(id, _)| id.clone()) {
+            if let Some(id) = self
+                .gaps
+                .iter()
+                .find(|(_, gap)| gap.due <= now)
+                .map(|(id, _)| id.clone())
+            {
                 self.catch_up(&id).await;
                 continue;
             }
@@ -534,7 +611,10 @@ mod tests {
         let payload = announcement(7);
         let first = read_announcement(&payload).expect("parses");
         let again = read_announcement(&payload.clone()).expect("parses");
-        assert!(Arc::ptr_eq(&first, &again), "the same bytes are not parsed twice");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the same bytes are not parsed twice"
+        );
         assert_eq!(first.message.as_ref().map(|m| m.seq), Some(7));
         // Equal text in another buffer is another payload: read on its own.
         let copy = announcement(7);

@@ -29,7 +29,12 @@ pub fn render(source: &str) -> String {
     let events = Parser::new_ext(source, options()).filter_map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
         Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
-        Event::Start(Tag::Link { link_type, dest_url, title, id }) if !safe_url(&dest_url) => Some(Event::Start(Tag::Link {
+        Event::Start(Tag::Link {
+            link_type,
+            dest_url,
+            title,
+            id,
+        }) if !safe_url(&dest_url) => Some(Event::Start(Tag::Link {
             link_type,
             dest_url: CowStr::Borrowed("#"),
             title,
@@ -46,7 +51,12 @@ pub fn render(source: &str) -> String {
 /// colour name (letters only), so nothing but a colour reaches the style.
 fn font_colour(tag: &str) -> Option<String> {
     let lower = tag.to_ascii_lowercase();
-    let rest = lower.split("color").nth(1)?.trim_start().strip_prefix('=')?.trim_start();
+    let rest = lower
+        .split("color")
+        .nth(1)?
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
     let value: String = rest
         .trim_start_matches(['"', '\''])
         .chars()
@@ -55,7 +65,9 @@ fn font_colour(tag: &str) -> Option<String> {
     let hex = value.strip_prefix('#');
     let ok = match hex {
         Some(h) => (h.len() == 3 || h.len() == 6) && h.chars().all(|c| c.is_ascii_hexdigit()),
-        None => !value.is_empty() && value.len() <= 20 && value.chars().all(|c| c.is_ascii_alphabetic()),
+        None => {
+            !value.is_empty() && value.len() <= 20 && value.chars().all(|c| c.is_ascii_alphabetic())
+        }
     };
     ok.then_some(value)
 }
@@ -64,7 +76,11 @@ fn font_colour(tag: &str) -> Option<String> {
 /// other markup (shown as text).
 fn robot_tag(raw: &str) -> Option<String> {
     let tag = raw.trim().to_ascii_lowercase();
-    let name: String = tag.trim_start_matches('<').chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '/').collect();
+    let name: String = tag
+        .trim_start_matches('<')
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '/')
+        .collect();
     match name.as_str() {
         "br" | "br/" => Some("<br>".into()),
         "font" => Some(match font_colour(raw) {
@@ -101,16 +117,42 @@ pub fn render_robot(source: &str) -> String {
                 None => events.push(Event::Text(raw)),
             },
             Event::Html(raw) => events.push(Event::Text(raw)),
-            Event::Start(Tag::Image { link_type, dest_url, title, id }) => match safe_picture(&dest_url) {
-                Some(src) => events.push(Event::Start(Tag::Image { link_type, dest_url: CowStr::from(src), title, id })),
+            Event::Start(Tag::Image {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => match safe_picture(&dest_url) {
+                Some(src) => events.push(Event::Start(Tag::Image {
+                    link_type,
+                    dest_url: CowStr::from(src),
+                    title,
+                    id,
+                })),
                 None => in_image = true,
             },
             Event::End(TagEnd::Image) if in_image => in_image = false,
-            Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => {
                 let dest = safe_link(&dest_url)
-                    .or_else(|| dest_url.trim().to_ascii_lowercase().starts_with("mailto:").then(|| dest_url.trim().to_string()))
+                    .or_else(|| {
+                        dest_url
+                            .trim()
+                            .to_ascii_lowercase()
+                            .starts_with("mailto:")
+                            .then(|| dest_url.trim().to_string())
+                    })
                     .unwrap_or_else(|| "#".into());
-                events.push(Event::Start(Tag::Link { link_type, dest_url: CowStr::from(dest), title, id }));
+                events.push(Event::Start(Tag::Link {
+                    link_type,
+                    dest_url: CowStr::from(dest),
+                    title,
+                    id,
+                }));
             }
             Event::End(TagEnd::Paragraph) => {
                 // A <font> left open must not swallow the rest of the page.
@@ -137,7 +179,10 @@ mod tests {
 
     #[test]
     fn formats_markdown() {
-        assert_eq!(render("**昨日**現金流"), "<p><strong>昨日</strong>現金流</p>\n");
+        assert_eq!(
+            render("**昨日**現金流"),
+            "<p><strong>昨日</strong>現金流</p>\n"
+        );
         assert!(render("- a\n- b").contains("<li>a</li>"));
         assert!(render("[報表](https://example.com/r)").contains("href=\"https://example.com/r\""));
     }
@@ -156,7 +201,10 @@ mod tests {
             let html = render(attack);
             assert!(!html.contains("<script"), "{attack} → {html}");
             assert!(!html.contains("<img"), "{attack} → {html}");
-            assert!(!html.to_lowercase().contains("<a href=\"javascript"), "{attack} → {html}");
+            assert!(
+                !html.to_lowercase().contains("<a href=\"javascript"),
+                "{attack} → {html}"
+            );
             assert!(!html.contains("<a href=\"data:"), "{attack} → {html}");
         }
         assert!(render("<b>hi</b>").contains("&lt;b&gt;hi&lt;/b&gt;"));
@@ -166,10 +214,19 @@ mod tests {
     fn robot_markdown_shows_pictures_and_unwraps_dingtalk_links() {
         let html = render_robot("#### 杭州天氣\n> 9度 ![screenshot](https://img.example.com/a.png)\n> ###### 10點發布 [天氣](dingtalk://dingtalkclient/page/link?url=https%3A%2F%2Fwww.example.com%2Fw&pc_slide=false)");
         assert!(html.contains("<h4>杭州天氣</h4>"), "{html}");
-        assert!(html.contains("<img src=\"https://img.example.com/a.png\" alt=\"screenshot\""), "{html}");
-        assert!(html.contains("href=\"https://www.example.com/w\""), "{html}");
+        assert!(
+            html.contains("<img src=\"https://img.example.com/a.png\" alt=\"screenshot\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("href=\"https://www.example.com/w\""),
+            "{html}"
+        );
         let coloured = render_robot("<font color=#FF0000>告警</font>：CPU<br>第二行");
-        assert_eq!(coloured, "<p><span style=\"color:#ff0000\">告警</span>：CPU<br>第二行</p>\n");
+        assert_eq!(
+            coloured,
+            "<p><span style=\"color:#ff0000\">告警</span>：CPU<br>第二行</p>\n"
+        );
     }
 
     #[test]
@@ -195,7 +252,11 @@ mod tests {
             assert!(!html.contains("onmouseover=\""), "{attack} → {html}");
             assert!(!html.contains("url("), "{attack} → {html}");
             assert!(!html.contains("expression("), "{attack} → {html}");
-            assert_eq!(html.matches("<span").count(), html.matches("</span>").count(), "{attack} → {html}");
+            assert_eq!(
+                html.matches("<span").count(),
+                html.matches("</span>").count(),
+                "{attack} → {html}"
+            );
         }
     }
 }

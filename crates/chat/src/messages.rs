@@ -135,14 +135,20 @@ const MESSAGE_SELECT: &str = "SELECT m.id, m.conversation_id, m.seq, m.sender_id
 fn message_from_row(row: &sqlx::any::AnyRow) -> ChatResult<Message> {
     let kind = MessageKind::parse(&row.try_get::<String, _>("kind")?)?;
     let recalled = row.try_get::<Option<i64>, _>("recalled_at")?.is_some();
-    let body: String = if recalled { String::new() } else { row.try_get("body")? };
+    let body: String = if recalled {
+        String::new()
+    } else {
+        row.try_get("body")?
+    };
     let reply_to = match row.try_get::<Option<String>, _>("reply_to")? {
         Some(id) => {
             let reply_recalled = row.try_get::<Option<i64>, _>("reply_recalled")?.is_some();
             let reply_body: Option<String> = row.try_get("reply_body")?;
             Some(ReplyPreview {
                 id,
-                seq: row.try_get::<Option<i64>, _>("reply_seq")?.unwrap_or_default(),
+                seq: row
+                    .try_get::<Option<i64>, _>("reply_seq")?
+                    .unwrap_or_default(),
                 sender_name: row.try_get("reply_sender")?,
                 excerpt: if reply_recalled {
                     String::new()
@@ -158,9 +164,15 @@ fn message_from_row(row: &sqlx::any::AnyRow) -> ChatResult<Message> {
         Some(id) if !recalled => Some(Attachment {
             url: format!("/api/v1/attachments/{id}"),
             id,
-            file_name: row.try_get::<Option<String>, _>("file_name")?.unwrap_or_default(),
-            content_type: row.try_get::<Option<String>, _>("content_type")?.unwrap_or_default(),
-            size_bytes: row.try_get::<Option<i64>, _>("size_bytes")?.unwrap_or_default(),
+            file_name: row
+                .try_get::<Option<String>, _>("file_name")?
+                .unwrap_or_default(),
+            content_type: row
+                .try_get::<Option<String>, _>("content_type")?
+                .unwrap_or_default(),
+            size_bytes: row
+                .try_get::<Option<i64>, _>("size_bytes")?
+                .unwrap_or_default(),
         }),
         _ => None,
     };
@@ -176,7 +188,11 @@ fn message_from_row(row: &sqlx::any::AnyRow) -> ChatResult<Message> {
         sender_id: row.try_get("sender_id")?,
         sender_name: row.try_get("sender_name")?,
         sender_avatar: row.try_get("author_avatar")?,
-        html: if recalled { String::new() } else { display_html(kind, &body, card.as_ref(), robot_id.is_some()) },
+        html: if recalled {
+            String::new()
+        } else {
+            display_html(kind, &body, card.as_ref(), robot_id.is_some())
+        },
         robot_id,
         kind,
         body,
@@ -193,12 +209,14 @@ fn message_from_row(row: &sqlx::any::AnyRow) -> ChatResult<Message> {
 }
 
 pub async fn get(db: &Db, conversation_id: &str, message_id: &str) -> ChatResult<Message> {
-    let row = sqlx::query(&format!("{MESSAGE_SELECT} WHERE m.id = $1 AND m.conversation_id = $2"))
-        .bind(message_id)
-        .bind(conversation_id)
-        .fetch_optional(db.read())
-        .await?
-        .ok_or(ChatError::NotFound)?;
+    let row = sqlx::query(&format!(
+        "{MESSAGE_SELECT} WHERE m.id = $1 AND m.conversation_id = $2"
+    ))
+    .bind(message_id)
+    .bind(conversation_id)
+    .fetch_optional(db.read())
+    .await?
+    .ok_or(ChatError::NotFound)?;
     message_from_row(&row)
 }
 
@@ -256,7 +274,10 @@ fn check_body(body: &str, has_attachment: bool) -> ChatResult<()> {
 /// Stores a message with the next sequence number; an already-seen
 /// `client_id` returns the message stored the first time.
 pub async fn send(state: &AppState, sender: &Participant, new: NewMessage) -> ChatResult<Message> {
-    if matches!(new.kind, MessageKind::System | MessageKind::Image | MessageKind::File | MessageKind::Card) {
+    if matches!(
+        new.kind,
+        MessageKind::System | MessageKind::Image | MessageKind::File | MessageKind::Card
+    ) {
         return Err(ChatError::InvalidKind);
     }
     send_with(state, sender, new, None).await
@@ -264,7 +285,12 @@ pub async fn send(state: &AppState, sender: &Participant, new: NewMessage) -> Ch
 
 /// Stores a message, and with it (in the same transaction) the record of
 /// its uploaded file, if any.
-pub async fn send_with(state: &AppState, sender: &Participant, new: NewMessage, attachment: Option<&NewAttachment>) -> ChatResult<Message> {
+pub async fn send_with(
+    state: &AppState,
+    sender: &Participant,
+    new: NewMessage,
+    attachment: Option<&NewAttachment>,
+) -> ChatResult<Message> {
     store(state, &Author::Member(sender), new, attachment, None).await
 }
 
@@ -283,7 +309,12 @@ pub struct RobotAuthor {
 /// Stores a robot's message in its group: text, Markdown, or a card (with
 /// `kind` `card`; the body is then the card's words, for search). Mentions
 /// and @all work as a member's do.
-pub async fn send_as_robot(state: &AppState, robot: &RobotAuthor, new: NewMessage, card: Option<Card>) -> ChatResult<Message> {
+pub async fn send_as_robot(
+    state: &AppState,
+    robot: &RobotAuthor,
+    new: NewMessage,
+    card: Option<Card>,
+) -> ChatResult<Message> {
     let card = match (new.kind, card) {
         (MessageKind::Card, Some(card)) => Some(card.checked()?),
         (MessageKind::Text | MessageKind::Markdown, None) => None,
@@ -318,11 +349,19 @@ impl Author<'_> {
 }
 
 /// The one way a message is stored: checked, numbered, logged for search.
-async fn store(state: &AppState, author: &Author<'_>, new: NewMessage, attachment: Option<&NewAttachment>, card: Option<&Card>) -> ChatResult<Message> {
+async fn store(
+    state: &AppState,
+    author: &Author<'_>,
+    new: NewMessage,
+    attachment: Option<&NewAttachment>,
+    card: Option<&Card>,
+) -> ChatResult<Message> {
     check_body(&new.body, attachment.is_some())?;
     let conversation_id = author.conversation_id().to_string();
     if let (Some(client_id), Some(user_id)) = (&new.client_id, author.user_id()) {
-        if let Some(existing) = by_client_id(&state.db, &conversation_id, user_id, client_id).await? {
+        if let Some(existing) =
+            by_client_id(&state.db, &conversation_id, user_id, client_id).await?
+        {
             return Ok(existing);
         }
     }
@@ -350,7 +389,12 @@ async fn store(state: &AppState, author: &Author<'_>, new: NewMessage, attachmen
     } else {
         crate::conversations::member_ids(&state.db, &conversation_id).await?
     };
-    let mut mentions: Vec<String> = new.mentions.iter().filter(|m| members.contains(m)).cloned().collect();
+    let mut mentions: Vec<String> = new
+        .mentions
+        .iter()
+        .filter(|m| members.contains(m))
+        .cloned()
+        .collect();
     mentions.sort();
     mentions.dedup();
     let mention_all = new.mention_all && is_group;
@@ -419,9 +463,14 @@ async fn store(state: &AppState, author: &Author<'_>, new: NewMessage, attachmen
         Err(e) if is_unique_violation(&e) && new.client_id.is_some() => {
             drop(tx);
             let client_id = new.client_id.as_deref().unwrap_or_default();
-            return by_client_id(&state.db, &conversation_id, author.user_id().unwrap_or_default(), client_id)
-                .await?
-                .ok_or(ChatError::NotFound);
+            return by_client_id(
+                &state.db,
+                &conversation_id,
+                author.user_id().unwrap_or_default(),
+                client_id,
+            )
+            .await?
+            .ok_or(ChatError::NotFound);
         }
         Err(e) => return Err(e.into()),
     }
@@ -451,7 +500,12 @@ async fn next_seq(conn: &mut AnyConnection, conversation_id: &str, now: i64) -> 
     Ok(row.try_get("last_seq")?)
 }
 
-async fn by_client_id(db: &Db, conversation_id: &str, sender_id: &str, client_id: &str) -> ChatResult<Option<Message>> {
+async fn by_client_id(
+    db: &Db,
+    conversation_id: &str,
+    sender_id: &str,
+    client_id: &str,
+) -> ChatResult<Option<Message>> {
     let row = sqlx::query(&format!(
         "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.sender_id = $2 AND m.client_id = $3"
     ))
@@ -464,7 +518,12 @@ async fn by_client_id(db: &Db, conversation_id: &str, sender_id: &str, client_id
 }
 
 /// The sender changes the text of a message (not once it was recalled).
-pub async fn edit(state: &AppState, me: &Participant, message_id: &str, body: &str) -> ChatResult<Message> {
+pub async fn edit(
+    state: &AppState,
+    me: &Participant,
+    message_id: &str,
+    body: &str,
+) -> ChatResult<Message> {
     check_body(body, false)?;
     let current = get(&state.db, &me.conversation_id, message_id).await?;
     if current.sender_id.as_deref() != Some(me.user_id.as_str()) {
@@ -475,12 +534,14 @@ pub async fn edit(state: &AppState, me: &Participant, message_id: &str, body: &s
     }
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    sqlx::query("UPDATE messages SET body = $1, edited_at = $2 WHERE id = $3 AND recalled_at IS NULL")
-        .bind(body)
-        .bind(now)
-        .bind(message_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE messages SET body = $1, edited_at = $2 WHERE id = $3 AND recalled_at IS NULL",
+    )
+    .bind(body)
+    .bind(now)
+    .bind(message_id)
+    .execute(&mut *tx)
+    .await?;
     crate::search::log_change(&mut tx, message_id, now).await?;
     tx.commit().await?;
     get(&state.db, &me.conversation_id, message_id).await
@@ -488,7 +549,12 @@ pub async fn edit(state: &AppState, me: &Participant, message_id: &str, body: &s
 
 /// The sender takes a message back within the recall window: its content is
 /// removed for everyone (the row stays so sequence numbers keep no gaps).
-pub async fn recall(state: &AppState, me: &Participant, message_id: &str, window_secs: i64) -> ChatResult<Message> {
+pub async fn recall(
+    state: &AppState,
+    me: &Participant,
+    message_id: &str,
+    window_secs: i64,
+) -> ChatResult<Message> {
     let current = get(&state.db, &me.conversation_id, message_id).await?;
     if current.sender_id.as_deref() != Some(me.user_id.as_str()) {
         return Err(ChatError::NotSender);
@@ -537,7 +603,12 @@ pub struct Cursor {
 /// A page of history, at most `limit`, in sequence order: `before` a
 /// sequence number, `after` one, `around` one (it and the messages on
 /// either side), or the newest.
-pub async fn page(db: &Db, me: &Participant, cursor: Cursor, limit: i64) -> ChatResult<Vec<Message>> {
+pub async fn page(
+    db: &Db,
+    me: &Participant,
+    cursor: Cursor,
+    limit: i64,
+) -> ChatResult<Vec<Message>> {
     let limit = limit.clamp(1, 200);
     match cursor.around {
         Some(around) if cursor.before.is_none() && cursor.after.is_none() => {
@@ -552,7 +623,13 @@ pub async fn page(db: &Db, me: &Participant, cursor: Cursor, limit: i64) -> Chat
 
 /// A page of history: `before` a sequence number (scrolling up, newest of
 /// the page last) or `after` one (catching up), at most `limit`, in order.
-pub async fn history(db: &Db, me: &Participant, before: Option<i64>, after: Option<i64>, limit: i64) -> ChatResult<Vec<Message>> {
+pub async fn history(
+    db: &Db,
+    me: &Participant,
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: i64,
+) -> ChatResult<Vec<Message>> {
     let limit = limit.clamp(1, 200);
     let rows = match (before, after) {
         (_, Some(after)) => {
@@ -590,11 +667,13 @@ pub async fn mark_read(state: &AppState, me: &Participant, seq: i64) -> ChatResu
     .bind(&me.user_id)
     .execute(state.db.write())
     .await?;
-    let row = sqlx::query("SELECT read_seq FROM conversation_members WHERE conversation_id = $1 AND user_id = $2")
-        .bind(&me.conversation_id)
-        .bind(&me.user_id)
-        .fetch_one(state.db.read())
-        .await?;
+    let row = sqlx::query(
+        "SELECT read_seq FROM conversation_members WHERE conversation_id = $1 AND user_id = $2",
+    )
+    .bind(&me.conversation_id)
+    .bind(&me.user_id)
+    .fetch_one(state.db.read())
+    .await?;
     Ok(row.try_get("read_seq")?)
 }
 
@@ -635,7 +714,13 @@ mod tests {
 
     #[test]
     fn text_is_escaped_and_markdown_rendered() {
-        assert_eq!(render_html(MessageKind::Text, "<b>a</b>\nb"), "&lt;b&gt;a&lt;/b&gt;<br>b");
-        assert_eq!(render_html(MessageKind::Markdown, "*a*"), "<p><em>a</em></p>\n");
+        assert_eq!(
+            render_html(MessageKind::Text, "<b>a</b>\nb"),
+            "&lt;b&gt;a&lt;/b&gt;<br>b"
+        );
+        assert_eq!(
+            render_html(MessageKind::Markdown, "*a*"),
+            "<p><em>a</em></p>\n"
+        );
     }
 }

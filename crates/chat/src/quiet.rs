@@ -60,7 +60,11 @@ impl QuietHours {
         let periods = periods
             .iter()
             .map(|p| {
-                let days = p.days.iter().map(|d| weekday(*d)).collect::<Result<Vec<_>, _>>()?;
+                let days = p
+                    .days
+                    .iter()
+                    .map(|d| weekday(*d))
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok((days, parse_time(&p.start)?, parse_time(&p.end)?))
             })
             .collect::<Result<Vec<_>, QuietError>>()?;
@@ -77,7 +81,8 @@ impl QuietHours {
             if start < end {
                 days.contains(&today) && time >= *start && time < *end
             } else {
-                (days.contains(&today) && time >= *start) || (days.contains(&yesterday) && time < *end)
+                (days.contains(&today) && time >= *start)
+                    || (days.contains(&yesterday) && time < *end)
             }
         })
     }
@@ -123,7 +128,10 @@ pub fn decide(recipient: &Recipient<'_>, message: &Incoming<'_>, at: DateTime<Ut
     if !quiet_now {
         return Delivery::Notify;
     }
-    let favoured = recipient.allow_from.iter().any(|id| id == message.sender_id);
+    let favoured = recipient
+        .allow_from
+        .iter()
+        .any(|id| id == message.sender_id);
     if personal || favoured {
         Delivery::Notify
     } else {
@@ -147,8 +155,16 @@ mod tests {
         QuietHours::new(
             zone,
             &[
-                QuietPeriod { days: vec![1, 2, 3, 4, 5], start: "19:00".into(), end: "09:00".into() },
-                QuietPeriod { days: vec![6, 7], start: "00:00".into(), end: "00:00".into() },
+                QuietPeriod {
+                    days: vec![1, 2, 3, 4, 5],
+                    start: "19:00".into(),
+                    end: "09:00".into(),
+                },
+                QuietPeriod {
+                    days: vec![6, 7],
+                    start: "00:00".into(),
+                    end: "00:00".into(),
+                },
             ],
         )
         .unwrap()
@@ -188,16 +204,37 @@ mod tests {
     fn a_same_day_period_and_bad_input() {
         let lunch = QuietHours::new(
             "Asia/Hong_Kong",
-            &[QuietPeriod { days: vec![3], start: "12:30".into(), end: "14:00".into() }],
+            &[QuietPeriod {
+                days: vec![3],
+                start: "12:30".into(),
+                end: "14:00".into(),
+            }],
         )
         .unwrap();
         assert!(lunch.is_quiet(hk(2026, 11, 25, 12, 30)));
         assert!(!lunch.is_quiet(hk(2026, 11, 25, 14, 0)));
         assert!(!lunch.is_quiet(hk(2026, 11, 26, 13, 0)));
         let bad = |p: QuietPeriod| QuietHours::new("Asia/Hong_Kong", &[p]).unwrap_err();
-        assert_eq!(bad(QuietPeriod { days: vec![8], start: "1:00".into(), end: "2:00".into() }), QuietError::BadDay);
-        assert_eq!(bad(QuietPeriod { days: vec![1], start: "25:00".into(), end: "2:00".into() }), QuietError::BadTime);
-        assert_eq!(QuietHours::new("Mars/Olympus", &[]).unwrap_err(), QuietError::BadTimeZone);
+        assert_eq!(
+            bad(QuietPeriod {
+                days: vec![8],
+                start: "1:00".into(),
+                end: "2:00".into()
+            }),
+            QuietError::BadDay
+        );
+        assert_eq!(
+            bad(QuietPeriod {
+                days: vec![1],
+                start: "25:00".into(),
+                end: "2:00".into()
+            }),
+            QuietError::BadTime
+        );
+        assert_eq!(
+            QuietHours::new("Mars/Olympus", &[]).unwrap_err(),
+            QuietError::BadTimeZone
+        );
     }
 
     #[test]
@@ -213,16 +250,39 @@ mod tests {
             allow_mentions,
             allow_from: &boss,
         };
-        let plain = Incoming { sender_id: "peer", mentions_recipient: false, mentions_all: false };
-        let mention = Incoming { sender_id: "peer", mentions_recipient: true, mentions_all: false };
-        let all = Incoming { sender_id: "peer", mentions_recipient: false, mentions_all: true };
-        let from_boss = Incoming { sender_id: "boss", mentions_recipient: false, mentions_all: false };
+        let plain = Incoming {
+            sender_id: "peer",
+            mentions_recipient: false,
+            mentions_all: false,
+        };
+        let mention = Incoming {
+            sender_id: "peer",
+            mentions_recipient: true,
+            mentions_all: false,
+        };
+        let all = Incoming {
+            sender_id: "peer",
+            mentions_recipient: false,
+            mentions_all: true,
+        };
+        let from_boss = Incoming {
+            sender_id: "boss",
+            mentions_recipient: false,
+            mentions_all: false,
+        };
         assert_eq!(decide(&me(false, true), &plain, day), Delivery::Notify);
         assert_eq!(decide(&me(false, true), &plain, night), Delivery::Quiet);
         assert_eq!(decide(&me(false, true), &mention, night), Delivery::Notify);
         assert_eq!(decide(&me(false, false), &mention, night), Delivery::Quiet);
-        assert_eq!(decide(&me(false, true), &all, night), Delivery::Quiet, "@all is not personal");
-        assert_eq!(decide(&me(false, true), &from_boss, night), Delivery::Notify);
+        assert_eq!(
+            decide(&me(false, true), &all, night),
+            Delivery::Quiet,
+            "@all is not personal"
+        );
+        assert_eq!(
+            decide(&me(false, true), &from_boss, night),
+            Delivery::Notify
+        );
         assert_eq!(decide(&me(true, true), &plain, day), Delivery::Silent);
         assert_eq!(decide(&me(true, true), &mention, day), Delivery::Notify);
     }

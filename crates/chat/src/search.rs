@@ -28,7 +28,11 @@ pub const MAX_RESULTS: usize = 50;
 
 /// Logs that a message was created or changed (inside the transaction that
 /// changes it).
-pub async fn log_change(conn: &mut sqlx::AnyConnection, message_id: &str, now: i64) -> ChatResult<()> {
+pub async fn log_change(
+    conn: &mut sqlx::AnyConnection,
+    message_id: &str,
+    now: i64,
+) -> ChatResult<()> {
     sqlx::query("INSERT INTO message_changes (message_id, changed_at) VALUES ($1, $2)")
         .bind(message_id)
         .bind(now)
@@ -38,7 +42,10 @@ pub async fn log_change(conn: &mut sqlx::AnyConnection, message_id: &str, now: i
 }
 
 fn index(state: &AppState) -> ChatResult<std::sync::Arc<TextIndex>> {
-    state.indexes.get(INDEX).map_err(|e| ChatError::Index(e.to_string()))
+    state
+        .indexes
+        .get(INDEX)
+        .map_err(|e| ChatError::Index(e.to_string()))
 }
 
 /// Brings this node's index up to date with the change log; returns how
@@ -47,7 +54,9 @@ pub async fn sync(state: &AppState) -> ChatResult<usize> {
     let index = index(state)?;
     let mut follower = index.follower.lock().await;
     let mut total = 0;
-    let mut cursor = index.cursor().map_err(|e| ChatError::Index(e.to_string()))?;
+    let mut cursor = index
+        .cursor()
+        .map_err(|e| ChatError::Index(e.to_string()))?;
     let mut staged_since_commit = 0;
     loop {
         let rows = sqlx::query(
@@ -180,7 +189,13 @@ pub struct SearchResult {
 
 /// Messages in my conversations containing every word of `query`, newest
 /// first.
-pub async fn search(state: &AppState, org_id: &str, user_id: &str, query: &str, limit: usize) -> ChatResult<Vec<SearchResult>> {
+pub async fn search(
+    state: &AppState,
+    org_id: &str,
+    user_id: &str,
+    query: &str,
+    limit: usize,
+) -> ChatResult<Vec<SearchResult>> {
     let query = query.trim();
     if query.is_empty() || query.chars().count() > 200 {
         return Err(ChatError::InvalidQuery);
@@ -211,14 +226,19 @@ pub async fn search(state: &AppState, org_id: &str, user_id: &str, query: &str, 
         .iter()
         .filter_map(|row| row.try_get::<String, _>("id").ok().map(|id| (id, row)))
         .collect();
-    let conversations: HashMap<&str, &conversations::ConversationSummary> = mine.iter().map(|c| (c.id.as_str(), c)).collect();
+    let conversations: HashMap<&str, &conversations::ConversationSummary> =
+        mine.iter().map(|c| (c.id.as_str(), c)).collect();
     let query_words = words(query);
     let mut results = Vec::with_capacity(hits.len());
     for hit in hits {
-        let Some(row) = by_id.get(&hit.id) else { continue };
+        let Some(row) = by_id.get(&hit.id) else {
+            continue;
+        };
         let conversation_id: String = row.try_get("conversation_id")?;
         // The database decides: still my conversation, still not recalled.
-        let Some(conversation) = conversations.get(conversation_id.as_str()) else { continue };
+        let Some(conversation) = conversations.get(conversation_id.as_str()) else {
+            continue;
+        };
         if row.try_get::<Option<i64>, _>("recalled_at")?.is_some() {
             continue;
         }
@@ -274,7 +294,9 @@ pub fn snippet(text: &str, query_words: &[String]) -> String {
     }
     let (first, first_end) = merged.first().copied().unwrap_or((0, 0));
     let from = first.saturating_sub(SNIPPET_CONTEXT);
-    let to = (first_end + SNIPPET_CONTEXT).max(from + 2 * SNIPPET_CONTEXT).min(original.len());
+    let to = (first_end + SNIPPET_CONTEXT)
+        .max(from + 2 * SNIPPET_CONTEXT)
+        .min(original.len());
     let mut out = String::new();
     if from > 0 {
         out.push('…');

@@ -52,15 +52,18 @@ fn from_row(row: &sqlx::any::AnyRow) -> ChatResult<NotificationSettings> {
         time_zone: row.try_get("time_zone")?,
         periods: serde_json::from_str(&row.try_get::<String, _>("periods")?).unwrap_or_default(),
         allow_mentions: row.try_get::<i64, _>("allow_mentions")? != 0,
-        allow_from: serde_json::from_str(&row.try_get::<String, _>("allow_from")?).unwrap_or_default(),
+        allow_from: serde_json::from_str(&row.try_get::<String, _>("allow_from")?)
+            .unwrap_or_default(),
     })
 }
 
 pub async fn get(db: &Db, user_id: &str) -> ChatResult<NotificationSettings> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM quiet_hours WHERE user_id = $1"))
-        .bind(user_id)
-        .fetch_optional(db.read())
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM quiet_hours WHERE user_id = $1"
+    ))
+    .bind(user_id)
+    .fetch_optional(db.read())
+    .await?;
     match row {
         Some(row) => from_row(&row),
         None => Ok(NotificationSettings::default()),
@@ -69,7 +72,11 @@ pub async fn get(db: &Db, user_id: &str) -> ChatResult<NotificationSettings> {
 
 /// The settings in force at each moment since `since` (ms), oldest first:
 /// (from when, settings). Before the first entry, the defaults applied.
-pub async fn history(db: &Db, user_id: &str, since: i64) -> ChatResult<Vec<(i64, NotificationSettings)>> {
+pub async fn history(
+    db: &Db,
+    user_id: &str,
+    since: i64,
+) -> ChatResult<Vec<(i64, NotificationSettings)>> {
     let rows = sqlx::query(&format!(
         "SELECT valid_from, {COLUMNS} FROM quiet_hours_history WHERE user_id = $1 AND valid_from >= \
          COALESCE((SELECT MAX(valid_from) FROM quiet_hours_history WHERE user_id = $1 AND valid_from <= $2), $2) \
@@ -79,11 +86,17 @@ pub async fn history(db: &Db, user_id: &str, since: i64) -> ChatResult<Vec<(i64,
     .bind(since)
     .fetch_all(db.read())
     .await?;
-    rows.iter().map(|row| Ok((row.try_get("valid_from")?, from_row(row)?))).collect()
+    rows.iter()
+        .map(|row| Ok((row.try_get("valid_from")?, from_row(row)?)))
+        .collect()
 }
 
 /// Validates and saves; bad periods or zones are refused and nothing changes.
-pub async fn set(state: &AppState, user_id: &str, settings: &NotificationSettings) -> ChatResult<()> {
+pub async fn set(
+    state: &AppState,
+    user_id: &str,
+    settings: &NotificationSettings,
+) -> ChatResult<()> {
     QuietHours::new(&settings.time_zone, &settings.periods).map_err(ChatError::Quiet)?;
     if settings.allow_from.len() > 100 {
         return Err(ChatError::Quiet(crate::quiet::QuietError::TooMany));

@@ -58,7 +58,10 @@ impl Blobs {
     }
 
     fn path_of(&self, key: &str) -> PathBuf {
-        let safe: String = key.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+        let safe: String = key
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
         let shard = safe.get(..2).unwrap_or("__");
         self.root.join(shard).join(safe)
     }
@@ -134,12 +137,18 @@ impl Blobs {
     /// Every kept key (for sweeping blobs nothing refers to).
     pub fn keys(&self) -> Vec<String> {
         let mut keys = Vec::new();
-        let Ok(shards) = std::fs::read_dir(&self.root) else { return keys };
+        let Ok(shards) = std::fs::read_dir(&self.root) else {
+            return keys;
+        };
         for shard in shards.flatten() {
             if shard.file_name() == "tmp" || !shard.path().is_dir() {
                 continue;
             }
-            for file in std::fs::read_dir(shard.path()).into_iter().flatten().flatten() {
+            for file in std::fs::read_dir(shard.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
                 if let Some(name) = file.file_name().to_str() {
                     keys.push(name.to_string());
                 }
@@ -162,8 +171,15 @@ impl Blobs {
 mod tests {
     use super::*;
 
-    fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
-        futures::stream::iter(parts.iter().map(|p| Ok(Bytes::from_static(p))).collect::<Vec<_>>())
+    fn chunks(
+        parts: &[&'static [u8]],
+    ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
+        futures::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        )
     }
 
     fn files_in(dir: &Path) -> usize {
@@ -175,7 +191,13 @@ mod tests {
             .map(|entries| {
                 entries
                     .flatten()
-                    .map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 })
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            walk(&e.path())
+                        } else {
+                            1
+                        }
+                    })
                     .sum()
             })
             .unwrap_or(0)
@@ -185,19 +207,35 @@ mod tests {
     async fn kept_blobs_read_back_and_refused_uploads_leave_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = Blobs::new(dir.path().join("blobs"));
-        let staged = blobs.stage(chunks(&[b"hello ", b"world"]), 100).await.unwrap();
+        let staged = blobs
+            .stage(chunks(&[b"hello ", b"world"]), 100)
+            .await
+            .unwrap();
         assert_eq!(staged.size, 11);
         assert_eq!(staged.sha256, hex::encode(Sha256::digest(b"hello world")));
         blobs.keep(staged, "abc123").await.unwrap();
         let mut content = String::new();
         use tokio::io::AsyncReadExt;
-        blobs.open("abc123").await.unwrap().read_to_string(&mut content).await.unwrap();
+        blobs
+            .open("abc123")
+            .await
+            .unwrap()
+            .read_to_string(&mut content)
+            .await
+            .unwrap();
         assert_eq!(content, "hello world");
         assert_eq!(blobs.keys(), vec!["abc123".to_string()]);
 
-        let err = blobs.stage(chunks(&[b"12345", b"67890", b"x"]), 10).await.err().unwrap();
+        let err = blobs
+            .stage(chunks(&[b"12345", b"67890", b"x"]), 10)
+            .await
+            .err()
+            .unwrap();
         assert!(matches!(err, BlobError::TooLarge { max: 10 }));
-        assert!(matches!(blobs.stage(chunks(&[]), 10).await.err().unwrap(), BlobError::Empty));
+        assert!(matches!(
+            blobs.stage(chunks(&[]), 10).await.err().unwrap(),
+            BlobError::Empty
+        ));
         // A staged upload that is dropped (the request failed) is removed.
         drop(blobs.stage(chunks(&[b"abc"]), 10).await.unwrap());
         assert_eq!(files_in(&dir.path().join("blobs")), 1);

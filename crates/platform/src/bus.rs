@@ -64,7 +64,10 @@ impl Fanout {
     /// was just made. The receiver is made under the lock: a channel
     /// without receivers is one the next caller sweeps away, so a listener
     /// added after unlocking could end up on a channel nobody publishes to.
-    fn listen(&self, topic: &str) -> (broadcast::Receiver<Bytes>, Option<broadcast::Sender<Bytes>>) {
+    fn listen(
+        &self,
+        topic: &str,
+    ) -> (broadcast::Receiver<Bytes>, Option<broadcast::Sender<Bytes>>) {
         let mut topics = self.topics.lock().expect("bus lock");
         // Drop channels nobody listens to any more, so topics do not pile up.
         topics.retain(|_, tx| tx.receiver_count() > 0);
@@ -183,13 +186,17 @@ mod tests {
         // Subscriptions are registered asynchronously; flush by round trip.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         node_a.publish(&topic, &b"hello"[..]).await;
-        let got = tokio::time::timeout(std::time::Duration::from_secs(5), on_b.next()).await.unwrap();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), on_b.next())
+            .await
+            .unwrap();
         assert_eq!(got.unwrap(), &b"hello"[..]);
         // A second listener on the same node shares the node's subscription.
         let mut again = node_b.subscribe(&topic).await;
         node_a.publish(&topic, &b"again"[..]).await;
         for stream in [&mut on_b, &mut again] {
-            let got = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next()).await.unwrap();
+            let got = tokio::time::timeout(std::time::Duration::from_secs(5), stream.next())
+                .await
+                .unwrap();
             assert_eq!(got.unwrap(), &b"again"[..]);
         }
     }
@@ -199,7 +206,10 @@ mod tests {
     /// away as unused, and never hear anything.
     #[test]
     fn listeners_subscribing_at_once_all_hear_the_topic() {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let bus = Bus::local();
         for round in 0..2000 {
             let topic = format!("chat.conv.{round}");
@@ -218,8 +228,14 @@ mod tests {
             runtime.block_on(async {
                 bus.publish(&topic, &b"hello"[..]).await;
                 for stream in &mut streams {
-                    let got = tokio::time::timeout(std::time::Duration::from_secs(1), stream.next()).await;
-                    assert_eq!(got.expect("every listener hears it").unwrap(), &b"hello"[..], "round {round}");
+                    let got =
+                        tokio::time::timeout(std::time::Duration::from_secs(1), stream.next())
+                            .await;
+                    assert_eq!(
+                        got.expect("every listener hears it").unwrap(),
+                        &b"hello"[..],
+                        "round {round}"
+                    );
                 }
             });
         }

@@ -70,7 +70,10 @@ mod tests {
     #[test]
     fn hong_kong_midnight() {
         // 2026-11-23 00:00 in Hong Kong is 2026-11-22 16:00 UTC.
-        assert_eq!(hk_midnight("2026-11-23"), Ok(Some(1_795_392_000_000 - 8 * 3_600_000)));
+        assert_eq!(
+            hk_midnight("2026-11-23"),
+            Ok(Some(1_795_392_000_000 - 8 * 3_600_000))
+        );
         assert_eq!(hk_midnight(" "), Ok(None));
         assert_eq!(hk_midnight("yesterday"), Err(()));
     }

@@ -269,7 +269,9 @@ impl Config {
             ));
         }
         if !self.bus_url.is_empty() && !self.bus_url.starts_with("nats://") {
-            return Err(ConfigError("bus_url must be empty or start with nats://".into()));
+            return Err(ConfigError(
+                "bus_url must be empty or start with nats://".into(),
+            ));
         }
         if !self.public_url.is_empty() && url::Url::parse(&self.public_url).is_err() {
             return Err(ConfigError("public_url must be an absolute URL".into()));

@@ -13,8 +13,12 @@ use std::time::{Duration, Instant};
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery, TermSetQuery};
-use tantivy::schema::{Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, STORED, STRING};
-use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, STORED, STRING,
+};
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
+};
 
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 
@@ -181,7 +185,10 @@ impl TextIndex {
         let (schema, fields) = schema();
         let index = Index::open_or_create(MmapDirectory::open(dir)?, schema)?;
         index.tokenizers().register(TOKENIZER, ChineseTokenizer);
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         Ok(TextIndex {
             follower: tokio::sync::Mutex::new(LogFollower::default()),
             index,
@@ -194,12 +201,21 @@ impl TextIndex {
     /// The cursor of the last commit (0 for a new index).
     pub fn cursor(&self) -> Result<i64, IndexError> {
         let metas = self.index.load_metas()?;
-        Ok(metas.payload.as_deref().and_then(|p| p.parse().ok()).unwrap_or(0))
+        Ok(metas
+            .payload
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Replaces documents (by id) and deletes others, then commits with
     /// the new cursor: all of it becomes visible at once, or none of it.
-    pub fn apply(&self, upserts: &[TextDoc], deletes: &[String], cursor: i64) -> Result<(), IndexError> {
+    pub fn apply(
+        &self,
+        upserts: &[TextDoc],
+        deletes: &[String],
+        cursor: i64,
+    ) -> Result<(), IndexError> {
         self.stage(upserts, deletes)?;
         self.commit(cursor)
     }
@@ -252,7 +268,12 @@ impl TextIndex {
 
     /// The newest `limit` documents in `scopes` that contain every word of
     /// `query`. A query with no words finds nothing.
-    pub fn search(&self, query: &str, scopes: &[String], limit: usize) -> Result<Vec<Hit>, IndexError> {
+    pub fn search(
+        &self,
+        query: &str,
+        scopes: &[String],
+        limit: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
         let mut terms = words(query);
         terms.sort();
         terms.dedup();
@@ -264,15 +285,20 @@ impl TextIndex {
             .iter()
             .map(|word| {
                 let term = Term::from_field_text(f.text, word);
-                (Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>)
+                (
+                    Occur::Must,
+                    Box::new(TermQuery::new(term, IndexRecordOption::Basic)) as Box<dyn Query>,
+                )
             })
             .collect();
         let scope_terms = scopes.iter().map(|s| Term::from_field_text(f.scope, s));
         clauses.push((Occur::Must, Box::new(TermSetQuery::new(scope_terms))));
         let query = BooleanQuery::new(clauses);
         let searcher = self.reader.searcher();
-        let top: Vec<(Option<i64>, DocAddress)> =
-            searcher.search(&query, &TopDocs::with_limit(limit).order_by_fast_field::<i64>("at", Order::Desc))?;
+        let top: Vec<(Option<i64>, DocAddress)> = searcher.search(
+            &query,
+            &TopDocs::with_limit(limit).order_by_fast_field::<i64>("at", Order::Desc),
+        )?;
         let mut hits = Vec::with_capacity(top.len());
         for (at, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
@@ -381,18 +407,29 @@ mod tests {
             assert!(doc.contains(&word), "{word} missing from {doc:?}");
         }
         assert!(doc.contains(&"现金流".to_string()), "{doc:?}");
-        assert!(!doc.iter().all(|w| w.chars().count() == 1), "not single characters: {doc:?}");
+        assert!(
+            !doc.iter().all(|w| w.chars().count() == 1),
+            "not single characters: {doc:?}"
+        );
     }
 
     #[test]
     fn simplified_and_traditional_meet_and_latin_is_case_folded() {
         assert_eq!(words("報表"), words("报表"));
-        assert_eq!(words("Q3 Report"), vec!["q3".to_string(), "report".to_string()]);
+        assert_eq!(
+            words("Q3 Report"),
+            vec!["q3".to_string(), "report".to_string()]
+        );
         assert!(words("上季營收是多少？").contains(&"营收".to_string()));
     }
 
     fn doc(id: &str, scope: &str, at: i64, text: &str) -> super::TextDoc {
-        super::TextDoc { id: id.into(), scope: scope.into(), at, text: text.into() }
+        super::TextDoc {
+            id: id.into(),
+            scope: scope.into(),
+            at,
+            text: text.into(),
+        }
     }
 
     #[test]
@@ -414,18 +451,30 @@ mod tests {
             .unwrap();
         let scopes = vec!["c1".to_string()];
         let ids = |hits: Vec<super::Hit>| hits.into_iter().map(|h| h.id).collect::<Vec<_>>();
-        assert_eq!(ids(index.search("現金流報表", &scopes, 10).unwrap()), ["m2", "m1"]);
+        assert_eq!(
+            ids(index.search("現金流報表", &scopes, 10).unwrap()),
+            ["m2", "m1"]
+        );
         assert_eq!(ids(index.search("REVIEW", &scopes, 10).unwrap()), ["m2"]);
         assert!(index.search("   ", &scopes, 10).unwrap().is_empty());
         assert!(index.search("現金流報表", &[], 10).unwrap().is_empty());
         // Replacing and deleting by id.
-        index.apply(&[doc("m2", "c1", 2, "changed text")], &["m1".to_string()], 9).unwrap();
+        index
+            .apply(
+                &[doc("m2", "c1", 2, "changed text")],
+                &["m1".to_string()],
+                9,
+            )
+            .unwrap();
         assert!(index.search("現金流報表", &scopes, 10).unwrap().is_empty());
         index.close();
         drop(index);
         let reopened = super::TextIndex::open(dir.path()).unwrap();
         assert_eq!(reopened.cursor().unwrap(), 9);
-        assert_eq!(ids(reopened.search("changed", &scopes, 10).unwrap()), ["m2"]);
+        assert_eq!(
+            ids(reopened.search("changed", &scopes, 10).unwrap()),
+            ["m2"]
+        );
         assert_eq!(reopened.len(), 3);
     }
 

@@ -17,7 +17,9 @@ const ALIYUN_SECRET: &str = "aliyun-key-secret";
 
 /// A notifier outside development mode, so nothing touches the outbox table.
 async fn notifier(config: Config) -> Result<Notifier, NotifyError> {
-    let db = Db::connect("sqlite::memory:").await.expect("in-memory database");
+    let db = Db::connect("sqlite::memory:")
+        .await
+        .expect("in-memory database");
     Notifier::from_config(&config, &db, &Clock::system())
 }
 
@@ -115,7 +117,10 @@ async fn twilio_refusals_carry_twilios_code_and_never_the_text() {
     );
     let notifier = notifier(wrong_token).await.unwrap();
     let detail = provider_detail(notifier.send_sms(code_sms("+85291234567")).await, "twilio");
-    assert!(detail.contains("error 20003 (HTTP 401): Authenticate"), "{detail}");
+    assert!(
+        detail.contains("error 20003 (HTTP 401): Authenticate"),
+        "{detail}"
+    );
     assert!(!detail.contains("482916"), "{detail}");
     assert!(twilio.messages().is_empty());
 
@@ -128,7 +133,10 @@ async fn twilio_refusals_carry_twilios_code_and_never_the_text() {
     let detail = provider_detail(notifier.send_sms(code_sms("+85291234567")).await, "twilio");
     assert!(detail.contains("21211"), "{detail}");
     assert!(detail.contains("+852****4567"), "{detail}");
-    assert!(!detail.contains("+85291234567"), "the number is masked: {detail}");
+    assert!(
+        !detail.contains("+85291234567"),
+        "the number is masked: {detail}"
+    );
 }
 
 #[tokio::test]
@@ -139,7 +147,10 @@ async fn twilio_unreachable_is_a_clear_error() {
     );
     let notifier = notifier(config).await.unwrap();
     let detail = provider_detail(notifier.send_sms(code_sms("+85291234567")).await, "twilio");
-    assert!(detail.starts_with("could not reach the API: could not connect"), "{detail}");
+    assert!(
+        detail.starts_with("could not reach the API: could not connect"),
+        "{detail}"
+    );
 }
 
 #[tokio::test]
@@ -175,7 +186,10 @@ async fn aliyun_sends_a_signed_template_request_in_the_documented_number_formats
     assert_eq!(sent[0].sign_name, "Tram");
     assert_eq!(sent[0].template_code, "SMS_465000123");
     assert_eq!(sent[0].region_id.as_deref(), Some("cn-hongkong"));
-    assert_eq!(sent[0].template_param.as_deref(), Some(r#"{"code":"482916"}"#));
+    assert_eq!(
+        sent[0].template_param.as_deref(),
+        Some(r#"{"code":"482916"}"#)
+    );
 }
 
 #[tokio::test]
@@ -187,7 +201,10 @@ async fn aliyun_signature_errors_name_the_code_without_leaking_the_request() {
     );
     let notifier = notifier(config).await.unwrap();
     let detail = provider_detail(notifier.send_sms(code_sms("+85291234567")).await, "aliyun");
-    assert!(detail.starts_with("SignatureDoesNotMatch (HTTP 400)"), "{detail}");
+    assert!(
+        detail.starts_with("SignatureDoesNotMatch (HTTP 400)"),
+        "{detail}"
+    );
     // The stand-in, like Alibaba, appends its string-to-sign (with the code).
     assert!(!detail.contains("482916"), "{detail}");
     assert!(!detail.contains("string to sign"), "{detail}");
@@ -205,7 +222,10 @@ async fn aliyun_business_errors_and_messages_without_a_code() {
 
     aliyun.fail_next(200, "isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1");
     let detail = provider_detail(notifier.send_sms(code_sms("+85291234567")).await, "aliyun");
-    assert!(detail.starts_with("isv.BUSINESS_LIMIT_CONTROL (HTTP 200)"), "{detail}");
+    assert!(
+        detail.starts_with("isv.BUSINESS_LIMIT_CONTROL (HTTP 200)"),
+        "{detail}"
+    );
 
     let without_code = SmsMessage {
         to: "+85291234567".into(),

@@ -113,7 +113,11 @@ async fn handle(
         return not_found();
     }
     if method != Method::GET && method != Method::POST {
-        return answer(400, "UnsupportedHTTPMethod", "This http method is not supported.");
+        return answer(
+            400,
+            "UnsupportedHTTPMethod",
+            "This http method is not supported.",
+        );
     }
     // RPC parameters may come in the query string, in a form body, or both.
     let mut params: Vec<(String, String)> =
@@ -123,7 +127,9 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if is_form {
-        params.extend(serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).unwrap_or_default());
+        params.extend(
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).unwrap_or_default(),
+        );
     }
     let param = |name: &str| {
         params
@@ -152,16 +158,32 @@ async fn handle(
         return not_found();
     }
     if value("Version") != "2017-05-25" {
-        return answer(400, "InvalidVersion", "Specified parameter Version is not valid.");
+        return answer(
+            400,
+            "InvalidVersion",
+            "Specified parameter Version is not valid.",
+        );
     }
     if param("Format") != Some("JSON") {
-        return answer(400, "InvalidParameter.Format", "Specified parameter format is not valid.");
+        return answer(
+            400,
+            "InvalidParameter.Format",
+            "Specified parameter format is not valid.",
+        );
     }
     if value("SignatureMethod") != "HMAC-SHA1" {
-        return answer(400, "InvalidSignatureMethod", "Specified signature method is not valid.");
+        return answer(
+            400,
+            "InvalidSignatureMethod",
+            "Specified signature method is not valid.",
+        );
     }
     if value("SignatureVersion") != "1.0" {
-        return answer(400, "InvalidSignatureVersion", "Specified signature version is not valid.");
+        return answer(
+            400,
+            "InvalidSignatureVersion",
+            "Specified signature version is not valid.",
+        );
     }
     let Some(timestamp) = parse_timestamp(value("Timestamp")) else {
         return answer(
@@ -171,13 +193,25 @@ async fn handle(
         );
     };
     if (chrono::Utc::now().timestamp() - timestamp).abs() > TIMESTAMP_WINDOW_SECS {
-        return answer(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.");
+        return answer(
+            400,
+            "InvalidTimeStamp.Expired",
+            "Specified time stamp or date value is expired.",
+        );
     }
     if value("AccessKeyId") != state.access_key_id {
-        return answer(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.");
+        return answer(
+            404,
+            "InvalidAccessKeyId.NotFound",
+            "Specified access key is not found.",
+        );
     }
     let string_to_sign = string_to_sign(method.as_str(), &params);
-    if !signature_matches(&string_to_sign, &state.access_key_secret, value("Signature")) {
+    if !signature_matches(
+        &string_to_sign,
+        &state.access_key_secret,
+        value("Signature"),
+    ) {
         // The real service shows its string-to-sign so a client can compare.
         return answer(
             400,
@@ -192,7 +226,11 @@ async fn handle(
         .expect("stand-in lock")
         .insert(value("SignatureNonce").to_string())
     {
-        return answer(400, "SignatureNonceUsed", "Specified signature nonce was used already.");
+        return answer(
+            400,
+            "SignatureNonceUsed",
+            "Specified signature nonce was used already.",
+        );
     }
 
     for name in ["PhoneNumbers", "SignName", "TemplateCode"] {
@@ -220,14 +258,18 @@ async fn handle(
     }
 
     let biz_id = format!("{}^0", rand::random::<u64>() % 1_000_000_000_000_000);
-    state.messages.lock().expect("stand-in lock").push(AliyunSms {
-        phone_numbers: phone_numbers.to_string(),
-        sign_name: value("SignName").to_string(),
-        template_code: value("TemplateCode").to_string(),
-        template_param: template_param.map(str::to_string),
-        region_id: param("RegionId").map(str::to_string),
-        biz_id: biz_id.clone(),
-    });
+    state
+        .messages
+        .lock()
+        .expect("stand-in lock")
+        .push(AliyunSms {
+            phone_numbers: phone_numbers.to_string(),
+            sign_name: value("SignName").to_string(),
+            template_code: value("TemplateCode").to_string(),
+            template_param: template_param.map(str::to_string),
+            region_id: param("RegionId").map(str::to_string),
+            biz_id: biz_id.clone(),
+        });
     let body = json!({
         "Code": "OK",
         "Message": "OK",
@@ -240,8 +282,10 @@ async fn handle(
 /// `POST&%2F&` + the encoded canonical query: parameters except Signature
 /// sorted by name, names and values percent-encoded, joined with `&`.
 fn string_to_sign(method: &str, params: &[(String, String)]) -> String {
-    let mut sorted: Vec<&(String, String)> =
-        params.iter().filter(|(key, _)| key != "Signature").collect();
+    let mut sorted: Vec<&(String, String)> = params
+        .iter()
+        .filter(|(key, _)| key != "Signature")
+        .collect();
     sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let canonical = sorted
         .iter()
@@ -311,11 +355,22 @@ fn all_digits(text: &str) -> bool {
 
 fn request_id() -> String {
     let id = format!("{:032X}", rand::random::<u128>());
-    format!("{}-{}-{}-{}-{}", &id[..8], &id[8..12], &id[12..16], &id[16..20], &id[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &id[..8],
+        &id[8..12],
+        &id[12..16],
+        &id[16..20],
+        &id[20..]
+    )
 }
 
 fn missing(name: &str) -> Response {
-    answer(400, &format!("Missing{name}"), &format!("{name} is mandatory for this action."))
+    answer(
+        400,
+        &format!("Missing{name}"),
+        &format!("{name} is mandatory for this action."),
+    )
 }
 
 fn not_found() -> Response {
@@ -373,7 +428,10 @@ mod tests {
              %26SignatureMethod%3DHMAC-SHA1%26SignatureNonce%3D3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf\
              %26SignatureVersion%3D1.0%26Timestamp%3D2016-02-23T12%253A46%253A24Z%26Version%3D2014-05-26"
         );
-        assert_eq!(signature("GET", &params, "testsecret"), "OLeaidS1JvxuMvnyHOwuJ+uX5qY=");
+        assert_eq!(
+            signature("GET", &params, "testsecret"),
+            "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
+        );
     }
 
     /// The SMS documentation's own example (SendSms, `testId` / `testSecret`).
@@ -395,7 +453,10 @@ mod tests {
             ("Timestamp", "2017-07-12T02:42:19Z"),
             ("Version", "2017-05-25"),
         ]);
-        assert_eq!(signature("GET", &params, "testSecret"), "zJDF+Lrzhj/ThnlvIToysFRq6t4=");
+        assert_eq!(
+            signature("GET", &params, "testSecret"),
+            "zJDF+Lrzhj/ThnlvIToysFRq6t4="
+        );
     }
 
     #[test]
@@ -444,7 +505,10 @@ mod tests {
             }
         };
         assert_eq!(send(params.clone()).await, (200, "OK".to_string()));
-        assert_eq!(send(params.clone()).await, (400, "SignatureNonceUsed".to_string()));
+        assert_eq!(
+            send(params.clone()).await,
+            (400, "SignatureNonceUsed".to_string())
+        );
 
         let mut forged = params.clone();
         forged.iter_mut().for_each(|(k, v)| {
@@ -452,8 +516,14 @@ mod tests {
                 *v = "n-2".into();
             }
         });
-        assert_eq!(send(forged).await, (400, "SignatureDoesNotMatch".to_string()));
+        assert_eq!(
+            send(forged).await,
+            (400, "SignatureDoesNotMatch".to_string())
+        );
         assert_eq!(stand_in.messages().len(), 1);
-        assert_eq!(stand_in.messages()[0].template_value("code").as_deref(), Some("123456"));
+        assert_eq!(
+            stand_in.messages()[0].template_value("code").as_deref(),
+            Some("123456")
+        );
     }
 }

@@ -22,7 +22,11 @@ pub const DESKTOP_UA: &str =
 impl Client {
     /// The same browser (cookies) talking to another node.
     pub fn on(&self, base: &str) -> Client {
-        Client { http: self.http.clone(), jar: self.jar.clone(), base: base.to_string() }
+        Client {
+            http: self.http.clone(),
+            jar: self.jar.clone(),
+            base: base.to_string(),
+        }
     }
 
     pub fn new(base: &str) -> Client {
@@ -118,7 +122,9 @@ impl Client {
 
 /// A live WebSocket of a logged-in client.
 pub struct Socket {
-    stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
 }
 
 impl Client {
@@ -127,7 +133,10 @@ impl Client {
         self.try_socket(&self.base).await.expect("websocket opens")
     }
 
-    pub async fn try_socket(&self, origin: &str) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    pub async fn try_socket(
+        &self,
+        origin: &str,
+    ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
         let (stream, _) = tokio_tungstenite::connect_async(self.socket_request(origin)?).await?;
         Ok(Socket { stream })
     }
@@ -138,7 +147,10 @@ impl Client {
     pub fn socket_request(
         &self,
         origin: &str,
-    ) -> Result<tokio_tungstenite::tungstenite::handshake::client::Request, tokio_tungstenite::tungstenite::Error> {
+    ) -> Result<
+        tokio_tungstenite::tungstenite::handshake::client::Request,
+        tokio_tungstenite::tungstenite::Error,
+    > {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;
         let url = format!("{}/api/v1/ws", self.base.replace("http://", "ws://"));
         let mut request = url.into_client_request()?;
@@ -146,7 +158,9 @@ impl Client {
         if let Some(cookies) = self.jar.cookies(&base) {
             request.headers_mut().insert("cookie", cookies);
         }
-        request.headers_mut().insert("origin", origin.parse().unwrap());
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
         Ok(request)
     }
 }
@@ -155,7 +169,9 @@ impl Socket {
     pub async fn send(&mut self, frame: Value) {
         use futures::SinkExt;
         self.stream
-            .send(tokio_tungstenite::tungstenite::Message::Text(frame.to_string().into()))
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                frame.to_string().into(),
+            ))
             .await
             .unwrap();
     }
@@ -169,7 +185,9 @@ impl Socket {
                 Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))) => {
                     return Some(serde_json::from_str(&text).unwrap())
                 }
-                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return None,
+                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))))
+                | Ok(None)
+                | Ok(Some(Err(_))) => return None,
                 Ok(Some(Ok(_))) => continue,
                 Err(_) => return None,
             }
@@ -180,8 +198,13 @@ impl Socket {
     pub async fn expect(&mut self, kind: &str, secs: f64) -> Value {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(secs);
         loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now()).as_secs_f64();
-            let event = self.next_within(left.max(0.01)).await.unwrap_or_else(|| panic!("no {kind} event within {secs}s"));
+            let left = deadline
+                .saturating_duration_since(std::time::Instant::now())
+                .as_secs_f64();
+            let event = self
+                .next_within(left.max(0.01))
+                .await
+                .unwrap_or_else(|| panic!("no {kind} event within {secs}s"));
             if event["type"] == kind {
                 return event;
             }
@@ -197,4 +220,3 @@ impl Socket {
         out
     }
 }
-

@@ -330,7 +330,10 @@ mod tests {
 
     #[test]
     fn a_code_is_exactly_six_digits() {
-        assert_eq!(crate::find_code("order 1234567 code 765432."), Some("765432".into()));
+        assert_eq!(
+            crate::find_code("order 1234567 code 765432."),
+            Some("765432".into())
+        );
         assert_eq!(crate::find_code("12345 and 1234567"), None);
     }
 }

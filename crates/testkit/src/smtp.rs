@@ -400,7 +400,9 @@ mod tests {
 
     impl Client {
         async fn connect(sink: &SmtpSink) -> Client {
-            let stream = TcpStream::connect(("127.0.0.1", sink.port())).await.unwrap();
+            let stream = TcpStream::connect(("127.0.0.1", sink.port()))
+                .await
+                .unwrap();
             let (read, write) = stream.into_split();
             let mut client = Client {
                 reader: BufReader::new(read),
@@ -434,8 +436,14 @@ mod tests {
     async fn keeps_a_message_with_dot_unstuffing_and_envelope() {
         let sink = SmtpSink::start().await;
         let mut c = Client::connect(&sink).await;
-        assert!(c.send("EHLO client.test").await.contains("250 AUTH PLAIN LOGIN"));
-        assert!(c.send("MAIL FROM:<a@example.com> BODY=8BITMIME").await.starts_with("250"));
+        assert!(c
+            .send("EHLO client.test")
+            .await
+            .contains("250 AUTH PLAIN LOGIN"));
+        assert!(c
+            .send("MAIL FROM:<a@example.com> BODY=8BITMIME")
+            .await
+            .starts_with("250"));
         assert!(c.send("RCPT TO:<b@example.com>").await.starts_with("250"));
         assert!(c.send("RCPT TO:<c@example.com>").await.starts_with("250"));
         assert!(c.send("DATA").await.starts_with("354"));
@@ -477,14 +485,20 @@ mod tests {
         c.send("EHLO client.test").await;
         assert!(c.send("MAIL FROM:<a@example.com>").await.starts_with("530"));
         let wrong = base64::engine::general_purpose::STANDARD.encode("\0mailer\0nope");
-        assert!(c.send(&format!("AUTH PLAIN {wrong}")).await.starts_with("535"));
+        assert!(c
+            .send(&format!("AUTH PLAIN {wrong}"))
+            .await
+            .starts_with("535"));
         assert!(c.send("AUTH LOGIN").await.starts_with("334 VXNlcm5hbWU6"));
         assert!(c.send("bWFpbGVy").await.starts_with("334 UGFzc3dvcmQ6"));
         assert!(c.send("czNjcmV0").await.starts_with("235"));
         assert!(c.send("MAIL FROM:<a@example.com>").await.starts_with("250"));
         c.send("RCPT TO:<b@example.com>").await;
         c.send("DATA").await;
-        assert!(c.send("Subject: x\r\n\r\nbody\r\n.").await.starts_with("250"));
+        assert!(c
+            .send("Subject: x\r\n\r\nbody\r\n.")
+            .await
+            .starts_with("250"));
         let mail = &sink.messages()[0];
         assert_eq!(mail.authenticated_as.as_deref(), Some("mailer"));
     }

@@ -145,11 +145,7 @@ async fn handle(
         return error(400, 21604, "A 'To' phone number is required.");
     };
     if !is_e164(&to) {
-        return error(
-            400,
-            21211,
-            &format!("Invalid 'To' Phone Number: {to}"),
-        );
+        return error(400, 21211, &format!("Invalid 'To' Phone Number: {to}"));
     }
     let Some(from) = param("From") else {
         return error(
@@ -242,7 +238,9 @@ fn is_e164(number: &str) -> bool {
 /// Up to 11 letters, digits and spaces with at least one letter.
 fn is_alphanumeric_sender(sender: &str) -> bool {
     (1..=11).contains(&sender.len())
-        && sender.bytes().all(|b| b.is_ascii_alphanumeric() || b == b' ')
+        && sender
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b' ')
         && sender.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
@@ -290,7 +288,11 @@ mod tests {
             &twilio,
             SID,
             "token",
-            &[("To", "+85291234567"), ("From", "+15005550006"), ("Body", "碼 123456")],
+            &[
+                ("To", "+85291234567"),
+                ("From", "+15005550006"),
+                ("Body", "碼 123456"),
+            ],
         )
         .await;
         assert_eq!(status, 201);
@@ -307,19 +309,40 @@ mod tests {
         let twilio = TwilioStandIn::start(SID, "token").await;
         let (status, body) = post(&twilio, SID, "wrong", &[]).await;
         assert_eq!((status, body["code"].as_u64()), (401, Some(20003)));
-        assert_eq!(body["more_info"], "https://www.twilio.com/docs/errors/20003");
+        assert_eq!(
+            body["more_info"],
+            "https://www.twilio.com/docs/errors/20003"
+        );
 
         let (status, body) = post(&twilio, SID, "token", &[("Body", "x")]).await;
         assert_eq!((status, body["code"].as_u64()), (400, Some(21604)));
 
-        let (_, body) = post(&twilio, SID, "token", &[("To", "91234567"), ("From", "+15005550006"), ("Body", "x")]).await;
+        let (_, body) = post(
+            &twilio,
+            SID,
+            "token",
+            &[("To", "91234567"), ("From", "+15005550006"), ("Body", "x")],
+        )
+        .await;
         assert_eq!(body["code"].as_u64(), Some(21211));
 
-        let (_, body) = post(&twilio, SID, "token", &[("To", "+85291234567"), ("From", "+15005550006")]).await;
+        let (_, body) = post(
+            &twilio,
+            SID,
+            "token",
+            &[("To", "+85291234567"), ("From", "+15005550006")],
+        )
+        .await;
         assert_eq!(body["code"].as_u64(), Some(21602));
 
         twilio.fail_next(429, 20429, "Too Many Requests");
-        let (status, body) = post(&twilio, SID, "token", &[("To", "+85291234567"), ("From", "Tram"), ("Body", "x")]).await;
+        let (status, body) = post(
+            &twilio,
+            SID,
+            "token",
+            &[("To", "+85291234567"), ("From", "Tram"), ("Body", "x")],
+        )
+        .await;
         assert_eq!((status, body["code"].as_u64()), (429, Some(20429)));
         assert!(twilio.messages().is_empty());
     }

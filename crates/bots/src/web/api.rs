@@ -20,10 +20,22 @@ use crate::robots::{self, Issued, NewRobot, RobotSettings, RobotWebhook};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/conversations/{id}/robots", get(list).post(create))
-        .route("/api/v1/conversations/{id}/robots/{robot_id}", get(details).put(update).delete(remove))
-        .route("/api/v1/conversations/{id}/robots/{robot_id}/enabled", put(set_enabled))
-        .route("/api/v1/conversations/{id}/robots/{robot_id}/token", post(reissue_token))
-        .route("/api/v1/conversations/{id}/robots/{robot_id}/secret", post(reissue_secret).delete(remove_secret))
+        .route(
+            "/api/v1/conversations/{id}/robots/{robot_id}",
+            get(details).put(update).delete(remove),
+        )
+        .route(
+            "/api/v1/conversations/{id}/robots/{robot_id}/enabled",
+            put(set_enabled),
+        )
+        .route(
+            "/api/v1/conversations/{id}/robots/{robot_id}/token",
+            post(reissue_token),
+        )
+        .route(
+            "/api/v1/conversations/{id}/robots/{robot_id}/secret",
+            post(reissue_secret).delete(remove_secret),
+        )
         .route("/api/v1/conversations/{id}/robot-calls", get(call_log))
 }
 
@@ -41,7 +53,8 @@ pub struct RobotsApi;
 /// The caller's place in the group, checked before anything else; robots
 /// are for the group's admins only.
 async fn admin(state: &AppState, member: &OrgMember, id: &str) -> BotResult<Participant> {
-    let me = conversations::participant(&state.db, &member.org.id, id, &member.auth.user_id).await?;
+    let me =
+        conversations::participant(&state.db, &member.org.id, id, &member.auth.user_id).await?;
     me.require_admin()?;
     Ok(me)
 }
@@ -52,7 +65,11 @@ pub fn webhook_base(state: &AppState, headers: &HeaderMap) -> String {
     if !state.config.public_url.is_empty() {
         return state.config.public_url();
     }
-    match headers.get("host").and_then(|h| h.to_str().ok()).filter(|h| !h.is_empty() && !h.contains(['/', ' '])) {
+    match headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && !h.contains(['/', ' ']))
+    {
         Some(host) => format!("http://{host}"),
         None => state.config.public_url(),
     }
@@ -70,14 +87,28 @@ pub struct IssuedRobot {
 }
 
 fn issued(state: &AppState, headers: &HeaderMap, issued: Issued) -> Json<IssuedRobot> {
-    let webhook_url = issued.access_token.as_ref().map(|t| format!("{}/robot/send?access_token={t}", webhook_base(state, headers)));
-    Json(IssuedRobot { robot: issued.robot, webhook_url, access_token: issued.access_token, secret: issued.secret })
+    let webhook_url = issued.access_token.as_ref().map(|t| {
+        format!(
+            "{}/robot/send?access_token={t}",
+            webhook_base(state, headers)
+        )
+    });
+    Json(IssuedRobot {
+        robot: issued.robot,
+        webhook_url,
+        access_token: issued.access_token,
+        secret: issued.secret,
+    })
 }
 
 /// The robots of a group (group admins).
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/robots", tag = "robots", params(("id" = String, Path)),
     responses((status = 200, body = Vec<RobotWebhook>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn list(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>) -> ApiResult<Json<Vec<RobotWebhook>>> {
+async fn list(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<RobotWebhook>>> {
     let me = admin(&state, &member, &id).await?;
     Ok(Json(robots::list(&state.db, &me.conversation_id).await?))
 }
@@ -103,9 +134,15 @@ async fn create(
 /// One robot of a group (group admins).
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/robots/{robot_id}", tag = "robots",
     params(("id" = String, Path), ("robot_id" = String, Path)), responses((status = 200, body = RobotWebhook), (status = 404, body = ErrorBody)))]
-async fn details(State(state): State<AppState>, member: OrgMember, Path((id, robot_id)): Path<(String, String)>) -> ApiResult<Json<RobotWebhook>> {
+async fn details(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path((id, robot_id)): Path<(String, String)>,
+) -> ApiResult<Json<RobotWebhook>> {
     let me = admin(&state, &member, &id).await?;
-    Ok(Json(robots::get(&state.db, &me.conversation_id, &robot_id).await?))
+    Ok(Json(
+        robots::get(&state.db, &me.conversation_id, &robot_id).await?,
+    ))
 }
 
 /// Change a robot's name, picture, keywords and IP allow-list.
@@ -120,7 +157,9 @@ async fn update(
     Json(body): Json<RobotSettings>,
 ) -> ApiResult<Json<RobotWebhook>> {
     let me = admin(&state, &member, &id).await?;
-    Ok(Json(robots::update(&state, &me, &client, &robot_id, &body).await?))
+    Ok(Json(
+        robots::update(&state, &me, &client, &robot_id, &body).await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -143,7 +182,9 @@ async fn set_enabled(
     Json(body): Json<EnabledRequest>,
 ) -> ApiResult<Json<RobotWebhook>> {
     let me = admin(&state, &member, &id).await?;
-    Ok(Json(robots::set_enabled(&state, &me, &client, &robot_id, body.enabled).await?))
+    Ok(Json(
+        robots::set_enabled(&state, &me, &client, &robot_id, body.enabled).await?,
+    ))
 }
 
 /// Issue a new webhook address (access token); the old one stops working.
@@ -187,7 +228,9 @@ async fn remove_secret(
     Path((id, robot_id)): Path<(String, String)>,
 ) -> ApiResult<Json<RobotWebhook>> {
     let me = admin(&state, &member, &id).await?;
-    Ok(Json(robots::remove_secret(&state, &me, &client, &robot_id).await?))
+    Ok(Json(
+        robots::remove_secret(&state, &me, &client, &robot_id).await?,
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -213,7 +256,14 @@ async fn remove(
 /// admins).
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/robot-calls", tag = "robots", params(("id" = String, Path), CallFilter),
     responses((status = 200, body = Vec<RobotCall>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn call_log(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>, Query(filter): Query<CallFilter>) -> ApiResult<Json<Vec<RobotCall>>> {
+async fn call_log(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Query(filter): Query<CallFilter>,
+) -> ApiResult<Json<Vec<RobotCall>>> {
     let me = admin(&state, &member, &id).await?;
-    Ok(Json(calls::list(&state.db, &me.conversation_id, &filter).await?))
+    Ok(Json(
+        calls::list(&state.db, &me.conversation_id, &filter).await?,
+    ))
 }

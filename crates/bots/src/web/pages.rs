@@ -28,7 +28,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn admin(state: &AppState, member: &OrgMember, id: &str) -> BotResult<Participant> {
-    let me = conversations::participant(&state.db, &member.org.id, id, &member.auth.user_id).await?;
+    let me =
+        conversations::participant(&state.db, &member.org.id, id, &member.auth.user_id).await?;
     me.require_admin()?;
     Ok(me)
 }
@@ -50,11 +51,22 @@ impl RobotsSection {
 }
 
 /// The robots of a group with the forms to manage them.
-async fn section(State(state): State<AppState>, ctx: PageContext, member: OrgMember, Path(id): Path<String>) -> Response {
+async fn section(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    Path(id): Path<String>,
+) -> Response {
     let result = async {
         let me = admin(&state, &member, &id).await?;
         let robots = robots::list(&state.db, &me.conversation_id).await?;
-        Ok::<_, BotError>(RobotsSection { ctx, conversation_id: me.conversation_id, robots, max_keywords: MAX_KEYWORDS, max_ip_rules: MAX_IP_RULES })
+        Ok::<_, BotError>(RobotsSection {
+            ctx,
+            conversation_id: me.conversation_id,
+            robots,
+            max_keywords: MAX_KEYWORDS,
+            max_ip_rules: MAX_IP_RULES,
+        })
     }
     .await;
     match result {
@@ -100,7 +112,11 @@ impl CallLogPage {
     }
 
     fn outcomes(&self) -> [(&'static str, &'static str); 3] {
-        [("", self.ctx.t("bots.page.log.all")), ("ok", self.ctx.t("bots.page.log.ok")), ("failed", self.ctx.t("bots.page.log.failed"))]
+        [
+            ("", self.ctx.t("bots.page.log.all")),
+            ("ok", self.ctx.t("bots.page.log.ok")),
+            ("failed", self.ctx.t("bots.page.log.failed")),
+        ]
     }
 }
 
@@ -116,7 +132,13 @@ fn optional(text: &str) -> Option<String> {
 const PAGE: i64 = 100;
 
 /// The calls to a group's robots, newest first, with filters.
-async fn log_page(State(state): State<AppState>, ctx: PageContext, member: OrgMember, Path(id): Path<String>, Query(query): Query<LogQuery>) -> Response {
+async fn log_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> Response {
     let me = match admin(&state, &member, &id).await {
         Ok(me) => me,
         Err(err) => return ApiError::from(err).into_response(),
@@ -151,15 +173,37 @@ async fn log_page(State(state): State<AppState>, ctx: PageContext, member: OrgMe
         Err(err) => {
             let errors = FormErrors::from_error(&ApiError::from(err), ctx.locale);
             let retention = state.config.bots.log_retention_days;
-            let page = CallLogPage { ctx, conversation, robots, calls: Vec::new(), query, next_before: String::new(), errors, retention };
+            let page = CallLogPage {
+                ctx,
+                conversation,
+                robots,
+                calls: Vec::new(),
+                query,
+                next_before: String::new(),
+                errors,
+                retention,
+            };
             return render_with_status(StatusCode::BAD_REQUEST, &page);
         }
     };
     match calls::list(&state.db, &me.conversation_id, &filter).await {
         Ok(calls) => {
-            let next_before = if calls.len() as i64 == PAGE { calls.last().map(|c| c.id.clone()).unwrap_or_default() } else { String::new() };
+            let next_before = if calls.len() as i64 == PAGE {
+                calls.last().map(|c| c.id.clone()).unwrap_or_default()
+            } else {
+                String::new()
+            };
             let retention = state.config.bots.log_retention_days;
-            render(&CallLogPage { ctx, conversation, robots, calls, query, next_before, errors: FormErrors::none(), retention })
+            render(&CallLogPage {
+                ctx,
+                conversation,
+                robots,
+                calls,
+                query,
+                next_before,
+                errors: FormErrors::none(),
+                retention,
+            })
         }
         Err(err) => ApiError::from(err).into_response(),
     }

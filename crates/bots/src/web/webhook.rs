@@ -29,19 +29,34 @@ pub struct DingTalkAnswer {
 
 fn answer(result: Result<(), Refusal>) -> Json<DingTalkAnswer> {
     match result {
-        Ok(()) => Json(DingTalkAnswer { errcode: 0, errmsg: "ok".into() }),
-        Err(refusal) => Json(DingTalkAnswer { errcode: refusal.errcode(), errmsg: refusal.errmsg() }),
+        Ok(()) => Json(DingTalkAnswer {
+            errcode: 0,
+            errmsg: "ok".into(),
+        }),
+        Err(refusal) => Json(DingTalkAnswer {
+            errcode: refusal.errcode(),
+            errmsg: refusal.errmsg(),
+        }),
     }
 }
 
 /// The query parameters, percent-decoded (`+` is a space, as in forms:
 /// DingTalk's clients encode the signature with `quote_plus`).
 fn params(query: Option<&str>) -> Vec<(String, String)> {
-    query.map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
+    query
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Post a message to a group as its robot (DingTalk-compatible).
@@ -59,7 +74,12 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
            ("sign" = Option<String>, Query, description = "The signature (signing)")),
     request_body(content = Object, content_type = "application/json", description = "DingTalk robot message"),
     responses((status = 200, body = DingTalkAnswer)))]
-pub async fn send(State(state): State<AppState>, client: ClientInfo, RawQuery(query): RawQuery, body: Bytes) -> Json<DingTalkAnswer> {
+pub async fn send(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Json<DingTalkAnswer> {
     let params = params(query.as_deref());
     if body.len() > MAX_BODY_BYTES {
         return answer(Err(Refusal::MissingParam("json".into())));
@@ -74,7 +94,15 @@ pub async fn send(State(state): State<AppState>, client: ClientInfo, RawQuery(qu
     match webhook::receive(&state, &call).await {
         Ok(message) => {
             let conversation_id = message.conversation_id.clone();
-            live::announce(&state, &conversation_id, &Event::Message { conversation_id: conversation_id.clone(), message }).await;
+            live::announce(
+                &state,
+                &conversation_id,
+                &Event::Message {
+                    conversation_id: conversation_id.clone(),
+                    message,
+                },
+            )
+            .await;
             answer(Ok(()))
         }
         Err(refusal) => answer(Err(refusal)),

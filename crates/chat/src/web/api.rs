@@ -25,17 +25,38 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/conversations/{id}/name", put(rename))
         .route("/api/v1/conversations/{id}/announcement", put(announce))
         .route("/api/v1/conversations/{id}/members", post(add_members))
-        .route("/api/v1/conversations/{id}/members/{user_id}", delete(remove_member))
-        .route("/api/v1/conversations/{id}/members/{user_id}/role", put(set_role))
+        .route(
+            "/api/v1/conversations/{id}/members/{user_id}",
+            delete(remove_member),
+        )
+        .route(
+            "/api/v1/conversations/{id}/members/{user_id}/role",
+            put(set_role),
+        )
         .route("/api/v1/conversations/{id}/leave", post(leave))
         .route("/api/v1/conversations/{id}/join", post(join))
         .route("/api/v1/conversations/{id}/mute", put(mute))
         .route("/api/v1/conversations/{id}/read", post(mark_read))
-        .route("/api/v1/conversations/{id}/messages", get(history).post(send))
-        .route("/api/v1/conversations/{id}/messages/{message_id}", axum::routing::patch(edit))
-        .route("/api/v1/conversations/{id}/messages/{message_id}/recall", post(recall))
-        .route("/api/v1/conversations/{id}/messages/{message_id}/receipt", get(receipt))
-        .route("/api/v1/me/notifications", get(get_settings).put(put_settings))
+        .route(
+            "/api/v1/conversations/{id}/messages",
+            get(history).post(send),
+        )
+        .route(
+            "/api/v1/conversations/{id}/messages/{message_id}",
+            axum::routing::patch(edit),
+        )
+        .route(
+            "/api/v1/conversations/{id}/messages/{message_id}/recall",
+            post(recall),
+        )
+        .route(
+            "/api/v1/conversations/{id}/messages/{message_id}/receipt",
+            get(receipt),
+        )
+        .route(
+            "/api/v1/me/notifications",
+            get(get_settings).put(put_settings),
+        )
         .route("/api/v1/me/notification-centre", get(centre))
         .route("/api/v1/chat/search", get(search))
 }
@@ -69,8 +90,13 @@ fn done() -> Json<Done> {
 
 /// My conversations, most recently active first, with unread counts.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "chat", responses((status = 200, body = Vec<ConversationSummary>)))]
-async fn list(State(state): State<AppState>, member: OrgMember) -> ApiResult<Json<Vec<ConversationSummary>>> {
-    Ok(Json(conversations::list(&state.db, &member.org.id, &member.auth.user_id).await?))
+async fn list(
+    State(state): State<AppState>,
+    member: OrgMember,
+) -> ApiResult<Json<Vec<ConversationSummary>>> {
+    Ok(Json(
+        conversations::list(&state.db, &member.org.id, &member.auth.user_id).await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -89,12 +115,25 @@ pub struct ConversationRef {
 /// Create a group.
 #[utoipa::path(post, path = "/api/v1/conversations", tag = "chat", request_body = NewGroup,
     responses((status = 200, body = ConversationRef), (status = 400, body = ErrorBody)))]
-async fn create_group(State(state): State<AppState>, member: OrgMember, Json(body): Json<NewGroup>) -> ApiResult<Json<ConversationRef>> {
-    let id = conversations::create_group(&state, &member.org.id, &member.auth.user_id, &body.name, &body.member_ids).await?;
+async fn create_group(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Json(body): Json<NewGroup>,
+) -> ApiResult<Json<ConversationRef>> {
+    let id = conversations::create_group(
+        &state,
+        &member.org.id,
+        &member.auth.user_id,
+        &body.name,
+        &body.member_ids,
+    )
+    .await?;
     let mut users = body.member_ids.clone();
     users.push(member.auth.user_id.clone());
     live::announce_to_users(&state, &users, &id).await;
-    Ok(Json(ConversationRef { conversation_id: id }))
+    Ok(Json(ConversationRef {
+        conversation_id: id,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -105,10 +144,22 @@ pub struct DirectRequest {
 /// Open (or create) the 1:1 chat with a colleague.
 #[utoipa::path(post, path = "/api/v1/conversations/direct", tag = "chat", request_body = DirectRequest,
     responses((status = 200, body = ConversationRef), (status = 400, body = ErrorBody)))]
-async fn open_direct(State(state): State<AppState>, member: OrgMember, Json(body): Json<DirectRequest>) -> ApiResult<Json<ConversationRef>> {
-    let id = conversations::direct(&state, &member.org.id, &member.auth.user_id, &body.user_id).await?;
-    live::announce_to_users(&state, &[member.auth.user_id.clone(), body.user_id.clone()], &id).await;
-    Ok(Json(ConversationRef { conversation_id: id }))
+async fn open_direct(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Json(body): Json<DirectRequest>,
+) -> ApiResult<Json<ConversationRef>> {
+    let id =
+        conversations::direct(&state, &member.org.id, &member.auth.user_id, &body.user_id).await?;
+    live::announce_to_users(
+        &state,
+        &[member.auth.user_id.clone(), body.user_id.clone()],
+        &id,
+    )
+    .await;
+    Ok(Json(ConversationRef {
+        conversation_id: id,
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -120,7 +171,11 @@ pub struct ConversationDetails {
 /// One conversation with its members (members only).
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "chat", params(("id" = String, Path)),
     responses((status = 200, body = ConversationDetails), (status = 404, body = ErrorBody)))]
-async fn details(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>) -> ApiResult<Json<ConversationDetails>> {
+async fn details(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConversationDetails>> {
     let me = me(&state, &member, &id).await?;
     Ok(Json(ConversationDetails {
         conversation: conversations::summary(&state.db, &me).await?,
@@ -129,13 +184,24 @@ async fn details(State(state): State<AppState>, member: OrgMember, Path(id): Pat
 }
 
 async fn changed(state: &AppState, id: &str) {
-    live::announce(state, id, &Event::ConversationChanged { conversation_id: id.to_string() }).await;
+    live::announce(
+        state,
+        id,
+        &Event::ConversationChanged {
+            conversation_id: id.to_string(),
+        },
+    )
+    .await;
 }
 
 /// Dissolve a group (owner).
 #[utoipa::path(delete, path = "/api/v1/conversations/{id}", tag = "chat", params(("id" = String, Path)),
     responses((status = 200, body = Done), (status = 403, body = ErrorBody)))]
-async fn dissolve(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>) -> ApiResult<Json<Done>> {
+async fn dissolve(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Done>> {
     let me = me(&state, &member, &id).await?;
     let users = conversations::member_ids(&state.db, &id).await?;
     conversations::dissolve(&state, &me).await?;
@@ -152,7 +218,12 @@ pub struct NameRequest {
 /// Rename a group (group admins).
 #[utoipa::path(put, path = "/api/v1/conversations/{id}/name", tag = "chat", params(("id" = String, Path)), request_body = NameRequest,
     responses((status = 200, body = Done), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn rename(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>, Json(body): Json<NameRequest>) -> ApiResult<Json<Done>> {
+async fn rename(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Json(body): Json<NameRequest>,
+) -> ApiResult<Json<Done>> {
     let me = me(&state, &member, &id).await?;
     conversations::rename(&state, &me, &body.name).await?;
     changed(&state, &id).await;
@@ -168,7 +239,12 @@ pub struct AnnouncementRequest {
 /// Pin a group announcement (group admins).
 #[utoipa::path(put, path = "/api/v1/conversations/{id}/announcement", tag = "chat", params(("id" = String, Path)),
     request_body = AnnouncementRequest, responses((status = 200, body = Done), (status = 403, body = ErrorBody)))]
-async fn announce(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>, Json(body): Json<AnnouncementRequest>) -> ApiResult<Json<Done>> {
+async fn announce(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Json(body): Json<AnnouncementRequest>,
+) -> ApiResult<Json<Done>> {
     let me = me(&state, &member, &id).await?;
     conversations::set_announcement(&state, &me, &body.text).await?;
     changed(&state, &id).await;
@@ -183,7 +259,12 @@ pub struct MembersRequest {
 /// Add org members to a group (group admins).
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/members", tag = "chat", params(("id" = String, Path)),
     request_body = MembersRequest, responses((status = 200, body = Done), (status = 403, body = ErrorBody)))]
-async fn add_members(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>, Json(body): Json<MembersRequest>) -> ApiResult<Json<Done>> {
+async fn add_members(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Json(body): Json<MembersRequest>,
+) -> ApiResult<Json<Done>> {
     let me = me(&state, &member, &id).await?;
     let added = conversations::add_members(&state, &me, &body.user_ids).await?;
     changed(&state, &id).await;
@@ -194,7 +275,11 @@ async fn add_members(State(state): State<AppState>, member: OrgMember, Path(id):
 /// Remove someone from a group (group admins; admins only by the owner).
 #[utoipa::path(delete, path = "/api/v1/conversations/{id}/members/{user_id}", tag = "chat",
     params(("id" = String, Path), ("user_id" = String, Path)), responses((status = 200, body = Done), (status = 403, body = ErrorBody)))]
-async fn remove_member(State(state): State<AppState>, member: OrgMember, Path((id, user_id)): Path<(String, String)>) -> ApiResult<Json<Done>> {
+async fn remove_member(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path((id, user_id)): Path<(String, String)>,
+) -> ApiResult<Json<Done>> {
     let me = me(&state, &member, &id).await?;
     conversations::remove_member(&state, &me, &user_id).await?;
     changed(&state, &id).await;
@@ -211,7 +296,12 @@ pub struct RoleRequest {
 #[utoipa::path(put, path = "/api/v1/conversations/{id}/members/{user_id}/role", tag = "chat",
     params(("id" = String, Path), ("user_id" = String, Path)), request_body = RoleRequest,
     responses((status = 200, body = Done), (status = 403, body = ErrorBody)))]
-async fn set_role(State(state): State<AppState>, member: OrgMember, Path((id, user_id)): Path<(String, String)>, Json(body): Json<RoleRequest>) -> ApiResult<Json<Done>> {
+async fn set_role(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path((id, user_id)): Path<(String, String)>,
+    Json(body): Json<RoleRequest>,
+) -> ApiResult<Json<Done>> {
     let me = me(&state, &member, &id).await?;
     conversations::set_role(&state, &me, &user_id, body.role).await?;
     changed(&state, &id).await;
@@ -221,7 +311,11 @@ async fn set_role(State(state): State<AppState>, member: OrgMember, Path((id, us
 /// Leave a group (not the owner: hand it over first).
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/leave", tag = "chat", params(("id" = String, Path)),
     responses((status = 200, body = Done), (status = 409, body = ErrorBody)))]
-async fn leave(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>) -> ApiResult<Json<Done>> {
+async fn leave(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Done>> {
     let me = me(&state, &member, &id).await?;
     conversations::leave(&state, &me).await?;
     changed(&state, &id).await;
@@ -232,7 +326,11 @@ async fn leave(State(state): State<AppState>, member: OrgMember, Path(id): Path<
 /// Join a group of my organisation by its link.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/join", tag = "chat", params(("id" = String, Path)),
     responses((status = 200, body = Done), (status = 404, body = ErrorBody)))]
-async fn join(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>) -> ApiResult<Json<Done>> {
+async fn join(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Done>> {
     if conversations::join(&state, &member.org.id, &id, &member.auth.user_id).await? {
         changed(&state, &id).await;
         live::announce_to_users(&state, &[member.auth.user_id.clone()], &id).await;
@@ -248,7 +346,12 @@ pub struct MuteRequest {
 /// Mute or unmute a conversation for me.
 #[utoipa::path(put, path = "/api/v1/conversations/{id}/mute", tag = "chat", params(("id" = String, Path)), request_body = MuteRequest,
     responses((status = 200, body = Done), (status = 404, body = ErrorBody)))]
-async fn mute(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>, Json(body): Json<MuteRequest>) -> ApiResult<Json<Done>> {
+async fn mute(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Json(body): Json<MuteRequest>,
+) -> ApiResult<Json<Done>> {
     let me = me(&state, &member, &id).await?;
     conversations::set_muted(&state, &me, body.muted).await?;
     live::announce_to_users(&state, &[member.auth.user_id.clone()], &id).await;
@@ -269,10 +372,19 @@ pub struct ReadMark {
 /// Move my read mark forward.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "chat", params(("id" = String, Path)), request_body = ReadRequest,
     responses((status = 200, body = ReadMark), (status = 404, body = ErrorBody)))]
-async fn mark_read(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>, Json(body): Json<ReadRequest>) -> ApiResult<Json<ReadMark>> {
+async fn mark_read(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Json(body): Json<ReadRequest>,
+) -> ApiResult<Json<ReadMark>> {
     let me = me(&state, &member, &id).await?;
     let read_seq = messages::mark_read(&state, &me, body.seq).await?;
-    let event = Event::Read { conversation_id: id.clone(), user_id: member.auth.user_id.clone(), read_seq };
+    let event = Event::Read {
+        conversation_id: id.clone(),
+        user_id: member.auth.user_id.clone(),
+        read_seq,
+    };
     live::announce(&state, &id, &event).await;
     Ok(Json(ReadMark { read_seq }))
 }
@@ -293,19 +405,43 @@ pub struct HistoryQuery {
 /// a cursor.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "chat", params(("id" = String, Path), HistoryQuery),
     responses((status = 200, body = Vec<Message>), (status = 404, body = ErrorBody)))]
-async fn history(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>, Query(q): Query<HistoryQuery>) -> ApiResult<Json<Vec<Message>>> {
+async fn history(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<Vec<Message>>> {
     let me = me(&state, &member, &id).await?;
-    let cursor = messages::Cursor { before: q.before, after: q.after, around: q.around };
-    Ok(Json(messages::page(&state.db, &me, cursor, q.limit.unwrap_or(50)).await?))
+    let cursor = messages::Cursor {
+        before: q.before,
+        after: q.after,
+        around: q.around,
+    };
+    Ok(Json(
+        messages::page(&state.db, &me, cursor, q.limit.unwrap_or(50)).await?,
+    ))
 }
 
 /// Send a message (text or Markdown, with @mentions, a reply or an attachment).
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "chat", params(("id" = String, Path)), request_body = NewMessage,
     responses((status = 200, body = Message), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn send(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>, Json(body): Json<NewMessage>) -> ApiResult<Json<Message>> {
+async fn send(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Json(body): Json<NewMessage>,
+) -> ApiResult<Json<Message>> {
     let me = me(&state, &member, &id).await?;
     let message = messages::send(&state, &me, body).await?;
-    live::announce(&state, &id, &Event::Message { conversation_id: id.clone(), message: message.clone() }).await;
+    live::announce(
+        &state,
+        &id,
+        &Event::Message {
+            conversation_id: id.clone(),
+            message: message.clone(),
+        },
+    )
+    .await;
     Ok(Json(message))
 }
 
@@ -318,10 +454,23 @@ pub struct EditRequest {
 #[utoipa::path(patch, path = "/api/v1/conversations/{id}/messages/{message_id}", tag = "chat",
     params(("id" = String, Path), ("message_id" = String, Path)), request_body = EditRequest,
     responses((status = 200, body = Message), (status = 403, body = ErrorBody)))]
-async fn edit(State(state): State<AppState>, member: OrgMember, Path((id, message_id)): Path<(String, String)>, Json(body): Json<EditRequest>) -> ApiResult<Json<Message>> {
+async fn edit(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path((id, message_id)): Path<(String, String)>,
+    Json(body): Json<EditRequest>,
+) -> ApiResult<Json<Message>> {
     let me = me(&state, &member, &id).await?;
     let message = messages::edit(&state, &me, &message_id, &body.body).await?;
-    live::announce(&state, &id, &Event::MessageUpdated { conversation_id: id.clone(), message: message.clone() }).await;
+    live::announce(
+        &state,
+        &id,
+        &Event::MessageUpdated {
+            conversation_id: id.clone(),
+            message: message.clone(),
+        },
+    )
+    .await;
     Ok(Json(message))
 }
 
@@ -329,31 +478,60 @@ async fn edit(State(state): State<AppState>, member: OrgMember, Path((id, messag
 /// is removed for everyone.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages/{message_id}/recall", tag = "chat",
     params(("id" = String, Path), ("message_id" = String, Path)), responses((status = 200, body = Message), (status = 403, body = ErrorBody)))]
-async fn recall(State(state): State<AppState>, member: OrgMember, Path((id, message_id)): Path<(String, String)>) -> ApiResult<Json<Message>> {
+async fn recall(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path((id, message_id)): Path<(String, String)>,
+) -> ApiResult<Json<Message>> {
     let me = me(&state, &member, &id).await?;
-    let message = messages::recall(&state, &me, &message_id, state.config.chat.recall_window_secs).await?;
-    live::announce(&state, &id, &Event::MessageUpdated { conversation_id: id.clone(), message: message.clone() }).await;
+    let message = messages::recall(
+        &state,
+        &me,
+        &message_id,
+        state.config.chat.recall_window_secs,
+    )
+    .await?;
+    live::announce(
+        &state,
+        &id,
+        &Event::MessageUpdated {
+            conversation_id: id.clone(),
+            message: message.clone(),
+        },
+    )
+    .await;
     Ok(Json(message))
 }
 
 /// Who has read a message ("read by 3 of 5").
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/messages/{message_id}/receipt", tag = "chat",
     params(("id" = String, Path), ("message_id" = String, Path)), responses((status = 200, body = Receipt), (status = 404, body = ErrorBody)))]
-async fn receipt(State(state): State<AppState>, member: OrgMember, Path((id, message_id)): Path<(String, String)>) -> ApiResult<Json<Receipt>> {
+async fn receipt(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path((id, message_id)): Path<(String, String)>,
+) -> ApiResult<Json<Receipt>> {
     let me = me(&state, &member, &id).await?;
     Ok(Json(messages::receipt(&state.db, &me, &message_id).await?))
 }
 
 /// My notification settings (quiet hours).
 #[utoipa::path(get, path = "/api/v1/me/notifications", tag = "chat", responses((status = 200, body = NotificationSettings)))]
-async fn get_settings(State(state): State<AppState>, auth: tram_accounts::AuthUser) -> ApiResult<Json<NotificationSettings>> {
+async fn get_settings(
+    State(state): State<AppState>,
+    auth: tram_accounts::AuthUser,
+) -> ApiResult<Json<NotificationSettings>> {
     Ok(Json(settings::get(&state.db, &auth.user_id).await?))
 }
 
 /// Save my notification settings; invalid periods or zones change nothing.
 #[utoipa::path(put, path = "/api/v1/me/notifications", tag = "chat", request_body = NotificationSettings,
     responses((status = 200, body = NotificationSettings), (status = 400, body = ErrorBody)))]
-async fn put_settings(State(state): State<AppState>, auth: tram_accounts::AuthUser, Json(body): Json<NotificationSettings>) -> ApiResult<Json<NotificationSettings>> {
+async fn put_settings(
+    State(state): State<AppState>,
+    auth: tram_accounts::AuthUser,
+    Json(body): Json<NotificationSettings>,
+) -> ApiResult<Json<NotificationSettings>> {
     settings::set(&state, &auth.user_id, &body).await?;
     live::announce_settings(&state, &auth.user_id).await;
     Ok(Json(settings::get(&state.db, &auth.user_id).await?))
@@ -362,8 +540,13 @@ async fn put_settings(State(state): State<AppState>, auth: tram_accounts::AuthUs
 /// What arrived while I was in quiet time and is still unread, newest first.
 #[utoipa::path(get, path = "/api/v1/me/notification-centre", tag = "chat",
     responses((status = 200, body = Vec<crate::centre::QuietArrival>)))]
-async fn centre(State(state): State<AppState>, member: OrgMember) -> ApiResult<Json<Vec<crate::centre::QuietArrival>>> {
-    Ok(Json(crate::centre::list(&state.db, &member.org.id, &member.auth.user_id).await?))
+async fn centre(
+    State(state): State<AppState>,
+    member: OrgMember,
+) -> ApiResult<Json<Vec<crate::centre::QuietArrival>>> {
+    Ok(Json(
+        crate::centre::list(&state.db, &member.org.id, &member.auth.user_id).await?,
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -377,7 +560,18 @@ pub struct SearchQuery {
 /// Search the messages of every conversation I am in, newest first.
 #[utoipa::path(get, path = "/api/v1/chat/search", tag = "chat", params(SearchQuery),
     responses((status = 200, body = Vec<crate::search::SearchResult>), (status = 400, body = ErrorBody)))]
-async fn search(State(state): State<AppState>, member: OrgMember, Query(q): Query<SearchQuery>) -> ApiResult<Json<Vec<crate::search::SearchResult>>> {
-    let results = crate::search::search(&state, &member.org.id, &member.auth.user_id, &q.q, q.limit.unwrap_or(20)).await?;
+async fn search(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<Json<Vec<crate::search::SearchResult>>> {
+    let results = crate::search::search(
+        &state,
+        &member.org.id,
+        &member.auth.user_id,
+        &q.q,
+        q.limit.unwrap_or(20),
+    )
+    .await?;
     Ok(Json(results))
 }

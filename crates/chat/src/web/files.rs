@@ -57,7 +57,8 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<Message>> {
-    let me = conversations::participant(&state.db, &member.org.id, &id, &member.auth.user_id).await?;
+    let me =
+        conversations::participant(&state.db, &member.org.id, &id, &member.auth.user_id).await?;
     let header_str = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let upload = Upload {
         file_name: &q.name,
@@ -68,7 +69,15 @@ pub async fn upload(
         client_id: q.client_id,
     };
     let message = attachments::upload(&state, &me, upload, body.into_data_stream()).await?;
-    live::announce(&state, &id, &Event::Message { conversation_id: id.clone(), message: message.clone() }).await;
+    live::announce(
+        &state,
+        &id,
+        &Event::Message {
+            conversation_id: id.clone(),
+            message: message.clone(),
+        },
+    )
+    .await;
     Ok(Json(message))
 }
 
@@ -76,7 +85,13 @@ pub async fn upload(
 fn content_disposition(inline: bool, file_name: &str) -> HeaderValue {
     let ascii: String = file_name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || ".-_ ()".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ()".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let mut encoded = String::new();
     for byte in file_name.bytes() {
@@ -87,14 +102,20 @@ fn content_disposition(inline: bool, file_name: &str) -> HeaderValue {
         }
     }
     let kind = if inline { "inline" } else { "attachment" };
-    HeaderValue::from_str(&format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"))
-        .unwrap_or(HeaderValue::from_static("attachment"))
+    HeaderValue::from_str(&format!(
+        "{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    ))
+    .unwrap_or(HeaderValue::from_static("attachment"))
 }
 
 /// Download an image or file (members of its conversation only).
 #[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "chat", params(("id" = String, Path)),
     responses((status = 200, description = "the file"), (status = 404, body = ErrorBody)))]
-pub async fn download(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn download(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let found = attachments::find_for(&state, &member.org.id, &member.auth.user_id, &id).await?;
     let file = state
         .blobs
@@ -115,14 +136,34 @@ pub async fn download(State(state): State<AppState>, member: OrgMember, Path(id)
     .boxed();
     // Only recognised images are shown by the browser; everything else is
     // a download it may not interpret (no HTML or SVG from uploads runs).
-    let content_type = if found.inline { found.content_type.as_str() } else { "application/octet-stream" };
+    let content_type = if found.inline {
+        found.content_type.as_str()
+    } else {
+        "application/octet-stream"
+    };
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(found.size_bytes.max(0) as u64));
-    headers.insert(header::CONTENT_DISPOSITION, content_disposition(found.inline, &found.file_name));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=3600"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    headers.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(found.size_bytes.max(0) as u64),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        content_disposition(found.inline, &found.file_name),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
     Ok(response)
 }
 
@@ -138,6 +179,9 @@ mod tests {
             text,
             "attachment; filename=\"__ __x__.pdf\"; filename*=UTF-8''%E5%A0%B1%E5%91%8A%20%22%3Cx%3E%22.pdf"
         );
-        assert!(content_disposition(true, "a.png").to_str().unwrap().starts_with("inline;"));
+        assert!(content_disposition(true, "a.png")
+            .to_str()
+            .unwrap()
+            .starts_with("inline;"));
     }
 }

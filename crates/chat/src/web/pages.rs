@@ -111,9 +111,10 @@ const CHAT_PAGE_CSP: &str = "default-src 'self'; img-src 'self' data: https: htt
      connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'";
 
 fn with_remote_pictures(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(axum::http::header::CONTENT_SECURITY_POLICY, axum::http::HeaderValue::from_static(CHAT_PAGE_CSP));
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(CHAT_PAGE_CSP),
+    );
     response
 }
 

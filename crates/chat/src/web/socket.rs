@@ -27,12 +27,20 @@ fn same_origin(headers: &HeaderMap) -> bool {
         // Not a browser (or a very old one): no ambient cookie to abuse.
         return true;
     };
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let origin_host = origin.split("://").nth(1).unwrap_or("");
     !host.is_empty() && origin_host == host
 }
 
-async fn connect(State(state): State<AppState>, member: OrgMember, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+async fn connect(
+    State(state): State<AppState>,
+    member: OrgMember,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     if !same_origin(&headers) {
         return (StatusCode::FORBIDDEN, "cross-origin WebSocket refused").into_response();
     }
@@ -59,9 +67,17 @@ async fn session_alive(state: &AppState, session_id: &str) -> bool {
 
 async fn run(socket: WebSocket, state: AppState, member: OrgMember) {
     let (mut sink, mut incoming) = socket.split();
-    let mut follower = Follower::start(state.clone(), member.org.id.clone(), member.auth.user_id.clone()).await;
+    let mut follower = Follower::start(
+        state.clone(),
+        member.org.id.clone(),
+        member.auth.user_id.clone(),
+    )
+    .await;
     let conversations = follower.sync_conversations().await;
-    if send(&mut sink, vec![Event::Ready { conversations }.into()]).await.is_err() {
+    if send(&mut sink, vec![Event::Ready { conversations }.into()])
+        .await
+        .is_err()
+    {
         return;
     }
     let mut check = tokio::time::interval(SESSION_CHECK);
@@ -112,10 +128,15 @@ async fn run(socket: WebSocket, state: AppState, member: OrgMember) {
 
 /// Writes the frames and flushes once (a message and its notification
 /// leave in one write).
-async fn send(sink: &mut futures::stream::SplitSink<WebSocket, Frame>, out: Vec<Outgoing>) -> Result<(), axum::Error> {
+async fn send(
+    sink: &mut futures::stream::SplitSink<WebSocket, Frame>,
+    out: Vec<Outgoing>,
+) -> Result<(), axum::Error> {
     for item in out {
         let text = match item {
-            Outgoing::Event(event) => Utf8Bytes::from(serde_json::to_string(&event).expect("events serialise")),
+            Outgoing::Event(event) => {
+                Utf8Bytes::from(serde_json::to_string(&event).expect("events serialise"))
+            }
             // Announcements are JSON the follower has just parsed.
             Outgoing::Frame(frame) => match Utf8Bytes::try_from(frame) {
                 Ok(text) => text,

@@ -458,7 +458,11 @@ async fn rename_member_device(
     Json(body): Json<DeviceName>,
 ) -> ApiResult<Json<Done>> {
     admin_over(&state, &member, &user_id).await?;
-    let actor = Actor { user_id: &member.auth.user_id, org_id: Some(&member.org.id), client: &client };
+    let actor = Actor {
+        user_id: &member.auth.user_id,
+        org_id: Some(&member.org.id),
+        client: &client,
+    };
     sessions::rename_device(&state, &user_id, &device_id, &body.name, &actor).await?;
     Ok(Json(Done { ok: true }))
 }

@@ -47,7 +47,10 @@ impl AliyunSms {
     pub fn new(config: &SmsConfig) -> Result<AliyunSms, NotifyError> {
         for (value, what) in [
             (&config.account_id, "sms.account_id (the AccessKey ID)"),
-            (&config.account_secret, "sms.account_secret (the AccessKey secret)"),
+            (
+                &config.account_secret,
+                "sms.account_secret (the AccessKey secret)",
+            ),
             (&config.sender, "sms.sender (the approved SMS sign name)"),
             (&config.template_code, "sms.template_code"),
         ] {
@@ -140,11 +143,15 @@ impl SmsProvider for AliyunSms {
             .body(self.request_body(&phone_number, &template_param))
             .send()
             .await
-            .map_err(|err| provider_error(format!("could not reach the API: {}", error_chain(&err))))?;
+            .map_err(|err| {
+                provider_error(format!("could not reach the API: {}", error_chain(&err)))
+            })?;
         let status = response.status();
         let body = response.bytes().await.unwrap_or_default();
         let Ok(answer) = serde_json::from_slice::<SendSmsAnswer>(&body) else {
-            return Err(provider_error(format!("HTTP {status} without a JSON answer")));
+            return Err(provider_error(format!(
+                "HTTP {status} without a JSON answer"
+            )));
         };
         let code_text = answer.code.unwrap_or_default();
         if status.is_success() && code_text == "OK" {
@@ -157,7 +164,11 @@ impl SmsProvider for AliyunSms {
         }
         let detail = format!(
             "{} (HTTP {}): {}{}",
-            if code_text.is_empty() { "no Code" } else { &code_text },
+            if code_text.is_empty() {
+                "no Code"
+            } else {
+                &code_text
+            },
             status.as_u16(),
             readable_message(answer.message.as_deref().unwrap_or("")),
             answer
@@ -198,7 +209,11 @@ fn canonical_query(params: &BTreeMap<&str, String>) -> String {
 
 /// Base64(HMAC-SHA1(secret + "&", method + "&%2F&" + encode(canonical query))).
 fn sign(method: &str, canonical_query: &str, secret: &str) -> String {
-    let string_to_sign = format!("{method}&{}&{}", pop_encode("/"), pop_encode(canonical_query));
+    let string_to_sign = format!(
+        "{method}&{}&{}",
+        pop_encode("/"),
+        pop_encode(canonical_query)
+    );
     let mut mac = Hmac::<Sha1>::new_from_slice(format!("{secret}&").as_bytes())
         .expect("HMAC takes keys of any length");
     mac.update(string_to_sign.as_bytes());
@@ -234,7 +249,10 @@ mod tests {
     #[test]
     fn encodes_the_way_alibaba_documents() {
         assert_eq!(pop_encode("a b*c~d"), "a%20b%2Ac~d");
-        assert_eq!(pop_encode("2016-02-23T12:46:24Z"), "2016-02-23T12%3A46%3A24Z");
+        assert_eq!(
+            pop_encode("2016-02-23T12:46:24Z"),
+            "2016-02-23T12%3A46%3A24Z"
+        );
         assert_eq!(pop_encode("/=&+"), "%2F%3D%26%2B");
         assert_eq!(pop_encode("派"), "%E6%B4%BE");
     }
@@ -253,7 +271,10 @@ mod tests {
             ("Timestamp", "2016-02-23T12:46:24Z"),
             ("Version", "2014-05-26"),
         ]));
-        assert_eq!(sign("GET", &query, "testsecret"), "OLeaidS1JvxuMvnyHOwuJ+uX5qY=");
+        assert_eq!(
+            sign("GET", &query, "testsecret"),
+            "OLeaidS1JvxuMvnyHOwuJ+uX5qY="
+        );
     }
 
     /// The SMS documentation's signing example (SendSms, `testId` /
@@ -276,13 +297,19 @@ mod tests {
             ("Timestamp", "2017-07-12T02:42:19Z"),
             ("Version", "2017-05-25"),
         ]));
-        assert_eq!(sign("GET", &query, "testSecret"), "zJDF+Lrzhj/ThnlvIToysFRq6t4=");
+        assert_eq!(
+            sign("GET", &query, "testSecret"),
+            "zJDF+Lrzhj/ThnlvIToysFRq6t4="
+        );
     }
 
     #[test]
     fn formats_numbers_as_send_sms_documents() {
         assert_eq!(phone_number("+85291234567").as_deref(), Some("85291234567"));
-        assert_eq!(phone_number("+8613800138000").as_deref(), Some("13800138000"));
+        assert_eq!(
+            phone_number("+8613800138000").as_deref(),
+            Some("13800138000")
+        );
         assert_eq!(phone_number("+85361234567").as_deref(), Some("85361234567"));
         assert_eq!(phone_number("91234567"), None);
         assert_eq!(phone_number("+852 9123 4567"), None);

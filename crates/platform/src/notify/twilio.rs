@@ -27,9 +27,18 @@ pub struct TwilioSms {
 impl TwilioSms {
     pub fn new(config: &SmsConfig) -> Result<TwilioSms, NotifyError> {
         for (value, what) in [
-            (&config.account_id, "sms.account_id (the Twilio Account SID)"),
-            (&config.account_secret, "sms.account_secret (the Twilio Auth Token)"),
-            (&config.sender, "sms.sender (the Twilio number to send from)"),
+            (
+                &config.account_id,
+                "sms.account_id (the Twilio Account SID)",
+            ),
+            (
+                &config.account_secret,
+                "sms.account_secret (the Twilio Auth Token)",
+            ),
+            (
+                &config.sender,
+                "sms.sender (the Twilio number to send from)",
+            ),
         ] {
             if value.trim().is_empty() {
                 return Err(NotifyError::Config(format!("{what} is empty")));
@@ -94,11 +103,16 @@ impl SmsProvider for TwilioSms {
 
         if status.is_success() {
             let created: CreatedMessage = serde_json::from_slice(&body).map_err(|_| {
-                provider_error(format!("HTTP {status} with an answer that is not a Message resource"))
+                provider_error(format!(
+                    "HTTP {status} with an answer that is not a Message resource"
+                ))
             })?;
             // Twilio only queues at this point; "failed" here means it gave up at once.
             if matches!(created.status.as_deref(), Some("failed" | "undelivered")) {
-                let code = created.error_code.map(|c| c.to_string()).unwrap_or_default();
+                let code = created
+                    .error_code
+                    .map(|c| c.to_string())
+                    .unwrap_or_default();
                 return Err(provider_error(format!(
                     "message {} {} at once (error {code})",
                     created.sid,
@@ -117,10 +131,16 @@ impl SmsProvider for TwilioSms {
         let detail = match serde_json::from_slice::<TwilioError>(&body) {
             Ok(error) => format!(
                 "error {} (HTTP {}): {}{}",
-                error.code.map(|c| c.to_string()).unwrap_or_else(|| "?".into()),
+                error
+                    .code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "?".into()),
                 status.as_u16(),
                 error.message.unwrap_or_default(),
-                error.more_info.map(|url| format!(" ({url})")).unwrap_or_default(),
+                error
+                    .more_info
+                    .map(|url| format!(" ({url})"))
+                    .unwrap_or_default(),
             ),
             Err(_) => format!("HTTP {status} without a Twilio error object"),
         };

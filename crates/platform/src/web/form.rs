@@ -18,13 +18,21 @@ impl FormErrors {
     pub fn from_error(err: &ApiError, locale: Locale) -> FormErrors {
         FormErrors {
             message: Some(err.message(locale)),
-            fields: err.fields.iter().map(|(name, msg)| (name.to_string(), msg.render(locale))).collect(),
+            fields: err
+                .fields
+                .iter()
+                .map(|(name, msg)| (name.to_string(), msg.render(locale)))
+                .collect(),
         }
     }
 
     /// The message for one field (empty when there is none).
     pub fn field(&self, name: &str) -> &str {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, m)| m.as_str()).unwrap_or("")
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, m)| m.as_str())
+            .unwrap_or("")
     }
 
     pub fn has(&self, name: &str) -> bool {

@@ -17,7 +17,10 @@ pub struct Team {
 }
 
 pub async fn user_id(c: &Client) -> String {
-    c.get_json("/api/v1/me").await.1["user"]["id"].as_str().unwrap().to_string()
+    c.get_json("/api/v1/me").await.1["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 pub async fn team() -> Team {
@@ -29,32 +32,68 @@ pub async fn team_with(adjust: impl FnOnce(&mut tram_platform::config::Config)) 
     let t = TestServer::start_with(adjust).await;
     let owner = t.setup().await;
     let code = t.invite(&owner, "member").await;
-    let alice = t.register_email("alice@example.com", "Alice", None, Some(&code)).await;
-    let bob = t.register_email("bob@example.com", "Bob", None, Some(&code)).await;
+    let alice = t
+        .register_email("alice@example.com", "Alice", None, Some(&code))
+        .await;
+    let bob = t
+        .register_email("bob@example.com", "Bob", None, Some(&code))
+        .await;
     let (alice_id, bob_id) = (user_id(&alice).await, user_id(&bob).await);
-    Team { t, owner, alice: (alice, alice_id), bob: (bob, bob_id) }
+    Team {
+        t,
+        owner,
+        alice: (alice, alice_id),
+        bob: (bob, bob_id),
+    }
 }
 
 pub async fn group(creator: &Client, name: &str, members: &[&String]) -> String {
-    let (status, body) = creator.post_json("/api/v1/conversations", json!({ "name": name, "member_ids": members })).await;
+    let (status, body) = creator
+        .post_json(
+            "/api/v1/conversations",
+            json!({ "name": name, "member_ids": members }),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     body["conversation_id"].as_str().unwrap().to_string()
 }
 
 pub async fn say(c: &Client, conversation: &str, body: Value) -> Value {
-    let (status, message) = c.post_json(&format!("/api/v1/conversations/{conversation}/messages"), body).await;
+    let (status, message) = c
+        .post_json(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            body,
+        )
+        .await;
     assert_eq!(status, 200, "{message}");
     message
 }
 
 #[tokio::test]
 async fn direct_chats_and_group_lifecycle() {
-    let Team { t, owner, alice: (alice, alice_id), bob: (bob, bob_id) } = team().await;
+    let Team {
+        t,
+        owner,
+        alice: (alice, alice_id),
+        bob: (bob, bob_id),
+    } = team().await;
     // One 1:1 chat per pair, whoever opens it.
-    let (_, a) = alice.post_json("/api/v1/conversations/direct", json!({ "user_id": bob_id })).await;
-    let (_, b) = bob.post_json("/api/v1/conversations/direct", json!({ "user_id": alice_id })).await;
+    let (_, a) = alice
+        .post_json("/api/v1/conversations/direct", json!({ "user_id": bob_id }))
+        .await;
+    let (_, b) = bob
+        .post_json(
+            "/api/v1/conversations/direct",
+            json!({ "user_id": alice_id }),
+        )
+        .await;
     assert_eq!(a["conversation_id"], b["conversation_id"]);
-    let (status, body) = alice.post_json("/api/v1/conversations/direct", json!({ "user_id": alice_id })).await;
+    let (status, body) = alice
+        .post_json(
+            "/api/v1/conversations/direct",
+            json!({ "user_id": alice_id }),
+        )
+        .await;
     assert_eq!((status.as_u16(), error_code(&body)), (400, "self_chat"));
 
     let g = group(&alice, "資金管理群組", &[&bob_id]).await;
@@ -64,51 +103,139 @@ async fn direct_chats_and_group_lifecycle() {
     assert_eq!(details["members"][0]["role"], "owner");
 
     // Members cannot manage the group; the owner can.
-    let (status, body) = bob.call(Method::PUT, &format!("/api/v1/conversations/{g}/name"), json!({ "name": "X" })).await;
+    let (status, body) = bob
+        .call(
+            Method::PUT,
+            &format!("/api/v1/conversations/{g}/name"),
+            json!({ "name": "X" }),
+        )
+        .await;
     assert_eq!((status.as_u16(), error_code(&body)), (403, "admin_only"));
-    let (status, _) = alice.call(Method::PUT, &format!("/api/v1/conversations/{g}/name"), json!({ "name": "財務部群組" })).await;
+    let (status, _) = alice
+        .call(
+            Method::PUT,
+            &format!("/api/v1/conversations/{g}/name"),
+            json!({ "name": "財務部群組" }),
+        )
+        .await;
     assert_eq!(status, 200);
     let (status, _) = alice
-        .call(Method::PUT, &format!("/api/v1/conversations/{g}/announcement"), json!({ "text": "每日 09:15 前提交現金流報表" }))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/conversations/{g}/announcement"),
+            json!({ "text": "每日 09:15 前提交現金流報表" }),
+        )
         .await;
     assert_eq!(status, 200);
     let owner_id = user_id(&owner).await;
-    let (status, _) = alice.post_json(&format!("/api/v1/conversations/{g}/members"), json!({ "user_ids": [owner_id] })).await;
+    let (status, _) = alice
+        .post_json(
+            &format!("/api/v1/conversations/{g}/members"),
+            json!({ "user_ids": [owner_id] }),
+        )
+        .await;
     assert_eq!(status, 200);
     let (_, details) = owner.get_json(&format!("/api/v1/conversations/{g}")).await;
     assert_eq!(details["conversation"]["title"], "財務部群組");
-    assert_eq!(details["conversation"]["announcement"], "每日 09:15 前提交現金流報表");
+    assert_eq!(
+        details["conversation"]["announcement"],
+        "每日 09:15 前提交現金流報表"
+    );
     // Promote Bob to admin; he may then remove the org owner (a plain member here).
-    alice.call(Method::PUT, &format!("/api/v1/conversations/{g}/members/{bob_id}/role"), json!({ "role": "admin" })).await;
-    let (status, _) = bob.call(Method::DELETE, &format!("/api/v1/conversations/{g}/members/{owner_id}"), json!({})).await;
+    alice
+        .call(
+            Method::PUT,
+            &format!("/api/v1/conversations/{g}/members/{bob_id}/role"),
+            json!({ "role": "admin" }),
+        )
+        .await;
+    let (status, _) = bob
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/conversations/{g}/members/{owner_id}"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 200);
-    assert_eq!(owner.get_json(&format!("/api/v1/conversations/{g}")).await.0, 404);
+    assert_eq!(
+        owner
+            .get_json(&format!("/api/v1/conversations/{g}"))
+            .await
+            .0,
+        404
+    );
     // An admin cannot remove the owner; the owner cannot simply leave.
-    let (status, _) = bob.call(Method::DELETE, &format!("/api/v1/conversations/{g}/members/{alice_id}"), json!({})).await;
+    let (status, _) = bob
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/conversations/{g}/members/{alice_id}"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 403);
-    let (status, body) = alice.post_json(&format!("/api/v1/conversations/{g}/leave"), json!({})).await;
-    assert_eq!((status.as_u16(), error_code(&body)), (409, "owner_cannot_leave"));
+    let (status, body) = alice
+        .post_json(&format!("/api/v1/conversations/{g}/leave"), json!({}))
+        .await;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (409, "owner_cannot_leave")
+    );
     // Bob leaves and rejoins by the group's link.
-    let (status, _) = bob.post_json(&format!("/api/v1/conversations/{g}/leave"), json!({})).await;
+    let (status, _) = bob
+        .post_json(&format!("/api/v1/conversations/{g}/leave"), json!({}))
+        .await;
     assert_eq!(status, 200);
-    assert_eq!(bob.get_json(&format!("/api/v1/conversations/{g}/messages")).await.0, 404);
-    let (status, _) = bob.post_json(&format!("/api/v1/conversations/{g}/join"), json!({})).await;
+    assert_eq!(
+        bob.get_json(&format!("/api/v1/conversations/{g}/messages"))
+            .await
+            .0,
+        404
+    );
+    let (status, _) = bob
+        .post_json(&format!("/api/v1/conversations/{g}/join"), json!({}))
+        .await;
     assert_eq!(status, 200);
     // Dissolving ends it for everyone.
-    let (status, _) = bob.call(Method::DELETE, &format!("/api/v1/conversations/{g}"), json!({})).await;
+    let (status, _) = bob
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/conversations/{g}"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 403);
-    let (status, _) = alice.call(Method::DELETE, &format!("/api/v1/conversations/{g}"), json!({})).await;
+    let (status, _) = alice
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/conversations/{g}"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, body) = bob.post_json(&format!("/api/v1/conversations/{g}/messages"), json!({ "body": "還在嗎" })).await;
+    let (status, body) = bob
+        .post_json(
+            &format!("/api/v1/conversations/{g}/messages"),
+            json!({ "body": "還在嗎" }),
+        )
+        .await;
     assert_eq!((status.as_u16(), error_code(&body)), (410, "dissolved"));
     let (_, list) = bob.get_json("/api/v1/conversations").await;
-    assert!(list.as_array().unwrap().iter().all(|c| c["id"] != g.as_str()));
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["id"] != g.as_str()));
     t.stop().await;
 }
 
 #[tokio::test]
 async fn messages_markdown_mentions_replies_edits_and_recall() {
-    let Team { t, owner, alice: (alice, _), bob: (bob, bob_id) } = team().await;
+    let Team {
+        t,
+        owner,
+        alice: (alice, _),
+        bob: (bob, bob_id),
+    } = team().await;
     let owner_id = user_id(&owner).await;
     let g = group(&alice, "Team", &[&bob_id]).await;
     let first = say(&alice, &g, json!({ "body": "昨日現金流報表已更新" })).await;
@@ -121,11 +248,19 @@ async fn messages_markdown_mentions_replies_edits_and_recall() {
     .await;
     let html = attack["html"].as_str().unwrap();
     assert!(html.contains("<strong>請看</strong>"), "{html}");
-    assert!(!html.contains("<script") && !html.contains("<img") && !html.contains("href=\"javascript"), "{html}");
+    assert!(
+        !html.contains("<script") && !html.contains("<img") && !html.contains("href=\"javascript"),
+        "{html}"
+    );
     let plain = say(&alice, &g, json!({ "body": "<b>not bold</b>" })).await;
     assert_eq!(plain["html"], "&lt;b&gt;not bold&lt;/b&gt;");
     // Mentions keep only members of the conversation.
-    let mention = say(&alice, &g, json!({ "body": "@Bob 請確認", "mentions": [bob_id, owner_id] })).await;
+    let mention = say(
+        &alice,
+        &g,
+        json!({ "body": "@Bob 請確認", "mentions": [bob_id, owner_id] }),
+    )
+    .await;
     assert_eq!(mention["mentions"], json!([bob_id]));
     // A reply quotes the original.
     let reply = say(&bob, &g, json!({ "body": "收到", "reply_to": first["id"] })).await;
@@ -134,33 +269,77 @@ async fn messages_markdown_mentions_replies_edits_and_recall() {
     assert_eq!(reply["reply_to"]["sender_name"], "Alice");
     // Only the sender edits.
     let id = first["id"].as_str().unwrap();
-    let (status, _) = bob.call(Method::PATCH, &format!("/api/v1/conversations/{g}/messages/{id}"), json!({ "body": "hacked" })).await;
+    let (status, _) = bob
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/conversations/{g}/messages/{id}"),
+            json!({ "body": "hacked" }),
+        )
+        .await;
     assert_eq!(status, 403);
     let (status, edited) = alice
-        .call(Method::PATCH, &format!("/api/v1/conversations/{g}/messages/{id}"), json!({ "body": "昨日現金流報表已更新（修訂）" }))
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/conversations/{g}/messages/{id}"),
+            json!({ "body": "昨日現金流報表已更新（修訂）" }),
+        )
         .await;
     assert_eq!(status, 200);
     assert!(edited["edited_at"].is_i64());
     // Recall within the window removes the content for everyone.
-    let (status, recalled) = alice.post_json(&format!("/api/v1/conversations/{g}/messages/{id}/recall"), json!({})).await;
+    let (status, recalled) = alice
+        .post_json(
+            &format!("/api/v1/conversations/{g}/messages/{id}/recall"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(recalled["recalled"], true);
-    let (_, history) = bob.get_json(&format!("/api/v1/conversations/{g}/messages")).await;
-    let seen = history.as_array().unwrap().iter().find(|m| m["id"] == id).unwrap();
+    let (_, history) = bob
+        .get_json(&format!("/api/v1/conversations/{g}/messages"))
+        .await;
+    let seen = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id)
+        .unwrap();
     assert_eq!(seen["body"], "");
     assert_eq!(seen["recalled"], true);
-    assert_eq!(history.as_array().unwrap().iter().find(|m| m["id"] == reply["id"]).unwrap()["reply_to"]["excerpt"], "");
+    assert_eq!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == reply["id"])
+            .unwrap()["reply_to"]["excerpt"],
+        ""
+    );
     // After 24 hours it is too late.
     let late = say(&alice, &g, json!({ "body": "keep me" })).await;
     t.advance(24 * 3600 + 1);
     let (status, body) = alice
-        .post_json(&format!("/api/v1/conversations/{g}/messages/{}/recall", late["id"].as_str().unwrap()), json!({}))
+        .post_json(
+            &format!(
+                "/api/v1/conversations/{g}/messages/{}/recall",
+                late["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
         .await;
-    assert_eq!((status.as_u16(), error_code(&body)), (403, "recall_expired"));
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (403, "recall_expired")
+    );
     // Empty and oversized messages are refused and store nothing.
     let before = t.count("SELECT COUNT(*) FROM messages").await;
-    for body in [json!({ "body": "   " }), json!({ "body": "字".repeat(8001) })] {
-        let (status, err) = alice.post_json(&format!("/api/v1/conversations/{g}/messages"), body).await;
+    for body in [
+        json!({ "body": "   " }),
+        json!({ "body": "字".repeat(8001) }),
+    ] {
+        let (status, err) = alice
+            .post_json(&format!("/api/v1/conversations/{g}/messages"), body)
+            .await;
         assert_eq!((status.as_u16(), error_code(&err)), (400, "invalid_body"));
     }
     assert_eq!(t.count("SELECT COUNT(*) FROM messages").await, before);
@@ -174,7 +353,12 @@ async fn messages_markdown_mentions_replies_edits_and_recall() {
 
 #[tokio::test]
 async fn history_pages_back_in_order_without_gaps_or_duplicates() {
-    let Team { t, alice: (alice, _), bob: (bob, bob_id), .. } = team().await;
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (bob, bob_id),
+        ..
+    } = team().await;
     let g = group(&alice, "History", &[&bob_id]).await;
     for i in 1..=120 {
         say(&alice, &g, json!({ "body": format!("message {i}") })).await;
@@ -192,36 +376,88 @@ async fn history_pages_back_in_order_without_gaps_or_duplicates() {
             break;
         }
         let seqs: Vec<i64> = page.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
-        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "a page is in order: {seqs:?}");
+        assert!(
+            seqs.windows(2).all(|w| w[1] == w[0] + 1),
+            "a page is in order: {seqs:?}"
+        );
         before = Some(seqs[0]);
         seen.splice(0..0, seqs);
     }
     assert_eq!(seen, (1..=120).collect::<Vec<i64>>());
-    let (_, after) = bob.get_json(&format!("/api/v1/conversations/{g}/messages?after=115")).await;
-    let seqs: Vec<i64> = after.as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    let (_, after) = bob
+        .get_json(&format!("/api/v1/conversations/{g}/messages?after=115"))
+        .await;
+    let seqs: Vec<i64> = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_i64().unwrap())
+        .collect();
     assert_eq!(seqs, vec![116, 117, 118, 119, 120]);
     t.stop().await;
 }
 
 #[tokio::test]
 async fn unread_counts_and_read_receipts() {
-    let Team { t, owner, alice: (alice, _), bob: (bob, bob_id) } = team().await;
+    let Team {
+        t,
+        owner,
+        alice: (alice, _),
+        bob: (bob, bob_id),
+    } = team().await;
     let owner_id = user_id(&owner).await;
     let g = group(&alice, "Receipts", &[&bob_id, &owner_id]).await;
     let m1 = say(&alice, &g, json!({ "body": "one" })).await;
     say(&alice, &g, json!({ "body": "two" })).await;
     say(&alice, &g, json!({ "body": "three" })).await;
-    let unread = |list: &Value| list.as_array().unwrap().iter().find(|c| c["id"] == g.as_str()).unwrap()["unread"].clone();
+    let unread = |list: &Value| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == g.as_str())
+            .unwrap()["unread"]
+            .clone()
+    };
     assert_eq!(unread(&bob.get_json("/api/v1/conversations").await.1), 3);
-    assert_eq!(unread(&alice.get_json("/api/v1/conversations").await.1), 0, "my own messages are read");
-    let (status, mark) = bob.post_json(&format!("/api/v1/conversations/{g}/read"), json!({ "seq": 2 })).await;
+    assert_eq!(
+        unread(&alice.get_json("/api/v1/conversations").await.1),
+        0,
+        "my own messages are read"
+    );
+    let (status, mark) = bob
+        .post_json(
+            &format!("/api/v1/conversations/{g}/read"),
+            json!({ "seq": 2 }),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(mark["read_seq"], 2);
     // Marks never move back, nor past the end.
-    assert_eq!(bob.post_json(&format!("/api/v1/conversations/{g}/read"), json!({ "seq": 1 })).await.1["read_seq"], 2);
-    assert_eq!(bob.post_json(&format!("/api/v1/conversations/{g}/read"), json!({ "seq": 99 })).await.1["read_seq"], 2);
+    assert_eq!(
+        bob.post_json(
+            &format!("/api/v1/conversations/{g}/read"),
+            json!({ "seq": 1 })
+        )
+        .await
+        .1["read_seq"],
+        2
+    );
+    assert_eq!(
+        bob.post_json(
+            &format!("/api/v1/conversations/{g}/read"),
+            json!({ "seq": 99 })
+        )
+        .await
+        .1["read_seq"],
+        2
+    );
     assert_eq!(unread(&bob.get_json("/api/v1/conversations").await.1), 1);
-    let (_, receipt) = alice.get_json(&format!("/api/v1/conversations/{g}/messages/{}/receipt", m1["id"].as_str().unwrap())).await;
+    let (_, receipt) = alice
+        .get_json(&format!(
+            "/api/v1/conversations/{g}/messages/{}/receipt",
+            m1["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(receipt["recipients"], 2);
     assert_eq!(receipt["read_by"], json!([bob_id]));
     t.stop().await;
@@ -229,42 +465,69 @@ async fn unread_counts_and_read_receipts() {
 
 #[tokio::test]
 async fn outsiders_cannot_read_post_or_listen_even_by_guessing_ids() {
-    let Team { t, owner, alice: (alice, _), bob: (_, bob_id) } = team().await;
+    let Team {
+        t,
+        owner,
+        alice: (alice, _),
+        bob: (_, bob_id),
+    } = team().await;
     let g = group(&alice, "Private", &[&bob_id]).await;
     let m = say(&alice, &g, json!({ "body": "secret plan" })).await;
     let mid = m["id"].as_str().unwrap();
-    let rival = t.register_email("rival@example.com", "Rival", Some("Rival Ltd"), None).await;
+    let rival = t
+        .register_email("rival@example.com", "Rival", Some("Rival Ltd"), None)
+        .await;
     for outsider in [&owner, &rival] {
         for (method, path) in [
             (Method::GET, format!("/api/v1/conversations/{g}")),
             (Method::GET, format!("/api/v1/conversations/{g}/messages")),
-            (Method::GET, format!("/api/v1/conversations/{g}/messages/{mid}/receipt")),
+            (
+                Method::GET,
+                format!("/api/v1/conversations/{g}/messages/{mid}/receipt"),
+            ),
             (Method::POST, format!("/api/v1/conversations/{g}/messages")),
             (Method::POST, format!("/api/v1/conversations/{g}/read")),
-            (Method::PATCH, format!("/api/v1/conversations/{g}/messages/{mid}")),
+            (
+                Method::PATCH,
+                format!("/api/v1/conversations/{g}/messages/{mid}"),
+            ),
         ] {
-            let (status, body) = outsider.call(method.clone(), &path, json!({ "body": "x", "seq": 1 })).await;
+            let (status, body) = outsider
+                .call(method.clone(), &path, json!({ "body": "x", "seq": 1 }))
+                .await;
             assert_eq!(status, 404, "{method} {path}: {body}");
             assert!(!body.to_string().contains("secret"));
         }
     }
     // The rival's org cannot even join by the link.
-    let (status, _) = rival.post_json(&format!("/api/v1/conversations/{g}/join"), json!({})).await;
+    let (status, _) = rival
+        .post_json(&format!("/api/v1/conversations/{g}/join"), json!({}))
+        .await;
     assert_eq!(status, 404);
     // Their sockets hear nothing of it.
     let mut socket = rival.socket().await;
     let ready = socket.expect("ready", 2.0).await;
     assert!(!ready.to_string().contains(&g));
-    socket.send(json!({ "type": "resume", "cursors": { g.clone(): 0 } })).await;
+    socket
+        .send(json!({ "type": "resume", "cursors": { g.clone(): 0 } }))
+        .await;
     say(&alice, &g, json!({ "body": "more secrets" })).await;
     let events = socket.drain(0.5).await;
-    assert!(!events.iter().any(|e| e.to_string().contains("secret")), "{events:?}");
+    assert!(
+        !events.iter().any(|e| e.to_string().contains("secret")),
+        "{events:?}"
+    );
     t.stop().await;
 }
 
 #[tokio::test]
 async fn live_delivery_notifications_and_do_not_disturb() {
-    let Team { t, owner, alice: (alice, alice_id), bob: (bob, bob_id) } = team().await;
+    let Team {
+        t,
+        owner,
+        alice: (alice, alice_id),
+        bob: (bob, bob_id),
+    } = team().await;
     let owner_id = user_id(&owner).await;
     let g = group(&alice, "Live", &[&bob_id, &owner_id]).await;
     let mut bob_socket = bob.socket().await;
@@ -293,10 +556,20 @@ async fn live_delivery_notifications_and_do_not_disturb() {
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     say(&alice, &g, json!({ "body": "plain" })).await;
     let events = bob_socket.drain(0.4).await;
-    assert!(events.iter().any(|e| e["type"] == "message" && e["message"]["body"] == "plain"));
-    assert!(!events.iter().any(|e| e["type"] == "notify"), "no notification in quiet time: {events:?}");
+    assert!(events
+        .iter()
+        .any(|e| e["type"] == "message" && e["message"]["body"] == "plain"));
+    assert!(
+        !events.iter().any(|e| e["type"] == "notify"),
+        "no notification in quiet time: {events:?}"
+    );
     // ...an @mention gets through...
-    let mention = say(&alice, &g, json!({ "body": "@Bob 急", "mentions": [bob_id] })).await;
+    let mention = say(
+        &alice,
+        &g,
+        json!({ "body": "@Bob 急", "mentions": [bob_id] }),
+    )
+    .await;
     bob_socket.expect("message", 1.0).await;
     let notify = bob_socket.expect("notify", 1.0).await;
     assert_eq!(notify["message_id"], mention["id"]);
@@ -304,10 +577,18 @@ async fn live_delivery_notifications_and_do_not_disturb() {
     // ...and so does the person Bob allowed.
     let boss = say(&owner, &g, json!({ "body": "from the boss" })).await;
     bob_socket.expect("message", 1.0).await;
-    assert_eq!(bob_socket.expect("notify", 1.0).await["message_id"], boss["id"]);
+    assert_eq!(
+        bob_socket.expect("notify", 1.0).await["message_id"],
+        boss["id"]
+    );
     // A muted conversation stays silent outside quiet hours too.
     bob.call(Method::PUT, "/api/v1/me/notifications", json!({ "enabled": false, "time_zone": "Asia/Hong_Kong", "periods": [], "allow_mentions": true, "allow_from": [] })).await;
-    bob.call(Method::PUT, &format!("/api/v1/conversations/{g}/mute"), json!({ "muted": true })).await;
+    bob.call(
+        Method::PUT,
+        &format!("/api/v1/conversations/{g}/mute"),
+        json!({ "muted": true }),
+    )
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     bob_socket.drain(0.2).await;
     say(&alice, &g, json!({ "body": "muted chat" })).await;
@@ -318,30 +599,49 @@ async fn live_delivery_notifications_and_do_not_disturb() {
     let (status, body) = bob
         .call(Method::PUT, "/api/v1/me/notifications", json!({ "enabled": true, "time_zone": "Mars/Base", "periods": [], "allow_mentions": true, "allow_from": [] }))
         .await;
-    assert_eq!((status.as_u16(), error_code(&body)), (400, "invalid_quiet_hours"));
-    assert_eq!(bob.get_json("/api/v1/me/notifications").await.1["enabled"], false);
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (400, "invalid_quiet_hours")
+    );
+    assert_eq!(
+        bob.get_json("/api/v1/me/notifications").await.1["enabled"],
+        false
+    );
     let _ = alice_id;
     t.stop().await;
 }
 
 #[tokio::test]
 async fn a_dropped_socket_resumes_with_every_message_once_in_order() {
-    let Team { t, alice: (alice, _), bob: (bob, bob_id), .. } = team().await;
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (bob, bob_id),
+        ..
+    } = team().await;
     let g = group(&alice, "Resume", &[&bob_id]).await;
     let mut socket = bob.socket().await;
     socket.expect("ready", 2.0).await;
     say(&alice, &g, json!({ "body": "m1" })).await;
-    let last_seen = socket.expect("message", 2.0).await["message"]["seq"].as_i64().unwrap();
+    let last_seen = socket.expect("message", 2.0).await["message"]["seq"]
+        .as_i64()
+        .unwrap();
     drop(socket);
     for i in 2..=4 {
         say(&alice, &g, json!({ "body": format!("m{i}") })).await;
     }
     let mut socket = bob.socket().await;
     socket.expect("ready", 2.0).await;
-    socket.send(json!({ "type": "resume", "cursors": { g.clone(): last_seen } })).await;
+    socket
+        .send(json!({ "type": "resume", "cursors": { g.clone(): last_seen } }))
+        .await;
     say(&alice, &g, json!({ "body": "m5" })).await;
     let events = socket.drain(0.5).await;
-    let bodies: Vec<&str> = events.iter().filter(|e| e["type"] == "message").map(|e| e["message"]["body"].as_str().unwrap()).collect();
+    let bodies: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "message")
+        .map(|e| e["message"]["body"].as_str().unwrap())
+        .collect();
     assert_eq!(bodies, vec!["m2", "m3", "m4", "m5"]);
     t.stop().await;
 }
@@ -350,7 +650,12 @@ async fn a_dropped_socket_resumes_with_every_message_once_in_order() {
 async fn concurrent_sends_reach_a_socket_once_each_in_sequence_order() {
     // Concurrent senders commit in one order and announce in another; the
     // socket still gets 1, 2, 3, … once each.
-    let Team { t, alice: (alice, _), bob: (bob, bob_id), .. } = team().await;
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (bob, bob_id),
+        ..
+    } = team().await;
     let g = group(&alice, "Busy", &[&bob_id]).await;
     let mut socket = bob.socket().await;
     socket.expect("ready", 2.0).await;
@@ -361,7 +666,11 @@ async fn concurrent_sends_reach_a_socket_once_each_in_sequence_order() {
     futures::future::join_all(sends).await;
     let mut seqs = Vec::new();
     while seqs.len() < 40 {
-        seqs.push(socket.expect("message", 3.0).await["message"]["seq"].as_i64().unwrap());
+        seqs.push(
+            socket.expect("message", 3.0).await["message"]["seq"]
+                .as_i64()
+                .unwrap(),
+        );
     }
     assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
     let rest = socket.drain(0.5).await;
@@ -375,7 +684,12 @@ async fn a_socket_reads_unannounced_messages_from_the_database_even_while_interr
     // lost them; the next announcement shows the gap and the socket reads
     // them (three pages) while its client keeps pinging. Nothing is lost
     // to a read cut short by a ping.
-    let Team { t, alice: (alice, alice_id), bob: (bob, bob_id), .. } = team().await;
+    let Team {
+        t,
+        alice: (alice, alice_id),
+        bob: (bob, bob_id),
+        ..
+    } = team().await;
     let g = group(&alice, "Lossy bus", &[&bob_id]).await;
     let mut socket = bob.socket().await;
     socket.expect("ready", 2.0).await;
@@ -385,7 +699,9 @@ async fn a_socket_reads_unannounced_messages_from_the_database_even_while_interr
         .fetch_one(state.db.read())
         .await
         .unwrap();
-    let me = tram_chat::conversations::participant(&state.db, &org_id, &g, &alice_id).await.unwrap();
+    let me = tram_chat::conversations::participant(&state.db, &org_id, &g, &alice_id)
+        .await
+        .unwrap();
     for i in 1..=450 {
         let new = serde_json::from_value(json!({ "body": format!("unannounced {i}") })).unwrap();
         tram_chat::messages::send(state, &me, new).await.unwrap();
@@ -407,38 +723,69 @@ async fn a_socket_reads_unannounced_messages_from_the_database_even_while_interr
 
 #[tokio::test]
 async fn messages_survive_a_restart_and_clients_resume() {
-    let Team { t, alice: (alice, _), bob: (bob, bob_id), .. } = team().await;
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (bob, bob_id),
+        ..
+    } = team().await;
     let g = group(&alice, "Restart", &[&bob_id]).await;
     say(&alice, &g, json!({ "body": "before restart" })).await;
     let mut socket = bob.socket().await;
     socket.expect("ready", 2.0).await;
     let t = t.restart().await;
-    assert!(socket.next_within(6.0).await.is_none() || socket.drain(0.1).await.is_empty(), "the old socket is gone");
+    assert!(
+        socket.next_within(6.0).await.is_none() || socket.drain(0.1).await.is_empty(),
+        "the old socket is gone"
+    );
     say(&alice, &g, json!({ "body": "after restart" })).await;
     let mut socket = bob.socket().await;
     socket.expect("ready", 2.0).await;
-    socket.send(json!({ "type": "resume", "cursors": { g.clone(): 0 } })).await;
+    socket
+        .send(json!({ "type": "resume", "cursors": { g.clone(): 0 } }))
+        .await;
     let events = socket.drain(0.5).await;
-    let bodies: Vec<&str> = events.iter().filter(|e| e["type"] == "message").map(|e| e["message"]["body"].as_str().unwrap()).collect();
+    let bodies: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "message")
+        .map(|e| e["message"]["body"].as_str().unwrap())
+        .collect();
     assert_eq!(bodies, vec!["before restart", "after restart"]);
     t.stop().await;
 }
 
 #[tokio::test]
 async fn sockets_close_when_the_device_is_removed_and_refuse_other_origins() {
-    let Team { t, alice: (alice, _), bob: (bob, _), .. } = team().await;
-    assert!(bob.try_socket("http://evil.example").await.is_err(), "cross-origin handshake refused");
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (bob, _),
+        ..
+    } = team().await;
+    assert!(
+        bob.try_socket("http://evil.example").await.is_err(),
+        "cross-origin handshake refused"
+    );
     let mut socket = bob.socket().await;
     socket.expect("ready", 2.0).await;
     let (_, devices) = bob.get_json("/api/v1/devices").await;
     let device = devices[0]["id"].as_str().unwrap().to_string();
     let second = t.client();
     second.login("bob@example.com", crate::kit::PASSWORD).await;
-    let (status, _) = second.call(Method::DELETE, &format!("/api/v1/devices/{device}"), json!({})).await;
+    let (status, _) = second
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/devices/{device}"),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 200);
     let started = std::time::Instant::now();
     while socket.next_within(7.0).await.is_some() {}
-    assert!(started.elapsed() < std::time::Duration::from_secs(7), "closed within the session check");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(7),
+        "closed within the session check"
+    );
     let _ = alice;
     t.stop().await;
 }

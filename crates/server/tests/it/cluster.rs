@@ -10,17 +10,31 @@ use crate::kit::{cluster_available, Client, TestServer};
 #[tokio::test]
 async fn a_message_crosses_nodes_and_clients_fail_over_without_loss() {
     if !cluster_available() {
-        eprintln!("skipped: set TRAM_TEST_DATABASE_URL and TRAM_TEST_NATS_URL to run the two-node test");
+        eprintln!(
+            "skipped: set TRAM_TEST_DATABASE_URL and TRAM_TEST_NATS_URL to run the two-node test"
+        );
         return;
     }
     let node_a = TestServer::start().await;
     let node_b = node_a.second_node().await;
     let owner = node_a.setup().await;
     let code = node_a.invite(&owner, "member").await;
-    let alice = node_a.register_email("alice@example.com", "Alice", None, Some(&code)).await;
-    let bob_on_a = node_a.register_email("bob@example.com", "Bob", None, Some(&code)).await;
-    let bob_id = bob_on_a.get_json("/api/v1/me").await.1["user"]["id"].as_str().unwrap().to_string();
-    let (_, created) = alice.post_json("/api/v1/conversations", json!({ "name": "跨節點", "member_ids": [bob_id] })).await;
+    let alice = node_a
+        .register_email("alice@example.com", "Alice", None, Some(&code))
+        .await;
+    let bob_on_a = node_a
+        .register_email("bob@example.com", "Bob", None, Some(&code))
+        .await;
+    let bob_id = bob_on_a.get_json("/api/v1/me").await.1["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, created) = alice
+        .post_json(
+            "/api/v1/conversations",
+            json!({ "name": "跨節點", "member_ids": [bob_id] }),
+        )
+        .await;
     let g = created["conversation_id"].as_str().unwrap().to_string();
 
     // Bob's browser talks to node B.
@@ -28,10 +42,19 @@ async fn a_message_crosses_nodes_and_clients_fail_over_without_loss() {
     let mut socket = bob.socket().await;
     socket.expect("ready", 2.0).await;
     let started = std::time::Instant::now();
-    let (_, sent) = alice.post_json(&format!("/api/v1/conversations/{g}/messages"), json!({ "body": "from node A" })).await;
+    let (_, sent) = alice
+        .post_json(
+            &format!("/api/v1/conversations/{g}/messages"),
+            json!({ "body": "from node A" }),
+        )
+        .await;
     let got = socket.expect("message", 3.0).await;
     assert_eq!(got["message"]["id"], sent["id"]);
-    assert!(started.elapsed() < std::time::Duration::from_secs(1), "crossed nodes in {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "crossed nodes in {:?}",
+        started.elapsed()
+    );
     let last_seen = got["message"]["seq"].as_i64().unwrap();
     socket.expect("notify", 1.0).await;
     // Node B keeps its own search index, fed from the shared change log.
@@ -42,17 +65,38 @@ async fn a_message_crosses_nodes_and_clients_fail_over_without_loss() {
     // Node B dies; meanwhile Alice keeps writing through A.
     node_b.server.stop().await;
     let after_stop = socket.next_within(6.0).await;
-    assert!(after_stop.is_none(), "B's sockets are closed, got {after_stop:?}");
+    assert!(
+        after_stop.is_none(),
+        "B's sockets are closed, got {after_stop:?}"
+    );
     for i in 1..=3 {
-        alice.post_json(&format!("/api/v1/conversations/{g}/messages"), json!({ "body": format!("while B was down {i}") })).await;
+        alice
+            .post_json(
+                &format!("/api/v1/conversations/{g}/messages"),
+                json!({ "body": format!("while B was down {i}") }),
+            )
+            .await;
     }
     // Bob's client reconnects, to A, and resumes.
     let bob = bob.on(&node_a.base);
     let mut socket = bob.socket().await;
     socket.expect("ready", 2.0).await;
-    socket.send(json!({ "type": "resume", "cursors": { g.clone(): last_seen } })).await;
+    socket
+        .send(json!({ "type": "resume", "cursors": { g.clone(): last_seen } }))
+        .await;
     let events = socket.drain(0.5).await;
-    let bodies: Vec<&str> = events.iter().filter(|e| e["type"] == "message").map(|e| e["message"]["body"].as_str().unwrap()).collect();
-    assert_eq!(bodies, vec!["while B was down 1", "while B was down 2", "while B was down 3"]);
+    let bodies: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "message")
+        .map(|e| e["message"]["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        vec![
+            "while B was down 1",
+            "while B was down 2",
+            "while B was down 3"
+        ]
+    );
     node_a.stop().await;
 }

@@ -225,8 +225,15 @@ impl TestServer {
         config.listen = "127.0.0.1:0".parse().unwrap();
         // Each node has its own data directory (search index, files).
         config.data_dir = self.dir.join("second-node");
-        let server = Server::start(config, self.clock.clone()).await.expect("second node starts");
-        TestServer { base: server.url(), server, clock: self.clock.clone(), dir: self.dir.clone() }
+        let server = Server::start(config, self.clock.clone())
+            .await
+            .expect("second node starts");
+        TestServer {
+            base: server.url(),
+            server,
+            clock: self.clock.clone(),
+            dir: self.dir.clone(),
+        }
     }
 
     /// Stops the server and starts it again on the same address, database
@@ -236,8 +243,15 @@ impl TestServer {
         config.listen = self.server.addr;
         let clock = self.clock.clone();
         self.server.stop().await;
-        let server = Server::start(config, clock.clone()).await.expect("server restarts");
-        TestServer { base: server.url(), server, clock, dir: self.dir }
+        let server = Server::start(config, clock.clone())
+            .await
+            .expect("server restarts");
+        TestServer {
+            base: server.url(),
+            server,
+            clock,
+            dir: self.dir,
+        }
     }
 }
 
@@ -245,7 +259,6 @@ impl TestServer {
 pub fn cluster_available() -> bool {
     backend().is_some() && std::env::var("TRAM_TEST_NATS_URL").is_ok()
 }
-
 
 pub fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")

@@ -233,9 +233,17 @@ async fn idle_and_old_sessions_end() {
     let owner = t.setup().await;
     // Fourteen idle days end a session...
     t.advance(13 * 86_400);
-    assert_eq!(owner.get_json("/api/v1/me").await.0, 200, "still alive after 13 idle days");
+    assert_eq!(
+        owner.get_json("/api/v1/me").await.0,
+        200,
+        "still alive after 13 idle days"
+    );
     t.advance(13 * 86_400);
-    assert_eq!(owner.get_json("/api/v1/me").await.0, 200, "activity renewed it");
+    assert_eq!(
+        owner.get_json("/api/v1/me").await.0,
+        200,
+        "activity renewed it"
+    );
     // ...and no session outlives 30 days, however active.
     t.advance(5 * 86_400);
     let (status, _) = owner.get_json("/api/v1/me").await;

@@ -6,8 +6,8 @@ mod kit;
 
 mod chat;
 mod chat_files;
-mod chat_search;
 mod chat_pages;
+mod chat_search;
 mod cluster;
 mod codes;
 mod delivery;

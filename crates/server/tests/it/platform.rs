@@ -81,7 +81,13 @@ async fn every_script_a_page_loads_is_served() {
     for src in scripts {
         let res = c.get(src).await;
         assert_eq!(res.status(), 200, "{src}");
-        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"), "{src}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript"),
+            "{src}"
+        );
     }
     t.stop().await;
 }

@@ -23,7 +23,9 @@ pub(crate) struct Robot {
 }
 
 pub(crate) async fn add_robot(admin: &Client, group: &str, settings: Value) -> Robot {
-    let (status, body) = admin.post_json(&format!("/api/v1/conversations/{group}/robots"), settings).await;
+    let (status, body) = admin
+        .post_json(&format!("/api/v1/conversations/{group}/robots"), settings)
+        .await;
     assert_eq!(status, 200, "{body}");
     Robot {
         id: body["robot"]["id"].as_str().unwrap().to_string(),
@@ -42,7 +44,12 @@ fn sign(secret: &str, timestamp: i64) -> String {
 
 /// POSTs a robot message to `url` as a machine would (no cookies).
 pub(crate) async fn post(url: &str, body: &Value) -> Value {
-    let res = reqwest::Client::new().post(url).json(body).send().await.unwrap();
+    let res = reqwest::Client::new()
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200, "DingTalk answers 200 whatever happens");
     res.json().await.unwrap()
 }
@@ -50,7 +57,15 @@ pub(crate) async fn post(url: &str, body: &Value) -> Value {
 async fn signed(t: &TestServer, robot: &Robot, body: &Value) -> Value {
     let now = t.clock.now_ms();
     let secret = robot.secret.as_deref().expect("a signing robot");
-    post(&format!("{}&timestamp={now}&sign={}", robot.webhook, sign(secret, now)), body).await
+    post(
+        &format!(
+            "{}&timestamp={now}&sign={}",
+            robot.webhook,
+            sign(secret, now)
+        ),
+        body,
+    )
+    .await
 }
 
 pub(crate) fn text(content: &str) -> Value {
@@ -58,7 +73,9 @@ pub(crate) fn text(content: &str) -> Value {
 }
 
 pub(crate) fn errcode(answer: &Value) -> i64 {
-    answer["errcode"].as_i64().unwrap_or_else(|| panic!("no errcode in {answer}"))
+    answer["errcode"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no errcode in {answer}"))
 }
 
 /// Whether any real tag (escaped text has no `<`) carries an `on…=`
@@ -67,16 +84,26 @@ fn has_event_handler(html: &str) -> bool {
     html.split('<').skip(1).any(|rest| {
         let tag = rest.split('>').next().unwrap_or("").to_ascii_lowercase();
         tag.match_indices(" on").any(|(i, _)| {
-            let name: String = tag[i + 3..].chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+            let name: String = tag[i + 3..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect();
             !name.is_empty() && tag[i + 3 + name.len()..].trim_start().starts_with('=')
         })
     })
 }
 
 pub(crate) async fn last_message(c: &Client, group: &str) -> Value {
-    let (status, history) = c.get_json(&format!("/api/v1/conversations/{group}/messages")).await;
+    let (status, history) = c
+        .get_json(&format!("/api/v1/conversations/{group}/messages"))
+        .await;
     assert_eq!(status, 200, "{history}");
-    history.as_array().unwrap().last().cloned().expect("a message")
+    history
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("a message")
 }
 
 /// Only loopback callers (the test client): the simplest security setting.
@@ -86,7 +113,12 @@ pub(crate) fn local_only(name: &str) -> Value {
 
 #[tokio::test]
 async fn every_message_type_renders_in_the_group() {
-    let Team { t, alice: (alice, _), bob: (bob, bob_id), .. } = team().await;
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (bob, bob_id),
+        ..
+    } = team().await;
     let g = group(&alice, "資金管理群組", &[&bob_id]).await;
     let robot = add_robot(
         &alice,
@@ -94,12 +126,21 @@ async fn every_message_type_renders_in_the_group() {
         json!({ "name": "ERP 機器人", "avatar_url": "https://erp.example.com/bot.png", "ip_allowlist": ["127.0.0.0/8"] }),
     )
     .await;
-    assert!(robot.webhook.starts_with(&format!("{}/robot/send?access_token=", t.base)), "{}", robot.webhook);
+    assert!(
+        robot
+            .webhook
+            .starts_with(&format!("{}/robot/send?access_token=", t.base)),
+        "{}",
+        robot.webhook
+    );
     let mut socket = bob.socket().await;
     socket.expect("ready", 2.0).await;
 
     // text
-    assert_eq!(post(&robot.webhook, &text("訂單 SO-1001 已出貨\n第二行")).await, json!({ "errcode": 0, "errmsg": "ok" }));
+    assert_eq!(
+        post(&robot.webhook, &text("訂單 SO-1001 已出貨\n第二行")).await,
+        json!({ "errcode": 0, "errmsg": "ok" })
+    );
     let live = socket.expect("message", 2.0).await;
     let m = &live["message"];
     assert_eq!(m["kind"], "text");
@@ -108,7 +149,11 @@ async fn every_message_type_renders_in_the_group() {
     assert_eq!(m["robot_id"], robot.id.as_str());
     assert!(m["sender_id"].is_null());
     assert_eq!(m["html"], "訂單 SO-1001 已出貨<br>第二行");
-    assert_eq!(last_message(&bob, &g).await["id"], m["id"], "history has what the socket delivered");
+    assert_eq!(
+        last_message(&bob, &g).await["id"],
+        m["id"],
+        "history has what the socket delivered"
+    );
 
     // markdown (DingTalk's subset: headings, quotes, pictures, links wrapped by clients)
     let markdown = json!({ "msgtype": "markdown", "markdown": { "title": "昨日現金流",
@@ -119,8 +164,14 @@ async fn every_message_type_renders_in_the_group() {
     let html = m["html"].as_str().unwrap();
     assert!(html.contains("<h4>昨日現金流報表</h4>"), "{html}");
     assert!(html.contains("<strong>HK$1,250,000</strong>"), "{html}");
-    assert!(html.contains("<img src=\"https://erp.example.com/chart.png\""), "{html}");
-    assert!(html.contains("href=\"https://erp.example.com/cash\""), "{html}");
+    assert!(
+        html.contains("<img src=\"https://erp.example.com/chart.png\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("href=\"https://erp.example.com/cash\""),
+        "{html}"
+    );
 
     // link
     let link = json!({ "msgtype": "link", "link": { "title": "訂單變更", "text": "SO-1002 數量由 10 改為 12",
@@ -130,15 +181,27 @@ async fn every_message_type_renders_in_the_group() {
     assert_eq!(m["kind"], "card");
     assert_eq!(m["card"]["type"], "link");
     let html = m["html"].as_str().unwrap();
-    assert!(html.contains("href=\"https://erp.example.com/so/1002\""), "{html}");
-    assert!(html.contains("<img class=\"card-picture\" src=\"https://erp.example.com/so.png\""), "{html}");
-    assert!(m["body"].as_str().unwrap().contains("SO-1002"), "the body holds the card's words");
+    assert!(
+        html.contains("href=\"https://erp.example.com/so/1002\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("<img class=\"card-picture\" src=\"https://erp.example.com/so.png\""),
+        "{html}"
+    );
+    assert!(
+        m["body"].as_str().unwrap().contains("SO-1002"),
+        "the body holds the card's words"
+    );
 
     // actionCard with one button
     let single = json!({ "msgtype": "actionCard", "actionCard": { "title": "差旅申請", "text": "### 陳大文 申請出差\n請審批",
         "btnOrientation": "0", "singleTitle": "查看詳情", "singleURL": "https://erp.example.com/trip/7" } });
     assert_eq!(errcode(&post(&robot.webhook, &single).await), 0);
-    let html = last_message(&bob, &g).await["html"].as_str().unwrap().to_string();
+    let html = last_message(&bob, &g).await["html"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(html.contains("<h3>陳大文 申請出差</h3>"), "{html}");
     assert!(html.contains("card-buttons vertical"), "{html}");
     assert_eq!(html.matches("class=\"card-button\"").count(), 1, "{html}");
@@ -150,7 +213,10 @@ async fn every_message_type_renders_in_the_group() {
     let m = last_message(&bob, &g).await;
     let html = m["html"].as_str().unwrap();
     assert!(html.contains("card-buttons horizontal"), "{html}");
-    assert!(html.contains("href=\"https://erp.example.com/po/88/no\""), "{html}");
+    assert!(
+        html.contains("href=\"https://erp.example.com/po/88/no\""),
+        "{html}"
+    );
     assert_eq!(m["card"]["buttons"].as_array().unwrap().len(), 2);
 
     // feedCard
@@ -158,31 +224,68 @@ async fn every_message_type_renders_in_the_group() {
         { "title": "今日匯率", "messageURL": "https://erp.example.com/fx", "picURL": "https://erp.example.com/fx.png" },
         { "title": "應收賬款", "messageURL": "https://erp.example.com/ar", "picURL": "https://erp.example.com/ar.png" } ] } });
     assert_eq!(errcode(&post(&robot.webhook, &feed).await), 0);
-    let html = last_message(&bob, &g).await["html"].as_str().unwrap().to_string();
+    let html = last_message(&bob, &g).await["html"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(html.matches("<li>").count(), 2, "{html}");
-    assert!(html.contains("今日匯率") && html.contains("https://erp.example.com/ar.png"), "{html}");
+    assert!(
+        html.contains("今日匯率") && html.contains("https://erp.example.com/ar.png"),
+        "{html}"
+    );
 
     // Robot messages are found by search like any other.
-    let (status, results) = bob.get_json("/api/v1/chat/search?q=%E6%87%89%E6%94%B6%E8%B3%AC%E6%AC%BE").await;
+    let (status, results) = bob
+        .get_json("/api/v1/chat/search?q=%E6%87%89%E6%94%B6%E8%B3%AC%E6%AC%BE")
+        .await;
     assert_eq!(status, 200, "{results}");
-    let hit = results.as_array().unwrap().iter().find(|r| r.to_string().contains("應收賬款")).expect("the feed card is found");
+    let hit = results
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r.to_string().contains("應收賬款"))
+        .expect("the feed card is found");
     assert_eq!(hit["sender_name"], "ERP 機器人", "{hit}");
     t.stop().await;
 }
 
 #[tokio::test]
 async fn script_in_every_field_is_neutralised() {
-    let Team { t, alice: (alice, _), bob: (bob, bob_id), .. } = team().await;
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (bob, bob_id),
+        ..
+    } = team().await;
     let g = group(&alice, "XSS", &[&bob_id]).await;
     // The robot's own name and picture.
     let (status, body) = alice
         .post_json(&format!("/api/v1/conversations/{g}/robots"), json!({ "name": "bot", "avatar_url": "javascript:alert(1)", "ip_allowlist": ["127.0.0.1"] }))
         .await;
-    assert_eq!((status.as_u16(), error_code(&body)), (400, "invalid_avatar"));
-    let robot = add_robot(&alice, &g, json!({ "name": "<script>alert('name')</script>", "ip_allowlist": ["127.0.0.1"] })).await;
-    let section = alice.get(&format!("/chat/{g}/robots")).await.text().await.unwrap();
-    assert!(!section.contains("<script>"), "the admin's page escapes the name: {section}");
-    assert!(section.contains("script&#62;alert("), "the name is shown, as text: {section}");
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (400, "invalid_avatar")
+    );
+    let robot = add_robot(
+        &alice,
+        &g,
+        json!({ "name": "<script>alert('name')</script>", "ip_allowlist": ["127.0.0.1"] }),
+    )
+    .await;
+    let section = alice
+        .get(&format!("/chat/{g}/robots"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !section.contains("<script>"),
+        "the admin's page escapes the name: {section}"
+    );
+    assert!(
+        section.contains("script&#62;alert("),
+        "the name is shown, as text: {section}"
+    );
 
     let attack = "<script>alert(1)</script><img src=x onerror=alert(1)>";
     for body in [
@@ -213,7 +316,11 @@ async fn script_in_every_field_is_neutralised() {
         json!({ "msgtype": "feedCard", "feedCard": { "links": [{ "title": "t", "messageURL": "vbscript:x", "picURL": "https://a.example/p.png" }] } }),
         json!({ "msgtype": "actionCard", "actionCard": { "title": "t", "text": "x", "singleTitle": "b", "singleURL": "dingtalk://dingtalkclient/page/link?url=javascript%3Aalert(1)" } }),
     ] {
-        assert_eq!(post(&robot.webhook, &body).await, json!({ "errcode": 430101, "errmsg": "含有不安全的外链" }), "{body}");
+        assert_eq!(
+            post(&robot.webhook, &body).await,
+            json!({ "errcode": 430101, "errmsg": "含有不安全的外链" }),
+            "{body}"
+        );
     }
     assert_eq!(last_message(&bob, &g).await["seq"], before);
     t.stop().await;
@@ -221,109 +328,270 @@ async fn script_in_every_field_is_neutralised() {
 
 #[tokio::test]
 async fn signatures_are_checked_like_dingtalk() {
-    let Team { t, alice: (alice, _), bob: (bob, bob_id), .. } = team().await;
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (bob, bob_id),
+        ..
+    } = team().await;
     let g = group(&alice, "Signed", &[&bob_id]).await;
     let robot = add_robot(&alice, &g, json!({ "name": "Signed bot", "signing": true })).await;
     let secret = robot.secret.clone().unwrap();
     assert!(secret.starts_with("SEC") && secret.len() == 67, "{secret}");
-    assert_eq!(robot.webhook.split("access_token=").nth(1).unwrap().len(), 64, "DingTalk-shaped token");
+    assert_eq!(
+        robot.webhook.split("access_token=").nth(1).unwrap().len(),
+        64,
+        "DingTalk-shaped token"
+    );
     // The token is stored as its SHA-256 only, the secret sealed.
     let token = robot.webhook.split("access_token=").nth(1).unwrap();
-    let digest: String = Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(t.count(&format!("SELECT COUNT(*) FROM robots WHERE token_hash = '{digest}'")).await, 1);
-    assert_eq!(t.count(&format!("SELECT COUNT(*) FROM robots WHERE token_hash = '{token}' OR secret_sealed LIKE '%{}%'", &secret[3..20])).await, 0);
+    let digest: String = Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        t.count(&format!(
+            "SELECT COUNT(*) FROM robots WHERE token_hash = '{digest}'"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        t.count(&format!(
+            "SELECT COUNT(*) FROM robots WHERE token_hash = '{token}' OR secret_sealed LIKE '%{}%'",
+            &secret[3..20]
+        ))
+        .await,
+        0
+    );
 
     assert_eq!(errcode(&signed(&t, &robot, &text("signed")).await), 0);
     let now = t.clock.now_ms();
     // No signature, or no timestamp: "sign not match".
-    assert_eq!(post(&robot.webhook, &text("unsigned")).await, json!({ "errcode": 310000, "errmsg": "sign not match" }));
-    assert_eq!(post(&format!("{}&sign={}", robot.webhook, sign(&secret, now)), &text("x")).await["errmsg"], "sign not match");
+    assert_eq!(
+        post(&robot.webhook, &text("unsigned")).await,
+        json!({ "errcode": 310000, "errmsg": "sign not match" })
+    );
+    assert_eq!(
+        post(
+            &format!("{}&sign={}", robot.webhook, sign(&secret, now)),
+            &text("x")
+        )
+        .await["errmsg"],
+        "sign not match"
+    );
     // Signed with another secret, or for another moment.
-    let forged = format!("{}&timestamp={now}&sign={}", robot.webhook, sign("SECnot-the-secret", now));
-    assert_eq!(post(&forged, &text("x")).await, json!({ "errcode": 310000, "errmsg": "sign not match" }));
-    let shifted = format!("{}&timestamp={}&sign={}", robot.webhook, now + 1, sign(&secret, now));
+    let forged = format!(
+        "{}&timestamp={now}&sign={}",
+        robot.webhook,
+        sign("SECnot-the-secret", now)
+    );
+    assert_eq!(
+        post(&forged, &text("x")).await,
+        json!({ "errcode": 310000, "errmsg": "sign not match" })
+    );
+    let shifted = format!(
+        "{}&timestamp={}&sign={}",
+        robot.webhook,
+        now + 1,
+        sign(&secret, now)
+    );
     assert_eq!(errcode(&post(&shifted, &text("x")).await), 310000);
     // A correct signature over a timestamp more than an hour away.
     for ts in [now - 3_600_000 - 5_000, now + 3_600_000 + 5_000] {
-        let url = format!("{}&timestamp={ts}&sign={}", robot.webhook, sign(&secret, ts));
-        assert_eq!(post(&url, &text("x")).await, json!({ "errcode": 310000, "errmsg": "invalid timestamp" }));
+        let url = format!(
+            "{}&timestamp={ts}&sign={}",
+            robot.webhook,
+            sign(&secret, ts)
+        );
+        assert_eq!(
+            post(&url, &text("x")).await,
+            json!({ "errcode": 310000, "errmsg": "invalid timestamp" })
+        );
     }
     // A signed address keeps working within the hour, then expires.
-    let url = format!("{}&timestamp={now}&sign={}", robot.webhook, sign(&secret, now));
+    let url = format!(
+        "{}&timestamp={now}&sign={}",
+        robot.webhook,
+        sign(&secret, now)
+    );
     t.advance(50 * 60);
     assert_eq!(errcode(&post(&url, &text("still fine")).await), 0);
     t.advance(11 * 60);
-    assert_eq!(post(&url, &text("too old")).await["errmsg"], "invalid timestamp");
+    assert_eq!(
+        post(&url, &text("too old")).await["errmsg"],
+        "invalid timestamp"
+    );
     // A new secret: the old one stops working at once.
-    let (status, renewed) = alice.post_json(&format!("/api/v1/conversations/{g}/robots/{}/secret", robot.id), json!({})).await;
+    let (status, renewed) = alice
+        .post_json(
+            &format!("/api/v1/conversations/{g}/robots/{}/secret", robot.id),
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 200, "{renewed}");
     let new_secret = renewed["secret"].as_str().unwrap().to_string();
     assert_ne!(new_secret, secret);
     assert!(renewed["webhook_url"].is_null(), "the address is unchanged");
-    assert_eq!(errcode(&signed(&t, &robot, &text("old secret")).await), 310000);
-    let renewed_robot = Robot { secret: Some(new_secret), ..robot };
-    assert_eq!(errcode(&signed(&t, &renewed_robot, &text("new secret")).await), 0);
-    let bodies: Vec<String> = bob.get_json(&format!("/api/v1/conversations/{g}/messages")).await.1.as_array().unwrap()
-        .iter().map(|m| m["body"].as_str().unwrap().to_string()).collect();
+    assert_eq!(
+        errcode(&signed(&t, &robot, &text("old secret")).await),
+        310000
+    );
+    let renewed_robot = Robot {
+        secret: Some(new_secret),
+        ..robot
+    };
+    assert_eq!(
+        errcode(&signed(&t, &renewed_robot, &text("new secret")).await),
+        0
+    );
+    let bodies: Vec<String> = bob
+        .get_json(&format!("/api/v1/conversations/{g}/messages"))
+        .await
+        .1
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(bodies, vec!["signed", "still fine", "new secret"]);
     // Signing cannot be the last security setting to go.
-    let (status, body) = alice.call(Method::DELETE, &format!("/api/v1/conversations/{g}/robots/{}/secret", renewed_robot.id), json!({})).await;
+    let (status, body) = alice
+        .call(
+            Method::DELETE,
+            &format!(
+                "/api/v1/conversations/{g}/robots/{}/secret",
+                renewed_robot.id
+            ),
+            json!({}),
+        )
+        .await;
     assert_eq!((status.as_u16(), error_code(&body)), (400, "no_security"));
     t.stop().await;
 }
 
 #[tokio::test]
 async fn keywords_must_appear_in_the_message() {
-    let Team { t, alice: (alice, _), bob: (bob, bob_id), .. } = team().await;
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (bob, bob_id),
+        ..
+    } = team().await;
     let g = group(&alice, "Keywords", &[&bob_id]).await;
-    let robot = add_robot(&alice, &g, json!({ "name": "Report bot", "keywords": "報表\nERP" })).await;
-    let (_, robots) = alice.get_json(&format!("/api/v1/conversations/{g}/robots")).await;
+    let robot = add_robot(
+        &alice,
+        &g,
+        json!({ "name": "Report bot", "keywords": "報表\nERP" }),
+    )
+    .await;
+    let (_, robots) = alice
+        .get_json(&format!("/api/v1/conversations/{g}/robots"))
+        .await;
     assert_eq!(robots[0]["keywords"], json!(["報表", "ERP"]));
-    assert_eq!(post(&robot.webhook, &text("昨日現金流")).await, json!({ "errcode": 310000, "errmsg": "keywords not in content" }));
-    assert_eq!(errcode(&post(&robot.webhook, &text("昨日現金流報表")).await), 0);
+    assert_eq!(
+        post(&robot.webhook, &text("昨日現金流")).await,
+        json!({ "errcode": 310000, "errmsg": "keywords not in content" })
+    );
+    assert_eq!(
+        errcode(&post(&robot.webhook, &text("昨日現金流報表")).await),
+        0
+    );
     // A keyword in a markdown title or a button title counts.
-    let markdown = json!({ "msgtype": "markdown", "markdown": { "title": "ERP 通知", "text": "出貨完成" } });
+    let markdown =
+        json!({ "msgtype": "markdown", "markdown": { "title": "ERP 通知", "text": "出貨完成" } });
     assert_eq!(errcode(&post(&robot.webhook, &markdown).await), 0);
     let card = json!({ "msgtype": "actionCard", "actionCard": { "title": "審批", "text": "請處理", "singleTitle": "打開報表", "singleURL": "https://a.example/" } });
     assert_eq!(errcode(&post(&robot.webhook, &card).await), 0);
-    let (_, history) = bob.get_json(&format!("/api/v1/conversations/{g}/messages")).await;
+    let (_, history) = bob
+        .get_json(&format!("/api/v1/conversations/{g}/messages"))
+        .await;
     assert_eq!(history.as_array().unwrap().len(), 3);
     // Too many keywords are refused.
     let many: Vec<String> = (0..11).map(|i| format!("k{i}")).collect();
-    let (status, body) = alice.post_json(&format!("/api/v1/conversations/{g}/robots"), json!({ "name": "x", "keywords": many })).await;
-    assert_eq!((status.as_u16(), error_code(&body)), (400, "invalid_keywords"));
+    let (status, body) = alice
+        .post_json(
+            &format!("/api/v1/conversations/{g}/robots"),
+            json!({ "name": "x", "keywords": many }),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (400, "invalid_keywords")
+    );
     // A robot without any security setting is refused.
-    let (status, body) = alice.post_json(&format!("/api/v1/conversations/{g}/robots"), json!({ "name": "naked" })).await;
+    let (status, body) = alice
+        .post_json(
+            &format!("/api/v1/conversations/{g}/robots"),
+            json!({ "name": "naked" }),
+        )
+        .await;
     assert_eq!((status.as_u16(), error_code(&body)), (400, "no_security"));
     t.stop().await;
 }
 
 #[tokio::test]
 async fn ip_allow_list() {
-    let Team { t, alice: (alice, _), bob: (_, bob_id), .. } = team().await;
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (_, bob_id),
+        ..
+    } = team().await;
     let g = group(&alice, "IP", &[&bob_id]).await;
-    let robot = add_robot(&alice, &g, json!({ "name": "Office bot", "ip_allowlist": "203.0.113.0/24\n198.51.100.7" })).await;
-    assert_eq!(post(&robot.webhook, &text("from the test")).await, json!({ "errcode": 310000, "errmsg": "ip 127.0.0.1 not in whitelist" }));
+    let robot = add_robot(
+        &alice,
+        &g,
+        json!({ "name": "Office bot", "ip_allowlist": "203.0.113.0/24\n198.51.100.7" }),
+    )
+    .await;
+    assert_eq!(
+        post(&robot.webhook, &text("from the test")).await,
+        json!({ "errcode": 310000, "errmsg": "ip 127.0.0.1 not in whitelist" })
+    );
     let (status, body) = alice
-        .call(Method::PUT, &format!("/api/v1/conversations/{g}/robots/{}", robot.id), json!({ "name": "Office bot", "ip_allowlist": ["300.1.2.3"] }))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/conversations/{g}/robots/{}", robot.id),
+            json!({ "name": "Office bot", "ip_allowlist": ["300.1.2.3"] }),
+        )
         .await;
     assert_eq!((status.as_u16(), error_code(&body)), (400, "invalid_ip"));
     let (status, body) = alice
-        .call(Method::PUT, &format!("/api/v1/conversations/{g}/robots/{}", robot.id), json!({ "name": "Office bot", "ip_allowlist": ["203.0.113.0/24", "127.0.0.0/8"] }))
+        .call(
+            Method::PUT,
+            &format!("/api/v1/conversations/{g}/robots/{}", robot.id),
+            json!({ "name": "Office bot", "ip_allowlist": ["203.0.113.0/24", "127.0.0.0/8"] }),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["ip_allowlist"], json!(["203.0.113.0/24", "127.0.0.0/8"]));
-    assert_eq!(errcode(&post(&robot.webhook, &text("now allowed")).await), 0);
+    assert_eq!(
+        body["ip_allowlist"],
+        json!(["203.0.113.0/24", "127.0.0.0/8"])
+    );
+    assert_eq!(
+        errcode(&post(&robot.webhook, &text("now allowed")).await),
+        0
+    );
     t.stop().await;
 }
 
 #[tokio::test]
 async fn twenty_messages_a_minute_by_default() {
-    let Team { t, alice: (alice, _), bob: (bob, bob_id), .. } = team().await;
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (bob, bob_id),
+        ..
+    } = team().await;
     let g = group(&alice, "Busy", &[&bob_id]).await;
     let robot = add_robot(&alice, &g, local_only("Chatty")).await;
     for i in 0..20 {
-        assert_eq!(errcode(&post(&robot.webhook, &text(&format!("#{i}"))).await), 0, "message {i}");
+        assert_eq!(
+            errcode(&post(&robot.webhook, &text(&format!("#{i}"))).await),
+            0,
+            "message {i}"
+        );
     }
     assert_eq!(
         post(&robot.webhook, &text("#20")).await,
@@ -333,15 +601,29 @@ async fn twenty_messages_a_minute_by_default() {
     let other = add_robot(&alice, &g, local_only("Quiet")).await;
     assert_eq!(errcode(&post(&other.webhook, &text("mine")).await), 0);
     t.advance(61);
-    assert_eq!(errcode(&post(&robot.webhook, &text("a minute later")).await), 0);
-    let (_, history) = bob.get_json(&format!("/api/v1/conversations/{g}/messages?limit=100")).await;
-    assert_eq!(history.as_array().unwrap().len(), 22, "the refused message was not posted");
+    assert_eq!(
+        errcode(&post(&robot.webhook, &text("a minute later")).await),
+        0
+    );
+    let (_, history) = bob
+        .get_json(&format!("/api/v1/conversations/{g}/messages?limit=100"))
+        .await;
+    assert_eq!(
+        history.as_array().unwrap().len(),
+        22,
+        "the refused message was not posted"
+    );
     t.stop().await;
 }
 
 #[tokio::test]
 async fn the_limit_is_configurable_and_holds_under_concurrency() {
-    let Team { t, alice: (alice, _), bob: (bob, bob_id), .. } = team_with(|c| c.bots.rate_limit_per_minute = 5).await;
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (bob, bob_id),
+        ..
+    } = team_with(|c| c.bots.rate_limit_per_minute = 5).await;
     let g = group(&alice, "Limited", &[&bob_id]).await;
     let robot = add_robot(&alice, &g, local_only("Burst")).await;
     let calls = (0..12).map(|i| {
@@ -350,39 +632,101 @@ async fn the_limit_is_configurable_and_holds_under_concurrency() {
     });
     let codes = futures::future::join_all(calls).await;
     assert_eq!(codes.iter().filter(|c| **c == 0).count(), 5, "{codes:?}");
-    assert_eq!(codes.iter().filter(|c| **c == 130101).count(), 7, "{codes:?}");
-    let (_, history) = bob.get_json(&format!("/api/v1/conversations/{g}/messages")).await;
+    assert_eq!(
+        codes.iter().filter(|c| **c == 130101).count(),
+        7,
+        "{codes:?}"
+    );
+    let (_, history) = bob
+        .get_json(&format!("/api/v1/conversations/{g}/messages"))
+        .await;
     assert_eq!(history.as_array().unwrap().len(), 5);
     t.stop().await;
 }
 
 #[tokio::test]
 async fn stopped_renewed_and_removed_robots() {
-    let Team { t, alice: (alice, _), bob: (bob, bob_id), .. } = team().await;
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (bob, bob_id),
+        ..
+    } = team().await;
     let g = group(&alice, "Lifecycle", &[&bob_id]).await;
     let robot = add_robot(&alice, &g, local_only("Cycle")).await;
     // Wrong requests, DingTalk's way.
     let base = robot.webhook.split('?').next().unwrap().to_string();
-    assert_eq!(post(&base, &text("x")).await, json!({ "errcode": 40035, "errmsg": "缺少参数 access_token" }));
-    assert_eq!(post(&format!("{base}?access_token=0000"), &text("x")).await, json!({ "errcode": 300005, "errmsg": "token is not exist" }));
-    let get: Value = reqwest::get(&robot.webhook).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        post(&base, &text("x")).await,
+        json!({ "errcode": 40035, "errmsg": "缺少参数 access_token" })
+    );
+    assert_eq!(
+        post(&format!("{base}?access_token=0000"), &text("x")).await,
+        json!({ "errcode": 300005, "errmsg": "token is not exist" })
+    );
+    let get: Value = reqwest::get(&robot.webhook)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(get, json!({ "errcode": 43002, "errmsg": "需要POST请求" }));
-    let res = reqwest::Client::new().post(&robot.webhook).body("not json").send().await.unwrap();
-    assert_eq!(res.json::<Value>().await.unwrap(), json!({ "errcode": 40035, "errmsg": "缺少参数 json" }));
-    assert_eq!(errcode(&post(&robot.webhook, &json!({ "msgtype": "text", "text": {} })).await), 40035);
-    assert_eq!(post(&robot.webhook, &json!({ "msgtype": "voice" })).await, json!({ "errcode": 400105, "errmsg": "不支持的消息类型" }));
+    let res = reqwest::Client::new()
+        .post(&robot.webhook)
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({ "errcode": 40035, "errmsg": "缺少参数 json" })
+    );
+    assert_eq!(
+        errcode(&post(&robot.webhook, &json!({ "msgtype": "text", "text": {} })).await),
+        40035
+    );
+    assert_eq!(
+        post(&robot.webhook, &json!({ "msgtype": "voice" })).await,
+        json!({ "errcode": 400105, "errmsg": "不支持的消息类型" })
+    );
     // Present but unusable: too long, too many buttons.
-    assert_eq!(post(&robot.webhook, &text(&"長".repeat(8001))).await, json!({ "errcode": 40035, "errmsg": "不合法的参数 content" }));
-    let buttons: Vec<Value> = (0..11).map(|i| json!({ "title": format!("b{i}"), "actionURL": "https://a.example/" })).collect();
+    assert_eq!(
+        post(&robot.webhook, &text(&"長".repeat(8001))).await,
+        json!({ "errcode": 40035, "errmsg": "不合法的参数 content" })
+    );
+    let buttons: Vec<Value> = (0..11)
+        .map(|i| json!({ "title": format!("b{i}"), "actionURL": "https://a.example/" }))
+        .collect();
     let crowded = json!({ "msgtype": "actionCard", "actionCard": { "title": "t", "text": "x", "btns": buttons } });
-    assert_eq!(post(&robot.webhook, &crowded).await, json!({ "errcode": 40035, "errmsg": "不合法的参数 card" }));
+    assert_eq!(
+        post(&robot.webhook, &crowded).await,
+        json!({ "errcode": 40035, "errmsg": "不合法的参数 card" })
+    );
 
     // Stopped, then started again.
     let path = format!("/api/v1/conversations/{g}/robots/{}", robot.id);
-    let (status, body) = alice.call(Method::PUT, &format!("{path}/enabled"), json!({ "enabled": false })).await;
-    assert_eq!((status.as_u16(), body["enabled"].clone()), (200, json!(false)));
-    assert_eq!(post(&robot.webhook, &text("while stopped")).await, json!({ "errcode": 400102, "errmsg": "机器人已停用" }));
-    alice.call(Method::PUT, &format!("{path}/enabled"), json!({ "enabled": "true" })).await;
+    let (status, body) = alice
+        .call(
+            Method::PUT,
+            &format!("{path}/enabled"),
+            json!({ "enabled": false }),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["enabled"].clone()),
+        (200, json!(false))
+    );
+    assert_eq!(
+        post(&robot.webhook, &text("while stopped")).await,
+        json!({ "errcode": 400102, "errmsg": "机器人已停用" })
+    );
+    alice
+        .call(
+            Method::PUT,
+            &format!("{path}/enabled"),
+            json!({ "enabled": "true" }),
+        )
+        .await;
     assert_eq!(errcode(&post(&robot.webhook, &text("started")).await), 0);
 
     // A new address: the old token is refused from now on.
@@ -390,30 +734,61 @@ async fn stopped_renewed_and_removed_robots() {
     assert_eq!(status, 200, "{renewed}");
     let new_url = renewed["webhook_url"].as_str().unwrap().to_string();
     assert_ne!(new_url, robot.webhook);
-    assert_eq!(errcode(&post(&robot.webhook, &text("old address")).await), 300005);
+    assert_eq!(
+        errcode(&post(&robot.webhook, &text("old address")).await),
+        300005
+    );
     assert_eq!(errcode(&post(&new_url, &text("new address")).await), 0);
 
     // Removed: the address dies, the messages stay under the robot's name.
     let (status, _) = alice.call(Method::DELETE, &path, json!({})).await;
     assert_eq!(status, 200);
-    assert_eq!(errcode(&post(&new_url, &text("after removal")).await), 300005);
-    let (_, history) = bob.get_json(&format!("/api/v1/conversations/{g}/messages")).await;
-    let bodies: Vec<&str> = history.as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
+    assert_eq!(
+        errcode(&post(&new_url, &text("after removal")).await),
+        300005
+    );
+    let (_, history) = bob
+        .get_json(&format!("/api/v1/conversations/{g}/messages"))
+        .await;
+    let bodies: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
     assert_eq!(bodies, vec!["started", "new address"]);
-    assert!(history.as_array().unwrap().iter().all(|m| m["sender_name"] == "Cycle"));
+    assert!(history
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["sender_name"] == "Cycle"));
     assert_eq!(alice.get_json(&path).await.0, 404);
 
     // A dissolved group's robot is answered with DingTalk's code.
     let robot = add_robot(&alice, &g, local_only("Late")).await;
-    alice.call(Method::DELETE, &format!("/api/v1/conversations/{g}"), json!({})).await;
-    assert_eq!(post(&robot.webhook, &text("anyone?")).await, json!({ "errcode": 400013, "errmsg": "群已被解散" }));
+    alice
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/conversations/{g}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        post(&robot.webhook, &text("anyone?")).await,
+        json!({ "errcode": 400013, "errmsg": "群已被解散" })
+    );
     t.stop().await;
 }
 
 /// A member who registered with a Hong Kong mobile number.
 async fn register_phone(t: &TestServer, invitation: &str, number: &str, name: &str) -> Client {
     let c = t.client();
-    let (status, body) = c.post_json("/api/v1/codes", json!({ "purpose": "register", "channel": "sms", "destination": number })).await;
+    let (status, body) = c
+        .post_json(
+            "/api/v1/codes",
+            json!({ "purpose": "register", "channel": "sms", "destination": number }),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let e164 = format!("+852{}", number.replace(' ', ""));
     let code = t.last_code(&e164).await;
@@ -429,7 +804,12 @@ async fn register_phone(t: &TestServer, invitation: &str, number: &str, name: &s
 
 #[tokio::test]
 async fn mentions_notify_members_through_do_not_disturb() {
-    let Team { t, owner, alice: (alice, alice_id), bob: (bob, bob_id) } = team().await;
+    let Team {
+        t,
+        owner,
+        alice: (alice, alice_id),
+        bob: (bob, bob_id),
+    } = team().await;
     let code = t.invite(&owner, "member").await;
     let carol = register_phone(&t, &code, "6123 4567", "Carol").await;
     let carol_id = user_id(&carol).await;
@@ -445,7 +825,10 @@ async fn mentions_notify_members_through_do_not_disturb() {
     assert_eq!(errcode(&post(&robot.webhook, &body).await), 0);
     let message = carol_socket.expect("message", 2.0).await;
     assert_eq!(message["message"]["mentions"], json!([carol_id]));
-    assert_eq!(message["message"]["body"], "CPU 過高 @Carol 請跟進", "the number shows as the name");
+    assert_eq!(
+        message["message"]["body"], "CPU 過高 @Carol 請跟進",
+        "the number shows as the name"
+    );
     let notify = carol_socket.expect("notify", 1.0).await;
     assert_eq!(notify["message_id"], message["message"]["id"]);
     assert_eq!(notify["mention"], true);
@@ -459,7 +842,12 @@ async fn mentions_notify_members_through_do_not_disturb() {
         "at": { "atUserIds": [alice_id, owner_id], "atMobiles": ["+852-6123-4567", "+85299999999"] } });
     assert_eq!(errcode(&post(&robot.webhook, &body).await), 0);
     let m = last_message(&alice, &g).await;
-    let mut mentioned: Vec<String> = m["mentions"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let mut mentioned: Vec<String> = m["mentions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
     mentioned.sort();
     let mut expected = vec![alice_id.clone(), carol_id.clone()];
     expected.sort();
@@ -474,14 +862,24 @@ async fn mentions_notify_members_through_do_not_disturb() {
     assert_eq!(status, 200);
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     carol_socket.drain(0.2).await;
-    let all = json!({ "msgtype": "text", "text": { "content": "全體注意" }, "at": { "isAtAll": true } });
+    let all =
+        json!({ "msgtype": "text", "text": { "content": "全體注意" }, "at": { "isAtAll": true } });
     assert_eq!(errcode(&post(&robot.webhook, &all).await), 0);
     let events = carol_socket.drain(0.5).await;
-    let message = events.iter().find(|e| e["type"] == "message").expect("the message arrives");
+    let message = events
+        .iter()
+        .find(|e| e["type"] == "message")
+        .expect("the message arrives");
     assert_eq!(message["message"]["mention_all"], true);
-    assert!(!events.iter().any(|e| e["type"] == "notify"), "@all is not personal: {events:?}");
+    assert!(
+        !events.iter().any(|e| e["type"] == "notify"),
+        "@all is not personal: {events:?}"
+    );
     let (_, centre) = carol.get_json("/api/v1/me/notification-centre").await;
-    assert!(centre.to_string().contains("全體注意"), "listed in the notification centre: {centre}");
+    assert!(
+        centre.to_string().contains("全體注意"),
+        "listed in the notification centre: {centre}"
+    );
     let personal = json!({ "msgtype": "text", "text": { "content": "@61234567 緊急" }, "at": { "atMobiles": ["61234567"] } });
     assert_eq!(errcode(&post(&robot.webhook, &personal).await), 0);
     carol_socket.expect("message", 2.0).await;
@@ -491,7 +889,12 @@ async fn mentions_notify_members_through_do_not_disturb() {
 
 #[tokio::test]
 async fn the_webhook_needs_no_session_and_no_csrf_token() {
-    let Team { t, alice: (alice, _), bob: (_, bob_id), .. } = team().await;
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (_, bob_id),
+        ..
+    } = team().await;
     let g = group(&alice, "Machines", &[&bob_id]).await;
     let robot = add_robot(&alice, &g, local_only("Plain")).await;
     // A logged-in browser without the CSRF header is still refused elsewhere…
@@ -501,7 +904,11 @@ async fn the_webhook_needs_no_session_and_no_csrf_token() {
         .send()
         .await
         .unwrap();
-    assert!(res.status() == 401 || res.status() == 403, "{}", res.status());
+    assert!(
+        res.status() == 401 || res.status() == 403,
+        "{}",
+        res.status()
+    );
     // …while the webhook takes a bare request, with any content type.
     let res = reqwest::Client::new()
         .post(&robot.webhook)

@@ -42,18 +42,34 @@ struct LoginPage {
     ticket: Option<NewTicket>,
 }
 
-pub async fn page(State(state): State<AppState>, ctx: PageContext, auth: Option<AuthUser>, client: ClientInfo, jar: CookieJar, Query(q): Query<LoginQuery>) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: Option<AuthUser>,
+    client: ClientInfo,
+    jar: CookieJar,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     let next = safe_next(&q.next);
     if auth.is_some() {
         return Redirect::to(&next).into_response();
     }
-    let notice = if q.reset == "1" { ctx.t("accounts.page.login.reset_done").to_string() } else { String::new() };
+    let notice = if q.reset == "1" {
+        ctx.t("accounts.page.login.reset_done").to_string()
+    } else {
+        String::new()
+    };
     let mut jar = jar;
     let ticket = if q.mode == "qr" {
         match qr::create(&state, &client).await {
             Ok(ticket) => {
                 let ttl = state.config.security.qr_ticket_ttl_secs;
-                jar = jar.add(cookies::build(cookies::QR, ticket.browser_key.clone(), Some(ttl), state.config.secure_cookies()));
+                jar = jar.add(cookies::build(
+                    cookies::QR,
+                    ticket.browser_key.clone(),
+                    Some(ttl),
+                    state.config.secure_cookies(),
+                ));
                 Some(ticket)
             }
             Err(err) => return ApiError::from(err).into_response(),
@@ -61,7 +77,14 @@ pub async fn page(State(state): State<AppState>, ctx: PageContext, auth: Option<
     } else {
         None
     };
-    let page = LoginPage { ctx, next, identifier: String::new(), errors: FormErrors::none(), notice, ticket };
+    let page = LoginPage {
+        ctx,
+        next,
+        identifier: String::new(),
+        errors: FormErrors::none(),
+        notice,
+        ticket,
+    };
     (jar, render(&page)).into_response()
 }
 
@@ -73,27 +96,57 @@ pub struct LoginForm {
     next: String,
 }
 
-pub async fn submit(State(state): State<AppState>, ctx: PageContext, client: ClientInfo, headers: HeaderMap, jar: CookieJar, Form(form): Form<LoginForm>) -> Response {
+pub async fn submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    client: ClientInfo,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let next = safe_next(&form.next);
     let device = device_key(&headers);
-    match login::with_password(&state, &form.identifier, &form.password, &device.key, &client).await {
+    match login::with_password(
+        &state,
+        &form.identifier,
+        &form.password,
+        &device.key,
+        &client,
+    )
+    .await
+    {
         Ok(outcome) => after_first_factor(&state, jar, &headers, outcome, &next),
         Err(err) => {
             let err = ApiError::from(err);
             let errors = FormErrors::from_error(&err, ctx.locale);
-            let page = LoginPage { ctx, next, identifier: form.identifier, errors, notice: String::new(), ticket: None };
+            let page = LoginPage {
+                ctx,
+                next,
+                identifier: form.identifier,
+                errors,
+                notice: String::new(),
+                ticket: None,
+            };
             render_with_status(err.status, &page)
         }
     }
 }
 
 /// Cookies and the next page after a password or QR login.
-pub fn after_first_factor(state: &AppState, jar: CookieJar, headers: &HeaderMap, outcome: LoginOutcome, next: &str) -> Response {
+pub fn after_first_factor(
+    state: &AppState,
+    jar: CookieJar,
+    headers: &HeaderMap,
+    outcome: LoginOutcome,
+    next: &str,
+) -> Response {
     let device = device_key(headers);
     match outcome {
-        LoginOutcome::LoggedIn { user, session } => {
-            (login_cookies(state, jar, &session, &device, &user.locale), Redirect::to(next)).into_response()
-        }
+        LoginOutcome::LoggedIn { user, session } => (
+            login_cookies(state, jar, &session, &device, &user.locale),
+            Redirect::to(next),
+        )
+            .into_response(),
         LoginOutcome::SecondFactor { challenge_token } => {
             let jar = device_cookie(state, jar, &device).add(cookies::build(
                 cookies::MFA,
@@ -101,7 +154,11 @@ pub fn after_first_factor(state: &AppState, jar: CookieJar, headers: &HeaderMap,
                 Some(300),
                 state.config.secure_cookies(),
             ));
-            (jar, Redirect::to(&format!("/login/2fa?next={}", encode(next)))).into_response()
+            (
+                jar,
+                Redirect::to(&format!("/login/2fa?next={}", encode(next))),
+            )
+                .into_response()
         }
     }
 }
@@ -114,11 +171,19 @@ struct SecondFactorPage {
     errors: FormErrors,
 }
 
-pub async fn second_factor_page(ctx: PageContext, jar: CookieJar, Query(q): Query<LoginQuery>) -> Response {
+pub async fn second_factor_page(
+    ctx: PageContext,
+    jar: CookieJar,
+    Query(q): Query<LoginQuery>,
+) -> Response {
     if jar.get(cookies::MFA).is_none() {
         return Redirect::to("/login").into_response();
     }
-    render(&SecondFactorPage { ctx, next: safe_next(&q.next), errors: FormErrors::none() })
+    render(&SecondFactorPage {
+        ctx,
+        next: safe_next(&q.next),
+        errors: FormErrors::none(),
+    })
 }
 
 #[derive(Deserialize)]
@@ -128,17 +193,30 @@ pub struct CodeForm {
     next: String,
 }
 
-pub async fn second_factor_submit(State(state): State<AppState>, ctx: PageContext, client: ClientInfo, headers: HeaderMap, jar: CookieJar, Form(form): Form<CodeForm>) -> Response {
+pub async fn second_factor_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    client: ClientInfo,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<CodeForm>,
+) -> Response {
     let next = safe_next(&form.next);
     let Some(token) = jar.get(cookies::MFA).map(|c| c.value().to_string()) else {
         return Redirect::to("/login").into_response();
     };
     let device = device_key(&headers);
     match login::second_factor(&state, &token, &form.code, &device.key, &client).await {
-        Ok((user, session)) => (login_cookies(&state, jar, &session, &device, &user.locale), Redirect::to(&next)).into_response(),
-        Err(crate::AccountError::ChallengeExpired) => {
-            (jar.remove(cookies::removal(cookies::MFA)), Redirect::to("/login")).into_response()
-        }
+        Ok((user, session)) => (
+            login_cookies(&state, jar, &session, &device, &user.locale),
+            Redirect::to(&next),
+        )
+            .into_response(),
+        Err(crate::AccountError::ChallengeExpired) => (
+            jar.remove(cookies::removal(cookies::MFA)),
+            Redirect::to("/login"),
+        )
+            .into_response(),
         Err(err) => {
             let err = ApiError::from(err);
             let errors = FormErrors::from_error(&err, ctx.locale);
@@ -147,13 +225,22 @@ pub async fn second_factor_submit(State(state): State<AppState>, ctx: PageContex
     }
 }
 
-pub async fn logout(State(state): State<AppState>, auth: Option<AuthUser>, client: ClientInfo, jar: CookieJar) -> Response {
+pub async fn logout(
+    State(state): State<AppState>,
+    auth: Option<AuthUser>,
+    client: ClientInfo,
+    jar: CookieJar,
+) -> Response {
     if let Some(auth) = auth {
         if let Err(err) = sessions::end(&state, &auth, &client).await {
             return ApiError::from(err).into_response();
         }
     }
-    (jar.remove(cookies::removal(cookies::SESSION)), Redirect::to("/login")).into_response()
+    (
+        jar.remove(cookies::removal(cookies::SESSION)),
+        Redirect::to("/login"),
+    )
+        .into_response()
 }
 
 #[derive(Template)]
@@ -192,7 +279,12 @@ pub struct ForgotForm {
     new_password: String,
 }
 
-pub async fn forgot_submit(State(state): State<AppState>, ctx: PageContext, client: ClientInfo, Form(form): Form<ForgotForm>) -> Response {
+pub async fn forgot_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    client: ClientInfo,
+    Form(form): Form<ForgotForm>,
+) -> Response {
     let channel = form.channel.as_str().to_string();
     let mut page = ForgotPage {
         channel,
@@ -205,10 +297,20 @@ pub async fn forgot_submit(State(state): State<AppState>, ctx: PageContext, clie
     };
     let result = match parse_destination(form.channel, &form.destination) {
         Err(e) => Err(e),
-        Ok(contact) if form.step == "reset" => login::reset_password(&state, &contact, &form.code, &form.new_password, &client)
-            .await
-            .map(|_| None),
-        Ok(contact) => codes::send(&state, Purpose::ResetPassword, &contact, page.ctx.locale, &client).await.map(Some),
+        Ok(contact) if form.step == "reset" => {
+            login::reset_password(&state, &contact, &form.code, &form.new_password, &client)
+                .await
+                .map(|_| None)
+        }
+        Ok(contact) => codes::send(
+            &state,
+            Purpose::ResetPassword,
+            &contact,
+            page.ctx.locale,
+            &client,
+        )
+        .await
+        .map(Some),
     };
     match result {
         Ok(None) => Redirect::to("/login?reset=1").into_response(),

@@ -14,20 +14,50 @@ use tram_platform::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login::page).post(login::submit))
-        .route("/login/2fa", get(login::second_factor_page).post(login::second_factor_submit))
+        .route(
+            "/login/2fa",
+            get(login::second_factor_page).post(login::second_factor_submit),
+        )
         .route("/logout", post(login::logout))
-        .route("/forgot", get(login::forgot_page).post(login::forgot_submit))
+        .route(
+            "/forgot",
+            get(login::forgot_page).post(login::forgot_submit),
+        )
         .route("/qr/{token}", get(qr::confirm_page).post(qr::decide))
-        .route("/settings/profile", get(settings::profile).post(settings::save_profile))
+        .route(
+            "/settings/profile",
+            get(settings::profile).post(settings::save_profile),
+        )
         .route("/settings/security", get(settings::security))
-        .route("/settings/security/password", post(settings::change_password))
-        .route("/settings/security/2fa/begin", post(settings::begin_two_factor))
-        .route("/settings/security/2fa/confirm", post(settings::confirm_two_factor))
-        .route("/settings/security/2fa/disable", post(settings::disable_two_factor))
+        .route(
+            "/settings/security/password",
+            post(settings::change_password),
+        )
+        .route(
+            "/settings/security/2fa/begin",
+            post(settings::begin_two_factor),
+        )
+        .route(
+            "/settings/security/2fa/confirm",
+            post(settings::confirm_two_factor),
+        )
+        .route(
+            "/settings/security/2fa/disable",
+            post(settings::disable_two_factor),
+        )
         .route("/settings/devices", get(settings::devices))
-        .route("/settings/devices/{id}/rename", post(settings::rename_device))
-        .route("/settings/devices/{id}/remove", post(settings::remove_device))
-        .route("/settings/devices/sessions/{id}/remove", post(settings::remove_session))
+        .route(
+            "/settings/devices/{id}/rename",
+            post(settings::rename_device),
+        )
+        .route(
+            "/settings/devices/{id}/remove",
+            post(settings::remove_device),
+        )
+        .route(
+            "/settings/devices/sessions/{id}/remove",
+            post(settings::remove_session),
+        )
 }
 
 /// A local path to go to after logging in (never another site).

@@ -29,18 +29,40 @@ struct ResultPage {
     error: String,
 }
 
-pub async fn confirm_page(State(state): State<AppState>, ctx: PageContext, _phone: AuthUser, Path(token): Path<String>) -> Response {
+pub async fn confirm_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    _phone: AuthUser,
+    Path(token): Path<String>,
+) -> Response {
     match qr::scan(&state, &token).await {
-        Ok(view) if matches!(view.status.as_str(), "pending" | "scanned") => render(&ConfirmPage { ctx, token, view }),
+        Ok(view) if matches!(view.status.as_str(), "pending" | "scanned") => {
+            render(&ConfirmPage { ctx, token, view })
+        }
         Ok(view) => {
-            let key = if view.status == "expired" { "accounts.error.qr_expired" } else { "accounts.error.qr_used" };
+            let key = if view.status == "expired" {
+                "accounts.error.qr_expired"
+            } else {
+                "accounts.error.qr_used"
+            };
             let error = ctx.t(key).to_string();
-            render(&ResultPage { ctx, outcome: String::new(), error })
+            render(&ResultPage {
+                ctx,
+                outcome: String::new(),
+                error,
+            })
         }
         Err(err) => {
             let err = ApiError::from(err);
             let error = err.message(ctx.locale);
-            render_with_status(err.status, &ResultPage { ctx, outcome: String::new(), error })
+            render_with_status(
+                err.status,
+                &ResultPage {
+                    ctx,
+                    outcome: String::new(),
+                    error,
+                },
+            )
         }
     }
 }
@@ -51,17 +73,35 @@ pub struct DecisionForm {
     decision: String,
 }
 
-pub async fn decide(State(state): State<AppState>, ctx: PageContext, phone: AuthUser, client: ClientInfo, Path(token): Path<String>, Form(form): Form<DecisionForm>) -> Response {
+pub async fn decide(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    phone: AuthUser,
+    client: ClientInfo,
+    Path(token): Path<String>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
     let approve = form.decision == "approve";
     match qr::decide(&state, &token, &phone, approve, &client).await {
         Ok(()) => {
             let outcome = if approve { "confirmed" } else { "rejected" }.to_string();
-            render(&ResultPage { ctx, outcome, error: String::new() })
+            render(&ResultPage {
+                ctx,
+                outcome,
+                error: String::new(),
+            })
         }
         Err(err) => {
             let err = ApiError::from(err);
             let error = err.message(ctx.locale);
-            render_with_status(err.status, &ResultPage { ctx, outcome: String::new(), error })
+            render_with_status(
+                err.status,
+                &ResultPage {
+                    ctx,
+                    outcome: String::new(),
+                    error,
+                },
+            )
         }
     }
 }

@@ -33,7 +33,12 @@ struct ProfilePage {
 
 pub async fn profile(State(state): State<AppState>, ctx: PageContext, auth: AuthUser) -> Response {
     match users::get(&state.db, &auth.user_id).await {
-        Ok(user) => render(&ProfilePage { ctx, user, errors: FormErrors::none(), saved: false }),
+        Ok(user) => render(&ProfilePage {
+            ctx,
+            user,
+            errors: FormErrors::none(),
+            saved: false,
+        }),
         Err(err) => ApiError::from(err).into_response(),
     }
 }
@@ -44,8 +49,21 @@ pub struct ProfileForm {
     locale: String,
 }
 
-pub async fn save_profile(State(state): State<AppState>, mut ctx: PageContext, auth: AuthUser, jar: CookieJar, Form(form): Form<ProfileForm>) -> Response {
-    let result = users::update_profile(&state.db, state.clock.now_ms(), &auth.user_id, &form.display_name, &form.locale).await;
+pub async fn save_profile(
+    State(state): State<AppState>,
+    mut ctx: PageContext,
+    auth: AuthUser,
+    jar: CookieJar,
+    Form(form): Form<ProfileForm>,
+) -> Response {
+    let result = users::update_profile(
+        &state.db,
+        state.clock.now_ms(),
+        &auth.user_id,
+        &form.display_name,
+        &form.locale,
+    )
+    .await;
     let user = match users::get(&state.db, &auth.user_id).await {
         Ok(user) => user,
         Err(err) => return ApiError::from(err).into_response(),
@@ -58,13 +76,35 @@ pub async fn save_profile(State(state): State<AppState>, mut ctx: PageContext, a
             if let Some(badge) = ctx.shell.user.as_mut() {
                 badge.display_name = user.display_name.clone();
             }
-            let mut lang = cookies::build(cookies::LANG, locale.tag().to_string(), Some(365 * 86_400), state.config.secure_cookies());
+            let mut lang = cookies::build(
+                cookies::LANG,
+                locale.tag().to_string(),
+                Some(365 * 86_400),
+                state.config.secure_cookies(),
+            );
             lang.set_http_only(false);
-            (jar.add(lang), render(&ProfilePage { ctx, user, errors: FormErrors::none(), saved: true })).into_response()
+            (
+                jar.add(lang),
+                render(&ProfilePage {
+                    ctx,
+                    user,
+                    errors: FormErrors::none(),
+                    saved: true,
+                }),
+            )
+                .into_response()
         }
         Err(err) => {
             let (status, errors) = refused(err, ctx.locale);
-            render_with_status(status, &ProfilePage { ctx, user, errors, saved: false })
+            render_with_status(
+                status,
+                &ProfilePage {
+                    ctx,
+                    user,
+                    errors,
+                    saved: false,
+                },
+            )
         }
     }
 }
@@ -83,9 +123,17 @@ struct SecurityPage {
     notice: String,
 }
 
-async fn security_page(state: &AppState, ctx: PageContext, auth: &AuthUser) -> Result<SecurityPage, ApiError> {
+async fn security_page(
+    state: &AppState,
+    ctx: PageContext,
+    auth: &AuthUser,
+) -> Result<SecurityPage, ApiError> {
     let user = users::get(&state.db, &auth.user_id).await?;
-    let recovery_left = if user.two_factor_enabled { totp::recovery_codes_left(state, &auth.user_id).await? } else { 0 };
+    let recovery_left = if user.two_factor_enabled {
+        totp::recovery_codes_left(state, &auth.user_id).await?
+    } else {
+        0
+    };
     Ok(SecurityPage {
         ctx,
         user,
@@ -111,16 +159,32 @@ pub struct PasswordForm {
     new_password: String,
 }
 
-pub async fn change_password(State(state): State<AppState>, ctx: PageContext, auth: AuthUser, client: ClientInfo, Form(form): Form<PasswordForm>) -> Response {
+pub async fn change_password(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: AuthUser,
+    client: ClientInfo,
+    Form(form): Form<PasswordForm>,
+) -> Response {
     let locale = ctx.locale;
-    let result = login::change_password(&state, &auth, &form.current_password, &form.new_password, &client).await;
+    let result = login::change_password(
+        &state,
+        &auth,
+        &form.current_password,
+        &form.new_password,
+        &client,
+    )
+    .await;
     let mut page = match security_page(&state, ctx, &auth).await {
         Ok(page) => page,
         Err(err) => return err.into_response(),
     };
     match result {
         Ok(()) => {
-            page.notice = page.ctx.t("accounts.page.security.password_changed").to_string();
+            page.notice = page
+                .ctx
+                .t("accounts.page.security.password_changed")
+                .to_string();
             render(&page)
         }
         Err(err) => {
@@ -132,12 +196,21 @@ pub async fn change_password(State(state): State<AppState>, ctx: PageContext, au
     }
 }
 
-pub async fn begin_two_factor(State(state): State<AppState>, ctx: PageContext, auth: AuthUser) -> Response {
+pub async fn begin_two_factor(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: AuthUser,
+) -> Response {
     let mut page = match security_page(&state, ctx, &auth).await {
         Ok(page) => page,
         Err(err) => return err.into_response(),
     };
-    let label = page.user.email.clone().or(page.user.phone.clone()).unwrap_or(page.user.display_name.clone());
+    let label = page
+        .user
+        .email
+        .clone()
+        .or(page.user.phone.clone())
+        .unwrap_or(page.user.display_name.clone());
     match totp::begin(&state, &auth.user_id, &label).await {
         Ok(enrolment) => {
             page.enrolment = Some(enrolment);
@@ -157,7 +230,13 @@ pub struct ConfirmForm {
     otpauth_url: String,
 }
 
-pub async fn confirm_two_factor(State(state): State<AppState>, ctx: PageContext, auth: AuthUser, client: ClientInfo, Form(form): Form<ConfirmForm>) -> Response {
+pub async fn confirm_two_factor(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: AuthUser,
+    client: ClientInfo,
+    Form(form): Form<ConfirmForm>,
+) -> Response {
     let locale = ctx.locale;
     let result = totp::confirm(&state, &auth.user_id, &form.code, &client).await;
     if result.is_ok() {
@@ -195,7 +274,13 @@ pub struct DisableForm {
     password: String,
 }
 
-pub async fn disable_two_factor(State(state): State<AppState>, ctx: PageContext, auth: AuthUser, client: ClientInfo, Form(form): Form<DisableForm>) -> Response {
+pub async fn disable_two_factor(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: AuthUser,
+    client: ClientInfo,
+    Form(form): Form<DisableForm>,
+) -> Response {
     let locale = ctx.locale;
     let result = match login::recheck_password(&state, &auth.user_id, &form.password).await {
         Ok(()) => totp::disable(&state, &auth.user_id, &client).await,
@@ -207,7 +292,10 @@ pub async fn disable_two_factor(State(state): State<AppState>, ctx: PageContext,
     };
     match result {
         Ok(()) => {
-            page.notice = page.ctx.t("accounts.page.security.two_factor_off_done").to_string();
+            page.notice = page
+                .ctx
+                .t("accounts.page.security.two_factor_off_done")
+                .to_string();
             render(&page)
         }
         Err(err) => {
@@ -229,19 +317,35 @@ struct DevicesPage {
 
 pub async fn devices(State(state): State<AppState>, ctx: PageContext, auth: AuthUser) -> Response {
     match sessions::list_devices(&state, &auth.user_id, Some(&auth)).await {
-        Ok(devices) => render(&DevicesPage { ctx, devices, errors: FormErrors::none() }),
+        Ok(devices) => render(&DevicesPage {
+            ctx,
+            devices,
+            errors: FormErrors::none(),
+        }),
         Err(err) => ApiError::from(err).into_response(),
     }
 }
 
-async fn devices_after(state: &AppState, ctx: PageContext, auth: &AuthUser, result: Result<(), crate::AccountError>) -> Response {
+async fn devices_after(
+    state: &AppState,
+    ctx: PageContext,
+    auth: &AuthUser,
+    result: Result<(), crate::AccountError>,
+) -> Response {
     let locale = ctx.locale;
     match result {
         Ok(()) => Redirect::to("/settings/devices").into_response(),
         Err(err) => {
             let (status, errors) = refused(err, locale);
             match sessions::list_devices(state, &auth.user_id, Some(auth)).await {
-                Ok(devices) => render_with_status(status, &DevicesPage { ctx, devices, errors }),
+                Ok(devices) => render_with_status(
+                    status,
+                    &DevicesPage {
+                        ctx,
+                        devices,
+                        errors,
+                    },
+                ),
                 Err(err) => ApiError::from(err).into_response(),
             }
         }
@@ -253,14 +357,35 @@ pub struct RenameForm {
     name: String,
 }
 
-pub async fn rename_device(State(state): State<AppState>, ctx: PageContext, auth: AuthUser, client: ClientInfo, Path(id): Path<String>, Form(form): Form<RenameForm>) -> Response {
-    let actor = Actor { user_id: &auth.user_id, org_id: None, client: &client };
+pub async fn rename_device(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: AuthUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    Form(form): Form<RenameForm>,
+) -> Response {
+    let actor = Actor {
+        user_id: &auth.user_id,
+        org_id: None,
+        client: &client,
+    };
     let result = sessions::rename_device(&state, &auth.user_id, &id, &form.name, &actor).await;
     devices_after(&state, ctx, &auth, result).await
 }
 
-pub async fn remove_device(State(state): State<AppState>, ctx: PageContext, auth: AuthUser, client: ClientInfo, Path(id): Path<String>) -> Response {
-    let actor = Actor { user_id: &auth.user_id, org_id: None, client: &client };
+pub async fn remove_device(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: AuthUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Response {
+    let actor = Actor {
+        user_id: &auth.user_id,
+        org_id: None,
+        client: &client,
+    };
     let result = sessions::remove_device(&state, &auth.user_id, &id, &actor).await;
     if result.is_ok() && id == auth.device_id {
         // This browser was the device: it is logged out now.
@@ -269,8 +394,18 @@ pub async fn remove_device(State(state): State<AppState>, ctx: PageContext, auth
     devices_after(&state, ctx, &auth, result).await
 }
 
-pub async fn remove_session(State(state): State<AppState>, ctx: PageContext, auth: AuthUser, client: ClientInfo, Path(id): Path<String>) -> Response {
-    let actor = Actor { user_id: &auth.user_id, org_id: None, client: &client };
+pub async fn remove_session(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: AuthUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Response {
+    let actor = Actor {
+        user_id: &auth.user_id,
+        org_id: None,
+        client: &client,
+    };
     let result = sessions::remove_session(&state, &auth.user_id, &id, &actor).await;
     if result.is_ok() && id == auth.session_id {
         return Redirect::to("/login").into_response();

@@ -25,7 +25,9 @@ use crate::web::access::OrgMember;
 use crate::OrgError;
 
 fn require_admin(member: &OrgMember) -> Result<(), Response> {
-    member.require_admin().map_err(|e| ApiError::from(e).into_response())
+    member
+        .require_admin()
+        .map_err(|e| ApiError::from(e).into_response())
 }
 
 // ---- members and invitations ----
@@ -63,7 +65,11 @@ impl DevicesPage {
     }
 }
 
-async fn members_page(state: &AppState, ctx: PageContext, member: &OrgMember) -> Result<MembersPage, ApiError> {
+async fn members_page(
+    state: &AppState,
+    ctx: PageContext,
+    member: &OrgMember,
+) -> Result<MembersPage, ApiError> {
     Ok(MembersPage {
         ctx,
         members: members::list(&state.db, &member.org.id).await?,
@@ -74,7 +80,11 @@ async fn members_page(state: &AppState, ctx: PageContext, member: &OrgMember) ->
     })
 }
 
-pub async fn members(State(state): State<AppState>, ctx: PageContext, member: OrgMember) -> Response {
+pub async fn members(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+) -> Response {
     if let Err(r) = require_admin(&member) {
         return r;
     }
@@ -95,13 +105,28 @@ pub struct InvitationForm {
     note: String,
 }
 
-pub async fn create_invitation(State(state): State<AppState>, ctx: PageContext, member: OrgMember, client: ClientInfo, Form(form): Form<InvitationForm>) -> Response {
+pub async fn create_invitation(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    client: ClientInfo,
+    Form(form): Form<InvitationForm>,
+) -> Response {
     let locale = ctx.locale;
     let result = async {
         let role = Role::parse(&form.role)?;
         let max_uses = form.max_uses.trim().parse().unwrap_or(50);
         let valid_days = form.valid_days.trim().parse().unwrap_or(7);
-        invitations::create(&state, &member.membership, role, max_uses, valid_days, optional(&form.note), &client).await
+        invitations::create(
+            &state,
+            &member.membership,
+            role,
+            max_uses,
+            valid_days,
+            optional(&form.note),
+            &client,
+        )
+        .await
     }
     .await;
     let mut page = match members_page(&state, ctx, &member).await {
@@ -110,7 +135,9 @@ pub async fn create_invitation(State(state): State<AppState>, ctx: PageContext, 
     };
     match result {
         Ok(created) => {
-            page.invitations = invitations::list(&state.db, &member.org.id).await.unwrap_or_default();
+            page.invitations = invitations::list(&state.db, &member.org.id)
+                .await
+                .unwrap_or_default();
             page.created = Some(created);
             render(&page)
         }
@@ -122,7 +149,11 @@ pub async fn create_invitation(State(state): State<AppState>, ctx: PageContext, 
     }
 }
 
-pub async fn revoke_invitation(State(state): State<AppState>, member: OrgMember, Path(id): Path<String>) -> Response {
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+) -> Response {
     match invitations::revoke(&state, &member.membership, &id).await {
         Ok(()) => Redirect::to("/admin/members").into_response(),
         Err(err) => ApiError::from(err).into_response(),
@@ -142,7 +173,13 @@ struct MemberPage {
     errors: FormErrors,
 }
 
-async fn member_page(state: &AppState, ctx: PageContext, member: &OrgMember, user_id: &str, errors: FormErrors) -> Result<MemberPage, ApiError> {
+async fn member_page(
+    state: &AppState,
+    ctx: PageContext,
+    member: &OrgMember,
+    user_id: &str,
+    errors: FormErrors,
+) -> Result<MemberPage, ApiError> {
     let subject = members::get(&state.db, &member.org.id, user_id).await?;
     let others = members::list(&state.db, &member.org.id)
         .await?
@@ -159,7 +196,12 @@ async fn member_page(state: &AppState, ctx: PageContext, member: &OrgMember, use
     })
 }
 
-pub async fn member(State(state): State<AppState>, ctx: PageContext, member: OrgMember, Path(user_id): Path<String>) -> Response {
+pub async fn member(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    Path(user_id): Path<String>,
+) -> Response {
     if let Err(r) = require_admin(&member) {
         return r;
     }
@@ -171,7 +213,13 @@ pub async fn member(State(state): State<AppState>, ctx: PageContext, member: Org
 
 /// After a change to one member: back to their page, or the page again
 /// with the refusal.
-async fn member_after(state: &AppState, ctx: PageContext, member: &OrgMember, user_id: &str, result: Result<(), ApiError>) -> Response {
+async fn member_after(
+    state: &AppState,
+    ctx: PageContext,
+    member: &OrgMember,
+    user_id: &str,
+    result: Result<(), ApiError>,
+) -> Response {
     match result {
         Ok(()) => Redirect::to(&format!("/admin/members/{user_id}")).into_response(),
         Err(err) => {
@@ -189,7 +237,14 @@ pub struct RoleForm {
     role: String,
 }
 
-pub async fn set_role(State(state): State<AppState>, ctx: PageContext, member: OrgMember, client: ClientInfo, Path(user_id): Path<String>, Form(form): Form<RoleForm>) -> Response {
+pub async fn set_role(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    client: ClientInfo,
+    Path(user_id): Path<String>,
+    Form(form): Form<RoleForm>,
+) -> Response {
     let result = async {
         let role = Role::parse(&form.role)?;
         members::set_role(&state, &member.membership, &user_id, role, &client).await
@@ -205,10 +260,23 @@ pub struct ManagerForm {
     manager_user_id: String,
 }
 
-pub async fn set_manager(State(state): State<AppState>, ctx: PageContext, member: OrgMember, client: ClientInfo, Path(user_id): Path<String>, Form(form): Form<ManagerForm>) -> Response {
-    let result = members::set_manager(&state, &member.membership, &user_id, optional(&form.manager_user_id), &client)
-        .await
-        .map_err(ApiError::from);
+pub async fn set_manager(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    client: ClientInfo,
+    Path(user_id): Path<String>,
+    Form(form): Form<ManagerForm>,
+) -> Response {
+    let result = members::set_manager(
+        &state,
+        &member.membership,
+        &user_id,
+        optional(&form.manager_user_id),
+        &client,
+    )
+    .await
+    .map_err(ApiError::from);
     member_after(&state, ctx, &member, &user_id, result).await
 }
 
@@ -220,14 +288,34 @@ pub struct PlacementForm {
     title: String,
 }
 
-pub async fn set_placement(State(state): State<AppState>, ctx: PageContext, member: OrgMember, client: ClientInfo, Path(user_id): Path<String>, Form(form): Form<PlacementForm>) -> Response {
-    let result = members::set_placement(&state, &member.membership, &user_id, optional(&form.department_id), optional(&form.title), &client)
-        .await
-        .map_err(ApiError::from);
+pub async fn set_placement(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    client: ClientInfo,
+    Path(user_id): Path<String>,
+    Form(form): Form<PlacementForm>,
+) -> Response {
+    let result = members::set_placement(
+        &state,
+        &member.membership,
+        &user_id,
+        optional(&form.department_id),
+        optional(&form.title),
+        &client,
+    )
+    .await
+    .map_err(ApiError::from);
     member_after(&state, ctx, &member, &user_id, result).await
 }
 
-pub async fn remove_member(State(state): State<AppState>, ctx: PageContext, member: OrgMember, client: ClientInfo, Path(user_id): Path<String>) -> Response {
+pub async fn remove_member(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    client: ClientInfo,
+    Path(user_id): Path<String>,
+) -> Response {
     match members::remove(&state, &member.membership, &user_id, &client).await {
         Ok(()) => Redirect::to("/admin/members").into_response(),
         Err(err) => member_after(&state, ctx, &member, &user_id, Err(err.into())).await,
@@ -236,25 +324,51 @@ pub async fn remove_member(State(state): State<AppState>, ctx: PageContext, memb
 
 async fn admin_over(state: &AppState, member: &OrgMember, user_id: &str) -> Result<(), ApiError> {
     member.require_admin()?;
-    members::membership(&state.db, &member.org.id, user_id).await?.ok_or(OrgError::NotMember)?;
+    members::membership(&state.db, &member.org.id, user_id)
+        .await?
+        .ok_or(OrgError::NotMember)?;
     Ok(())
 }
 
-pub async fn remove_device(State(state): State<AppState>, ctx: PageContext, member: OrgMember, client: ClientInfo, Path((user_id, device_id)): Path<(String, String)>) -> Response {
+pub async fn remove_device(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    client: ClientInfo,
+    Path((user_id, device_id)): Path<(String, String)>,
+) -> Response {
     let result = async {
         admin_over(&state, &member, &user_id).await?;
-        let actor = Actor { user_id: &member.auth.user_id, org_id: Some(&member.org.id), client: &client };
-        sessions::remove_device(&state, &user_id, &device_id, &actor).await.map_err(ApiError::from)
+        let actor = Actor {
+            user_id: &member.auth.user_id,
+            org_id: Some(&member.org.id),
+            client: &client,
+        };
+        sessions::remove_device(&state, &user_id, &device_id, &actor)
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     member_after(&state, ctx, &member, &user_id, result).await
 }
 
-pub async fn remove_session(State(state): State<AppState>, ctx: PageContext, member: OrgMember, client: ClientInfo, Path((user_id, session_id)): Path<(String, String)>) -> Response {
+pub async fn remove_session(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    client: ClientInfo,
+    Path((user_id, session_id)): Path<(String, String)>,
+) -> Response {
     let result = async {
         admin_over(&state, &member, &user_id).await?;
-        let actor = Actor { user_id: &member.auth.user_id, org_id: Some(&member.org.id), client: &client };
-        sessions::remove_session(&state, &user_id, &session_id, &actor).await.map_err(ApiError::from)
+        let actor = Actor {
+            user_id: &member.auth.user_id,
+            org_id: Some(&member.org.id),
+            client: &client,
+        };
+        sessions::remove_session(&state, &user_id, &session_id, &actor)
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     member_after(&state, ctx, &member, &user_id, result).await
@@ -280,7 +394,12 @@ struct DepartmentRow {
     prefix: String,
 }
 
-async fn departments_page(state: &AppState, ctx: PageContext, member: &OrgMember, errors: FormErrors) -> Result<DepartmentsPage, ApiError> {
+async fn departments_page(
+    state: &AppState,
+    ctx: PageContext,
+    member: &OrgMember,
+    errors: FormErrors,
+) -> Result<DepartmentsPage, ApiError> {
     let list = departments::list(&state.db, &member.org.id).await?;
     let depths = departments::depths(&list);
     Ok(DepartmentsPage {
@@ -288,14 +407,22 @@ async fn departments_page(state: &AppState, ctx: PageContext, member: &OrgMember
         departments: list
             .into_iter()
             .zip(depths)
-            .map(|(department, depth)| DepartmentRow { department, indent_px: depth * 24, prefix: "\u{3000}".repeat(depth) })
+            .map(|(department, depth)| DepartmentRow {
+                department,
+                indent_px: depth * 24,
+                prefix: "\u{3000}".repeat(depth),
+            })
             .collect(),
         members: members::list(&state.db, &member.org.id).await?,
         errors,
     })
 }
 
-pub async fn departments(State(state): State<AppState>, ctx: PageContext, member: OrgMember) -> Response {
+pub async fn departments(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+) -> Response {
     if let Err(r) = require_admin(&member) {
         return r;
     }
@@ -305,7 +432,12 @@ pub async fn departments(State(state): State<AppState>, ctx: PageContext, member
     }
 }
 
-async fn departments_after(state: &AppState, ctx: PageContext, member: &OrgMember, result: Result<(), OrgError>) -> Response {
+async fn departments_after(
+    state: &AppState,
+    ctx: PageContext,
+    member: &OrgMember,
+    result: Result<(), OrgError>,
+) -> Response {
     match result {
         Ok(()) => Redirect::to("/admin/departments").into_response(),
         Err(err) => {
@@ -338,17 +470,38 @@ impl DepartmentForm {
     }
 }
 
-pub async fn create_department(State(state): State<AppState>, ctx: PageContext, member: OrgMember, client: ClientInfo, Form(form): Form<DepartmentForm>) -> Response {
-    let result = departments::create(&state, &member.membership, form.input(), &client).await.map(|_| ());
+pub async fn create_department(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    client: ClientInfo,
+    Form(form): Form<DepartmentForm>,
+) -> Response {
+    let result = departments::create(&state, &member.membership, form.input(), &client)
+        .await
+        .map(|_| ());
     departments_after(&state, ctx, &member, result).await
 }
 
-pub async fn update_department(State(state): State<AppState>, ctx: PageContext, member: OrgMember, client: ClientInfo, Path(id): Path<String>, Form(form): Form<DepartmentForm>) -> Response {
+pub async fn update_department(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    Form(form): Form<DepartmentForm>,
+) -> Response {
     let result = departments::update(&state, &member.membership, &id, form.input(), &client).await;
     departments_after(&state, ctx, &member, result).await
 }
 
-pub async fn delete_department(State(state): State<AppState>, ctx: PageContext, member: OrgMember, client: ClientInfo, Path(id): Path<String>) -> Response {
+pub async fn delete_department(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Response {
     let result = departments::delete(&state, &member.membership, &id, &client).await;
     departments_after(&state, ctx, &member, result).await
 }
@@ -363,9 +516,17 @@ struct DevicesPage {
     requests: Vec<DeviceRequest>,
 }
 
-pub async fn devices(State(state): State<AppState>, ctx: PageContext, member: OrgMember) -> Response {
+pub async fn devices(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+) -> Response {
     match device_policy::requests(&state, &member.membership).await {
-        Ok(requests) => render(&DevicesPage { ctx, require_approval: member.org.require_device_approval, requests }),
+        Ok(requests) => render(&DevicesPage {
+            ctx,
+            require_approval: member.org.require_device_approval,
+            requests,
+        }),
         Err(err) => ApiError::from(err).into_response(),
     }
 }
@@ -376,7 +537,12 @@ pub struct PolicyForm {
     require_device_approval: String,
 }
 
-pub async fn set_policy(State(state): State<AppState>, member: OrgMember, client: ClientInfo, Form(form): Form<PolicyForm>) -> Response {
+pub async fn set_policy(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Form(form): Form<PolicyForm>,
+) -> Response {
     let require = !form.require_device_approval.is_empty();
     match device_policy::set_policy(&state, &member.membership, require, &client).await {
         Ok(()) => Redirect::to("/admin/devices").into_response(),
@@ -384,7 +550,12 @@ pub async fn set_policy(State(state): State<AppState>, member: OrgMember, client
     }
 }
 
-pub async fn decide_device(State(state): State<AppState>, member: OrgMember, client: ClientInfo, Path((device_id, decision)): Path<(String, String)>) -> Response {
+pub async fn decide_device(
+    State(state): State<AppState>,
+    member: OrgMember,
+    client: ClientInfo,
+    Path((device_id, decision)): Path<(String, String)>,
+) -> Response {
     let approve = match decision.as_str() {
         "approve" => true,
         "reject" => false,
@@ -436,18 +607,37 @@ pub fn kind_label(kind: &str) -> String {
     format!("org.page.audit.kinds.{}", kind.replace('.', "_"))
 }
 
-pub async fn audit(State(state): State<AppState>, ctx: PageContext, member: OrgMember, Query(query): Query<AuditQuery>) -> Response {
+pub async fn audit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    Query(query): Query<AuditQuery>,
+) -> Response {
     if let Err(r) = require_admin(&member) {
         return r;
     }
-    let members = members::list(&state.db, &member.org.id).await.unwrap_or_default();
-    let range = (tram_platform::clock::hk_midnight(&query.from), tram_platform::clock::hk_midnight(&query.to));
+    let members = members::list(&state.db, &member.org.id)
+        .await
+        .unwrap_or_default();
+    let range = (
+        tram_platform::clock::hk_midnight(&query.from),
+        tram_platform::clock::hk_midnight(&query.to),
+    );
     let (from, to) = match range {
         (Ok(from), Ok(to)) => (from, to.map(|t| t + 86_400_000)),
         _ => {
-            let err = ApiError::bad_request("invalid_date", "org.page.audit.bad_date").field("from", tram_platform::Msg::new("org.page.audit.bad_date"));
+            let err = ApiError::bad_request("invalid_date", "org.page.audit.bad_date")
+                .field("from", tram_platform::Msg::new("org.page.audit.bad_date"));
             let errors = FormErrors::from_error(&err, ctx.locale);
-            let page = AuditPage { ctx, events: Vec::new(), members, kinds: kind::ALL, query, next_before: String::new(), errors };
+            let page = AuditPage {
+                ctx,
+                events: Vec::new(),
+                members,
+                kinds: kind::ALL,
+                query,
+                next_before: String::new(),
+                errors,
+            };
             return render_with_status(StatusCode::BAD_REQUEST, &page);
         }
     };
@@ -461,8 +651,20 @@ pub async fn audit(State(state): State<AppState>, ctx: PageContext, member: OrgM
     };
     match audit_view::list(&state.db, &member.org.id, &filter).await {
         Ok(events) => {
-            let next_before = if events.len() == 100 { events.last().map(|e| e.id.clone()).unwrap_or_default() } else { String::new() };
-            render(&AuditPage { ctx, events, members, kinds: kind::ALL, query, next_before, errors: FormErrors::none() })
+            let next_before = if events.len() == 100 {
+                events.last().map(|e| e.id.clone()).unwrap_or_default()
+            } else {
+                String::new()
+            };
+            render(&AuditPage {
+                ctx,
+                events,
+                members,
+                kinds: kind::ALL,
+                query,
+                next_before,
+                errors: FormErrors::none(),
+            })
         }
         Err(err) => ApiError::from(err).into_response(),
     }

@@ -24,7 +24,11 @@ use crate::web::api::contact_from;
 
 fn logged_in(state: &AppState, jar: CookieJar, headers: &HeaderMap, done: Onboarded) -> Response {
     let device = device_key(headers);
-    (login_cookies(state, jar, &done.session, &device, &done.user.locale), Redirect::to("/")).into_response()
+    (
+        login_cookies(state, jar, &done.session, &device, &done.user.locale),
+        Redirect::to("/"),
+    )
+        .into_response()
 }
 
 #[derive(Template)]
@@ -51,13 +55,24 @@ pub struct SetupForm {
 
 pub async fn setup_page(State(state): State<AppState>, ctx: PageContext) -> Response {
     match onboarding::setup_needed(&state).await {
-        Ok(true) => render(&SetupPage { ctx, form: SetupForm::default(), errors: FormErrors::none() }),
+        Ok(true) => render(&SetupPage {
+            ctx,
+            form: SetupForm::default(),
+            errors: FormErrors::none(),
+        }),
         Ok(false) => Redirect::to("/").into_response(),
         Err(err) => ApiError::from(err).into_response(),
     }
 }
 
-pub async fn setup_submit(State(state): State<AppState>, ctx: PageContext, client: ClientInfo, headers: HeaderMap, jar: CookieJar, Form(mut form): Form<SetupForm>) -> Response {
+pub async fn setup_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    client: ClientInfo,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(mut form): Form<SetupForm>,
+) -> Response {
     let result = async {
         let contact = contact_from(Some(&form.email), Some(&form.phone))?;
         let input = SetupInput {
@@ -67,7 +82,9 @@ pub async fn setup_submit(State(state): State<AppState>, ctx: PageContext, clien
             password: &form.password,
             locale: ctx.locale,
         };
-        onboarding::first_run(&state, input, &device_key(&headers).key, &client).await.map_err(ApiError::from)
+        onboarding::first_run(&state, input, &device_key(&headers).key, &client)
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     match result {
@@ -146,14 +163,25 @@ impl RegisterForm {
         match self.channel() {
             Channel::Email => self.email.trim().to_string(),
             Channel::Sms if self.phone.trim().starts_with('+') => self.phone.trim().to_string(),
-            Channel::Sms => format!("{}{}", if self.country.is_empty() { "+852" } else { &self.country }, self.phone.trim()),
+            Channel::Sms => format!(
+                "{}{}",
+                if self.country.is_empty() {
+                    "+852"
+                } else {
+                    &self.country
+                },
+                self.phone.trim()
+            ),
         }
     }
 }
 
 async fn register_page_for(state: &AppState, ctx: PageContext, form: RegisterForm) -> RegisterPage {
     let joining = match optional(&form.invitation) {
-        Some(code) => invitations::peek(&state.db, state.clock.now_ms(), code).await.map(|(_, name)| name).unwrap_or_default(),
+        Some(code) => invitations::peek(&state.db, state.clock.now_ms(), code)
+            .await
+            .map(|(_, name)| name)
+            .unwrap_or_default(),
         None => String::new(),
     };
     RegisterPage {
@@ -168,13 +196,22 @@ async fn register_page_for(state: &AppState, ctx: PageContext, form: RegisterFor
     }
 }
 
-pub async fn register_page(State(state): State<AppState>, ctx: PageContext, Query(form): Query<RegisterForm>) -> Response {
+pub async fn register_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Query(form): Query<RegisterForm>,
+) -> Response {
     let page = register_page_for(&state, ctx, form).await;
     render(&page)
 }
 
 /// Step 1 (and "send again", and "switch to e-mail"): send a code.
-pub async fn register_code(State(state): State<AppState>, ctx: PageContext, client: ClientInfo, Form(form): Form<RegisterForm>) -> Response {
+pub async fn register_code(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    client: ClientInfo,
+    Form(form): Form<RegisterForm>,
+) -> Response {
     let locale = ctx.locale;
     let mut page = register_page_for(&state, ctx, form).await;
     let result = match parse_destination(page.form.channel(), &page.form.destination()) {
@@ -199,7 +236,14 @@ pub async fn register_code(State(state): State<AppState>, ctx: PageContext, clie
 }
 
 /// Step 2: the code and the account details.
-pub async fn register_submit(State(state): State<AppState>, ctx: PageContext, client: ClientInfo, headers: HeaderMap, jar: CookieJar, Form(form): Form<RegisterForm>) -> Response {
+pub async fn register_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    client: ClientInfo,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<RegisterForm>,
+) -> Response {
     let locale = ctx.locale;
     let result = async {
         let contact = parse_destination(form.channel(), &form.destination())?;
@@ -212,7 +256,9 @@ pub async fn register_submit(State(state): State<AppState>, ctx: PageContext, cl
             invitation_code: optional(&form.invitation),
             locale,
         };
-        onboarding::register(&state, input, &device_key(&headers).key, &client).await.map_err(ApiError::from)
+        onboarding::register(&state, input, &device_key(&headers).key, &client)
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     match result {
@@ -237,31 +283,66 @@ struct JoinPage {
     error: String,
 }
 
-pub async fn join_page(State(state): State<AppState>, ctx: PageContext, auth: Option<AuthUser>, Path(code): Path<String>) -> Response {
+pub async fn join_page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: Option<AuthUser>,
+    Path(code): Path<String>,
+) -> Response {
     if auth.is_none() {
         let code: String = url::form_urlencoded::byte_serialize(code.as_bytes()).collect();
         return Redirect::to(&format!("/register?invitation={code}")).into_response();
     }
     match invitations::peek(&state.db, state.clock.now_ms(), &code).await {
-        Ok((_, org_name)) => render(&JoinPage { ctx, code, org_name, error: String::new() }),
+        Ok((_, org_name)) => render(&JoinPage {
+            ctx,
+            code,
+            org_name,
+            error: String::new(),
+        }),
         Err(err) => {
             let err = ApiError::from(err);
             let error = err.message(ctx.locale);
-            render_with_status(err.status, &JoinPage { ctx, code, org_name: String::new(), error })
+            render_with_status(
+                err.status,
+                &JoinPage {
+                    ctx,
+                    code,
+                    org_name: String::new(),
+                    error,
+                },
+            )
         }
     }
 }
 
-pub async fn join_submit(State(state): State<AppState>, ctx: PageContext, auth: AuthUser, client: ClientInfo, Path(code): Path<String>) -> Response {
+pub async fn join_submit(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: AuthUser,
+    client: ClientInfo,
+    Path(code): Path<String>,
+) -> Response {
     match onboarding::join(&state, &auth.user_id, &code, &client).await {
-        Ok(org_id) => match tram_accounts::sessions::set_current_org(&state, &auth.session_id, &org_id).await {
-            Ok(()) => Redirect::to("/").into_response(),
-            Err(err) => ApiError::from(err).into_response(),
-        },
+        Ok(org_id) => {
+            match tram_accounts::sessions::set_current_org(&state, &auth.session_id, &org_id).await
+            {
+                Ok(()) => Redirect::to("/").into_response(),
+                Err(err) => ApiError::from(err).into_response(),
+            }
+        }
         Err(err) => {
             let err = ApiError::from(err);
             let error = err.message(ctx.locale);
-            render_with_status(err.status, &JoinPage { ctx, code, org_name: String::new(), error })
+            render_with_status(
+                err.status,
+                &JoinPage {
+                    ctx,
+                    code,
+                    org_name: String::new(),
+                    error,
+                },
+            )
         }
     }
 }

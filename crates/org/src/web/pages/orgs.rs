@@ -39,25 +39,53 @@ pub struct OrgsQuery {
     device: String,
 }
 
-async fn orgs_page(state: &AppState, ctx: PageContext, auth: &AuthUser, device_notice: bool, errors: FormErrors) -> Result<OrgsPage, ApiError> {
+async fn orgs_page(
+    state: &AppState,
+    ctx: PageContext,
+    auth: &AuthUser,
+    device_notice: bool,
+    errors: FormErrors,
+) -> Result<OrgsPage, ApiError> {
     let orgs = orgs::list_for_user(&state.db, &auth.user_id).await?;
     Ok(OrgsPage {
         ctx,
-        current: auth.org_id.clone().or_else(|| orgs.first().map(|o| o.id.clone())).unwrap_or_default(),
+        current: auth
+            .org_id
+            .clone()
+            .or_else(|| orgs.first().map(|o| o.id.clone()))
+            .unwrap_or_default(),
         orgs,
         device_notice,
         errors,
     })
 }
 
-pub async fn page(State(state): State<AppState>, ctx: PageContext, auth: AuthUser, Query(q): Query<OrgsQuery>) -> Response {
-    match orgs_page(&state, ctx, &auth, q.device == "pending", FormErrors::none()).await {
+pub async fn page(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: AuthUser,
+    Query(q): Query<OrgsQuery>,
+) -> Response {
+    match orgs_page(
+        &state,
+        ctx,
+        &auth,
+        q.device == "pending",
+        FormErrors::none(),
+    )
+    .await
+    {
         Ok(page) => render(&page),
         Err(err) => err.into_response(),
     }
 }
 
-async fn after(state: &AppState, ctx: PageContext, auth: &AuthUser, result: Result<String, crate::OrgError>) -> Response {
+async fn after(
+    state: &AppState,
+    ctx: PageContext,
+    auth: &AuthUser,
+    result: Result<String, crate::OrgError>,
+) -> Response {
     match result {
         Ok(org_id) => match sessions::set_current_org(state, &auth.session_id, &org_id).await {
             Ok(()) => Redirect::to("/").into_response(),
@@ -79,7 +107,13 @@ pub struct CreateForm {
     name: String,
 }
 
-pub async fn create(State(state): State<AppState>, ctx: PageContext, auth: AuthUser, client: ClientInfo, Form(form): Form<CreateForm>) -> Response {
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: AuthUser,
+    client: ClientInfo,
+    Form(form): Form<CreateForm>,
+) -> Response {
     let result = onboarding::create_org(&state, &auth.user_id, &form.name, &client).await;
     after(&state, ctx, &auth, result).await
 }
@@ -89,12 +123,23 @@ pub struct JoinForm {
     invitation_code: String,
 }
 
-pub async fn join(State(state): State<AppState>, ctx: PageContext, auth: AuthUser, client: ClientInfo, Form(form): Form<JoinForm>) -> Response {
+pub async fn join(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: AuthUser,
+    client: ClientInfo,
+    Form(form): Form<JoinForm>,
+) -> Response {
     let result = onboarding::join(&state, &auth.user_id, &form.invitation_code, &client).await;
     after(&state, ctx, &auth, result).await
 }
 
-pub async fn switch(State(state): State<AppState>, ctx: PageContext, auth: AuthUser, Path(id): Path<String>) -> Response {
+pub async fn switch(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> Response {
     let result = match members::membership(&state.db, &id, &auth.user_id).await {
         Ok(Some(_)) => Ok(id),
         Ok(None) => Err(crate::OrgError::NotMember),
@@ -122,7 +167,12 @@ pub struct ContactsQuery {
     q: String,
 }
 
-pub async fn contacts(State(state): State<AppState>, ctx: PageContext, member: OrgMember, Query(query): Query<ContactsQuery>) -> Response {
+pub async fn contacts(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    member: OrgMember,
+    Query(query): Query<ContactsQuery>,
+) -> Response {
     let result = async {
         let all = members::list(&state.db, &member.org.id).await?;
         let departments = departments::list(&state.db, &member.org.id).await?;
@@ -136,13 +186,20 @@ pub async fn contacts(State(state): State<AppState>, ctx: PageContext, member: O
     let needle = query.q.trim().to_lowercase();
     let members = all
         .into_iter()
-        .filter(|m| query.department.is_empty() || m.department_id.as_deref() == Some(query.department.as_str()))
+        .filter(|m| {
+            query.department.is_empty()
+                || m.department_id.as_deref() == Some(query.department.as_str())
+        })
         .filter(|m| {
             needle.is_empty()
                 || m.display_name.to_lowercase().contains(&needle)
                 || m.email.as_deref().unwrap_or("").contains(&needle)
                 || m.phone.as_deref().unwrap_or("").contains(&needle)
-                || m.title.as_deref().unwrap_or("").to_lowercase().contains(&needle)
+                || m.title
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_lowercase()
+                    .contains(&needle)
         })
         .collect();
     render(&ContactsPage {
