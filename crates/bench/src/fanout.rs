@@ -8,8 +8,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use serde_json::json;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tram_testkit::browser::Client;
 
@@ -89,25 +87,12 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
     report("Bare broadcast server (baseline)", &bare, options);
 
     let node = TramNode::start("fanout", backend, SETTINGS).await?;
-    let owner = org::setup(&node.base).await?;
-    let began = Instant::now();
-    let members = org::add_members(&owner, options.members - 1, REGISTER_PARALLEL).await?;
-    println!(
-        "({} members registered through the API in {:.1} s)\n",
-        members.len(),
-        began.elapsed().as_secs_f64()
-    );
-    let member_ids: Vec<&String> = members.iter().map(|(_, id)| id).collect();
-    let (status, group) = owner
-        .post_json(
-            "/api/v1/conversations",
-            json!({ "name": "全體同事", "member_ids": member_ids }),
-        )
-        .await;
-    anyhow::ensure!(status == 200, "creating the group: {status} {group}");
-    let conversation = group["conversation_id"]
-        .as_str()
-        .context("conversation id")?;
+    let org::Team {
+        owner,
+        members,
+        conversation,
+    } = org::team_in_one_group(&node.base, options.members, REGISTER_PARALLEL).await?;
+    let conversation = conversation.as_str();
     let mut requests = vec![owner.socket_request(&owner.base)?];
     for (member, _) in &members {
         requests.push(member.socket_request(&member.base)?);

@@ -6,9 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use serde_json::json;
-
 use crate::fanout::{REGISTER_PARALLEL, SETTINGS};
 use crate::node::{Backend, TramNode};
 use crate::org;
@@ -35,25 +32,12 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
         backend.name()
     );
     let node = TramNode::start("idle", backend, SETTINGS).await?;
-    let owner = org::setup(&node.base).await?;
-    let began = Instant::now();
-    let members = org::add_members(&owner, users - 1, REGISTER_PARALLEL).await?;
-    println!(
-        "({} members registered through the API in {:.1} s)\n",
-        members.len(),
-        began.elapsed().as_secs_f64()
-    );
-    let member_ids: Vec<&String> = members.iter().map(|(_, id)| id).collect();
-    let (status, group) = owner
-        .post_json(
-            "/api/v1/conversations",
-            json!({ "name": "全體同事", "member_ids": member_ids }),
-        )
-        .await;
-    anyhow::ensure!(status == 200, "creating the group: {status} {group}");
-    let conversation = group["conversation_id"]
-        .as_str()
-        .context("conversation id")?;
+    let org::Team {
+        owner,
+        members,
+        conversation,
+    } = org::team_in_one_group(&node.base, users, REGISTER_PARALLEL).await?;
+    let conversation = conversation.as_str();
 
     let clients: Vec<_> = std::iter::once(&owner)
         .chain(members.iter().map(|(client, _)| client))

@@ -63,6 +63,53 @@ pub async fn add_members(
         .await
 }
 
+/// Creates a group of the owner's with `member_ids` in it; returns its id.
+pub async fn create_group(
+    owner: &Client,
+    name: &str,
+    member_ids: &[&str],
+) -> anyhow::Result<String> {
+    let (status, group) = owner
+        .post_json(
+            "/api/v1/conversations",
+            json!({ "name": name, "member_ids": member_ids }),
+        )
+        .await;
+    if status != 200 {
+        bail!("creating the group {name}: {status} {group}");
+    }
+    Ok(group["conversation_id"]
+        .as_str()
+        .context("conversation id")?
+        .to_string())
+}
+
+/// An organisation of `people` (the owner and `people - 1` members who
+/// registered through the API, which is timed and reported) in one group.
+pub struct Team {
+    pub owner: Client,
+    pub members: Vec<(Client, String)>,
+    pub conversation: String,
+}
+
+pub async fn team_in_one_group(base: &str, people: usize, parallel: usize) -> anyhow::Result<Team> {
+    let owner = setup(base).await?;
+    let began = std::time::Instant::now();
+    let members = add_members(&owner, people - 1, parallel).await?;
+    println!(
+        "({} members registered through the API in {:.1} s)\n",
+        members.len(),
+        began.elapsed().as_secs_f64()
+    );
+    let member_ids: Vec<&str> = members.iter().map(|(_, id)| id.as_str()).collect();
+    let conversation = create_group(&owner, "全體同事", &member_ids).await?;
+    Ok(Team {
+        owner,
+        members,
+        conversation,
+    })
+}
+
 async fn register(owner: &Client, invitation: &str, i: usize) -> anyhow::Result<(Client, String)> {
     let email = format!("member{i}@bench.test");
     let client = Client::new(&owner.base);

@@ -9,7 +9,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use serde_json::json;
 use sqlx::{Connection, SqliteConnection};
 use tram_testkit::browser::Client;
 
@@ -245,21 +244,7 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
         } else {
             vec![]
         };
-        let (status, body) = owner
-            .post_json(
-                "/api/v1/conversations",
-                json!({ "name": format!("群組 {i}"), "member_ids": with }),
-            )
-            .await;
-        if status != 200 {
-            bail!("group: {status} {body}");
-        }
-        groups.push(
-            body["conversation_id"]
-                .as_str()
-                .context("conversation id")?
-                .to_string(),
-        );
+        groups.push(org::create_group(&owner, &format!("群組 {i}"), &with).await?);
     }
     let owner_id = owner.get_json("/api/v1/me").await.1["user"]["id"]
         .as_str()
