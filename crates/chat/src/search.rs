@@ -318,18 +318,14 @@ pub fn snippet(text: &str, query_words: &[String]) -> String {
     out
 }
 
+/// Escaped like message text, with line breaks as spaces (a snippet is
+/// one line).
 fn push_escaped(out: &mut String, chars: &[char]) {
-    for &c in chars {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
+    let line: String = chars
+        .iter()
+        .map(|&c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
+    out.push_str(&crate::cards::escape(&line));
 }
 
 #[cfg(test)]

@@ -223,11 +223,8 @@ impl TextIndex {
     /// Replaces documents (by id) and deletes others, visible and durable
     /// only at the next [`commit`](Self::commit).
     pub fn stage(&self, upserts: &[TextDoc], deletes: &[String]) -> Result<(), IndexError> {
-        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(self.index.writer_with_num_threads(1, WRITER_BUDGET_BYTES)?);
-        }
-        let writer = guard.as_mut().expect("opened above");
+        let mut guard = self.open_writer()?;
+        let writer = guard.as_mut().expect("opened by open_writer");
         let f = self.fields;
         for id in deletes.iter().chain(upserts.iter().map(|d| &d.id)) {
             writer.delete_term(Term::from_field_text(f.id, id));
@@ -245,17 +242,25 @@ impl TextIndex {
 
     /// Makes what was staged visible and durable, with the cursor.
     pub fn commit(&self, cursor: i64) -> Result<(), IndexError> {
-        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(self.index.writer_with_num_threads(1, WRITER_BUDGET_BYTES)?);
-        }
-        let writer = guard.as_mut().expect("opened above");
+        let mut guard = self.open_writer()?;
+        let writer = guard.as_mut().expect("opened by open_writer");
         let mut commit = writer.prepare_commit()?;
         commit.set_payload(&cursor.to_string());
         commit.commit()?;
         drop(guard);
         self.reader.reload()?;
         Ok(())
+    }
+
+    /// The writer, opened on first use (it takes the directory's lock).
+    fn open_writer(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, Option<IndexWriter<TantivyDocument>>>, IndexError> {
+        let mut guard = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(self.index.writer_with_num_threads(1, WRITER_BUDGET_BYTES)?);
+        }
+        Ok(guard)
     }
 
     /// Releases the writer (and its lock on the directory).
