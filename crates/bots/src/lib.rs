@@ -11,6 +11,7 @@
 pub mod calls;
 pub mod dingtalk;
 pub mod error;
+pub mod mention;
 pub mod robots;
 pub mod security;
 pub mod web;

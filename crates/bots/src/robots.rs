@@ -27,6 +27,8 @@ pub const MAX_NAME_CHARS: usize = 64;
 pub struct RobotWebhook {
     pub id: String,
     pub conversation_id: String,
+    /// What the robot is (see [`RobotKind`]).
+    pub kind: RobotKind,
     pub name: String,
     /// An http(s) picture address.
     pub avatar_url: Option<String>,
@@ -79,12 +81,45 @@ pub struct Issued {
     pub secret: Option<String>,
 }
 
+/// What a robot is: a custom robot (webhook in, and optionally an
+/// outgoing callback on @mention), a scheduled robot, a check-in robot, or
+/// the org's AI assistant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RobotKind {
+    Custom,
+    Scheduled,
+    Checkin,
+    Assistant,
+}
+
+impl RobotKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RobotKind::Custom => "custom",
+            RobotKind::Scheduled => "scheduled",
+            RobotKind::Checkin => "checkin",
+            RobotKind::Assistant => "assistant",
+        }
+    }
+
+    pub fn parse(text: &str) -> RobotKind {
+        match text {
+            "scheduled" => RobotKind::Scheduled,
+            "checkin" => RobotKind::Checkin,
+            "assistant" => RobotKind::Assistant,
+            _ => RobotKind::Custom,
+        }
+    }
+}
+
 /// A robot as the webhook needs it (with its sealed secret).
 #[derive(Debug, Clone)]
 pub(crate) struct StoredRobot {
     pub id: String,
     pub org_id: String,
     pub conversation_id: String,
+    pub kind: RobotKind,
     pub name: String,
     pub avatar_url: Option<String>,
     pub keywords: Vec<String>,
@@ -174,7 +209,7 @@ fn to_json(list: &[String]) -> String {
     serde_json::to_string(list).expect("strings serialise")
 }
 
-const ROBOT_SELECT: &str = "SELECT r.id, r.org_id, r.conversation_id, r.name, r.avatar_url, r.keywords, r.ip_allowlist, r.secret_sealed, r.disabled_at, \
+const ROBOT_SELECT: &str = "SELECT r.id, r.org_id, r.conversation_id, r.kind, r.name, r.avatar_url, r.keywords, r.ip_allowlist, r.secret_sealed, r.disabled_at, \
      r.created_by, u.display_name AS created_by_name, r.created_at, r.updated_at, r.last_call_at \
      FROM robots r LEFT JOIN users u ON u.id = r.created_by";
 
@@ -182,6 +217,7 @@ fn robot_from_row(row: &sqlx::any::AnyRow) -> BotResult<RobotWebhook> {
     Ok(RobotWebhook {
         id: row.try_get("id")?,
         conversation_id: row.try_get("conversation_id")?,
+        kind: RobotKind::parse(&row.try_get::<String, _>("kind")?),
         name: row.try_get("name")?,
         avatar_url: row.try_get("avatar_url")?,
         keywords: json_list(&row.try_get::<String, _>("keywords")?),
@@ -226,18 +262,31 @@ pub(crate) async fn by_token(db: &Db, token: &str) -> BotResult<Option<StoredRob
         .bind(hash_token(token))
         .fetch_optional(db.read())
         .await?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some(StoredRobot {
+    row.as_ref().map(stored_from_row).transpose()
+}
+
+/// A robot by its id, whatever its group.
+pub(crate) async fn by_id(db: &Db, robot_id: &str) -> BotResult<Option<StoredRobot>> {
+    let row = sqlx::query(&format!("{ROBOT_SELECT} WHERE r.id = $1"))
+        .bind(robot_id)
+        .fetch_optional(db.read())
+        .await?;
+    row.as_ref().map(stored_from_row).transpose()
+}
+
+fn stored_from_row(row: &sqlx::any::AnyRow) -> BotResult<StoredRobot> {
+    Ok(StoredRobot {
         id: row.try_get("id")?,
         org_id: row.try_get("org_id")?,
         conversation_id: row.try_get("conversation_id")?,
+        kind: RobotKind::parse(&row.try_get::<String, _>("kind")?),
         name: row.try_get("name")?,
         avatar_url: row.try_get("avatar_url")?,
         keywords: json_list(&row.try_get::<String, _>("keywords")?),
         ip_allowlist: json_list(&row.try_get::<String, _>("ip_allowlist")?),
         secret_sealed: row.try_get("secret_sealed")?,
         enabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_none(),
-    }))
+    })
 }
 
 fn event<'a>(

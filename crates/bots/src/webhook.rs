@@ -200,6 +200,7 @@ async fn post_message(
         body,
         mentions,
         mention_all: post.at.all,
+        robot_mentions: Vec::new(),
         reply_to: None,
         client_id: None,
     };

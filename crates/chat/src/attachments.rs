@@ -132,6 +132,7 @@ where
         body: upload.caption,
         mentions: Vec::new(),
         mention_all: false,
+        robot_mentions: Vec::new(),
         reply_to: upload.reply_to,
         client_id: upload.client_id,
     };

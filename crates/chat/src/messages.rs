@@ -253,6 +253,10 @@ pub struct NewMessage {
     /// @all: notify everyone in the group.
     #[serde(default)]
     pub mention_all: bool,
+    /// Robot ids to @mention (robots of the group). Each mentioned robot
+    /// gets a `robot.mention` job, enqueued with the message.
+    #[serde(default)]
+    pub robot_mentions: Vec<String>,
     /// The id of the message this one replies to.
     pub reply_to: Option<String>,
     /// Idempotency key: sending the same key twice stores one message.
@@ -320,7 +324,7 @@ pub async fn send_as_robot(
         (MessageKind::Text | MessageKind::Markdown, None) => None,
         _ => return Err(ChatError::InvalidKind),
     };
-    if new.reply_to.is_some() || new.client_id.is_some() {
+    if new.reply_to.is_some() || !new.robot_mentions.is_empty() {
         return Err(ChatError::InvalidKind);
     }
     store(state, &Author::Robot(robot), new, None, card.as_ref()).await
@@ -346,7 +350,21 @@ impl Author<'_> {
             Author::Robot(_) => None,
         }
     }
+
+    /// Who a `client_id` belongs to: a member, or a robot.
+    fn idempotency_owner(&self) -> (&'static str, &str) {
+        match self {
+            Author::Member(p) => ("sender_id", &p.user_id),
+            Author::Robot(r) => ("robot_id", &r.robot_id),
+        }
+    }
 }
+
+/// Most robots one message may @mention.
+const MAX_ROBOT_MENTIONS: usize = 10;
+
+/// The job kind enqueued for each robot a member's message @mentions.
+pub const ROBOT_MENTION_JOB: &str = "robot.mention";
 
 /// The one way a message is stored: checked, numbered, logged for search.
 async fn store(
@@ -358,9 +376,8 @@ async fn store(
 ) -> ChatResult<Message> {
     check_body(&new.body, attachment.is_some())?;
     let conversation_id = author.conversation_id().to_string();
-    if let (Some(client_id), Some(user_id)) = (&new.client_id, author.user_id()) {
-        if let Some(existing) =
-            by_client_id(&state.db, &conversation_id, user_id, client_id).await?
+    if let Some(client_id) = &new.client_id {
+        if let Some(existing) = by_client_id(&state.db, &conversation_id, author, client_id).await?
         {
             return Ok(existing);
         }
@@ -398,6 +415,18 @@ async fn store(
     mentions.sort();
     mentions.dedup();
     let mention_all = new.mention_all && is_group;
+    // Which robots these are is the bots' business: the job's handler
+    // ignores an id that is not an enabled robot of this group.
+    let mut robot_mentions = if is_group {
+        new.robot_mentions.clone()
+    } else {
+        Vec::new()
+    };
+    robot_mentions.sort();
+    robot_mentions.dedup();
+    if robot_mentions.len() > MAX_ROBOT_MENTIONS || robot_mentions.iter().any(|id| id.len() > 64) {
+        return Err(ChatError::InvalidBody);
+    }
     if let Some(reply) = &new.reply_to {
         sqlx::query("SELECT 1 AS x FROM messages WHERE id = $1 AND conversation_id = $2")
             .bind(reply)
@@ -463,18 +492,26 @@ async fn store(
         Err(e) if is_unique_violation(&e) && new.client_id.is_some() => {
             drop(tx);
             let client_id = new.client_id.as_deref().unwrap_or_default();
-            return by_client_id(
-                &state.db,
-                &conversation_id,
-                author.user_id().unwrap_or_default(),
-                client_id,
-            )
-            .await?
-            .ok_or(ChatError::NotFound);
+            return by_client_id(&state.db, &conversation_id, author, client_id)
+                .await?
+                .ok_or(ChatError::NotFound);
         }
         Err(e) => return Err(e.into()),
     }
     crate::search::log_change(&mut tx, &id, now).await?;
+    for robot_id in &robot_mentions {
+        let job = tram_platform::jobs::NewJob::new(
+            ROBOT_MENTION_JOB,
+            format!("{ROBOT_MENTION_JOB}:{id}:{robot_id}"),
+            serde_json::json!({
+                "message_id": id,
+                "conversation_id": conversation_id,
+                "robot_id": robot_id,
+            }),
+            now,
+        );
+        tram_platform::jobs::enqueue_in(&mut tx, &job, now).await?;
+    }
     if let Some(user_id) = author.user_id() {
         // The sender has read everything up to their own message.
         sqlx::query("UPDATE conversation_members SET read_seq = $1 WHERE conversation_id = $2 AND user_id = $3 AND read_seq < $1")
@@ -503,14 +540,15 @@ async fn next_seq(conn: &mut AnyConnection, conversation_id: &str, now: i64) -> 
 async fn by_client_id(
     db: &Db,
     conversation_id: &str,
-    sender_id: &str,
+    author: &Author<'_>,
     client_id: &str,
 ) -> ChatResult<Option<Message>> {
+    let (column, owner) = author.idempotency_owner();
     let row = sqlx::query(&format!(
-        "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.sender_id = $2 AND m.client_id = $3"
+        "{MESSAGE_SELECT} WHERE m.conversation_id = $1 AND m.{column} = $2 AND m.client_id = $3"
     ))
     .bind(conversation_id)
-    .bind(sender_id)
+    .bind(owner)
     .bind(client_id)
     .fetch_optional(db.read())
     .await?;

@@ -40,6 +40,7 @@ pub struct Config {
     pub security: SecurityConfig,
     pub chat: ChatConfig,
     pub bots: BotsConfig,
+    pub jobs: JobsConfig,
 }
 
 /// Webhook robots.
@@ -57,6 +58,26 @@ impl Default for BotsConfig {
         BotsConfig {
             rate_limit_per_minute: 20,
             log_retention_days: 90,
+        }
+    }
+}
+
+/// The job runner (scheduled robots, retries, timeouts).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobsConfig {
+    /// How often each node looks for due jobs.
+    pub poll_ms: u64,
+    /// How long a node holds a job before another node may take it over
+    /// (and the longest a job may run).
+    pub lease_secs: i64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            poll_ms: 500,
+            lease_secs: 60,
         }
     }
 }
@@ -96,6 +117,7 @@ impl Default for Config {
             security: SecurityConfig::default(),
             chat: ChatConfig::default(),
             bots: BotsConfig::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }

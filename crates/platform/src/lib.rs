@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod i18n;
+pub mod jobs;
 pub mod notify;
 pub mod search;
 pub mod web;

@@ -102,6 +102,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The handlers of every kind of durable job (crates/platform/src/jobs.rs).
+pub fn job_runner() -> tram_platform::jobs::Runner {
+    let runner = tram_platform::jobs::Runner::new();
+    tram_bots::mention::register(runner)
+}
+
 /// A running server (used by `serve` and by the integration tests).
 pub struct Server {
     pub addr: SocketAddr,
@@ -110,6 +116,7 @@ pub struct Server {
     task: tokio::task::JoinHandle<()>,
     indexer: tokio::task::JoinHandle<()>,
     pruner: tokio::task::JoinHandle<()>,
+    jobs: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -123,6 +130,7 @@ impl Server {
         }
         let indexer = tram_chat::search::spawn_indexer(state.clone());
         let pruner = tram_bots::calls::spawn_pruner(state.clone());
+        let jobs = job_runner().spawn(state.clone());
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -154,6 +162,7 @@ impl Server {
             task,
             indexer,
             pruner,
+            jobs,
         })
     }
 
@@ -175,6 +184,10 @@ impl Server {
         self.indexer.abort();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.pruner).await;
         self.pruner.abort();
+        // A job in flight finishes (its lease would hand it to another
+        // node otherwise, after the lease runs out).
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.jobs).await;
+        self.jobs.abort();
         self.state.indexes.close();
         self.state.db.close().await;
     }

@@ -12,6 +12,7 @@ mod cluster;
 mod codes;
 mod delivery;
 mod devices;
+mod jobs;
 mod login;
 mod members;
 mod platform;

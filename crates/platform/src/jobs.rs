@@ -1,0 +1,446 @@
+//! Durable jobs: work to do at a time, kept in the database and run once
+//! across every node.
+//!
+//! A job is a row with a kind, a unique key, a JSON payload and the time
+//! it is due. Each node's runner polls for due jobs and takes one by
+//! setting a lease on it (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite
+//! has one writer), so two nodes never hold the same job. A node that dies
+//! mid-job loses its lease when it expires and another node takes the job
+//! again: handlers therefore make their effect idempotent, or write it in
+//! the same transaction as [`complete_in`], which only succeeds while the
+//! lease is still theirs.
+//!
+//! The unique key makes enqueueing idempotent too: "the 09:15 run of
+//! schedule X on 2026-11-25" is enqueued by whoever gets there first and
+//! ignored by everyone after.
+//!
+//! A handler that fails is retried with exponential backoff (from the
+//! job's `retry_base_ms`) until `max_attempts`; then the job is kept as
+//! failed with its last error.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::db::{new_id, Backend, Db, Tx};
+use crate::AppState;
+
+/// Finished jobs are kept this long (for their keys and the log), then
+/// pruned.
+const KEEP_FINISHED_MS: i64 = 30 * 86_400_000;
+/// Longest wait between two attempts of a failing job.
+const MAX_BACKOFF_MS: i64 = 3_600_000;
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    /// Unique across all jobs: a second job with the same key is ignored.
+    pub key: String,
+    pub payload: Value,
+    /// Unix milliseconds.
+    pub run_at: i64,
+    /// Attempts before the job is given up (at least 1).
+    pub max_attempts: i64,
+    /// Wait before the second attempt; doubled for each one after.
+    pub retry_base_ms: i64,
+}
+
+impl NewJob {
+    /// A job tried once.
+    pub fn new(kind: &str, key: impl Into<String>, payload: Value, run_at: i64) -> NewJob {
+        NewJob {
+            kind: kind.to_string(),
+            key: key.into(),
+            payload,
+            run_at,
+            max_attempts: 1,
+            retry_base_ms: 1_000,
+        }
+    }
+
+    /// Tries up to `attempts` times, waiting `base_ms`, then twice that, …
+    pub fn retried(mut self, attempts: i64, base_ms: i64) -> NewJob {
+        self.max_attempts = attempts.max(1);
+        self.retry_base_ms = base_ms.max(1);
+        self
+    }
+}
+
+/// A job a runner holds the lease of.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    pub key: String,
+    pub payload: Value,
+    pub run_at: i64,
+    /// This attempt's number, from 1.
+    pub attempt: i64,
+    pub max_attempts: i64,
+    /// Proves the lease is still this runner's when the job completes.
+    pub lease: String,
+}
+
+impl Job {
+    /// True when this is the last attempt the job gets.
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempt >= self.max_attempts
+    }
+}
+
+/// What became of a job (for pages that show a log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct JobStatus {
+    pub key: String,
+    pub state: JobState,
+    pub attempts: i64,
+    pub run_at: i64,
+    pub last_error: Option<String>,
+    pub finished_at: Option<i64>,
+}
+
+/// A handler's answer: `Err` is retried (if attempts remain) and its text
+/// kept as the job's last error.
+pub type JobResult = Result<(), String>;
+
+type Handler = Arc<dyn Fn(AppState, Job) -> BoxFuture<'static, JobResult> + Send + Sync>;
+
+/// Enqueues a job; false when a job with its key already exists.
+pub async fn enqueue(db: &Db, job: &NewJob, now: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let inserted = enqueue_in(&mut tx, job, now).await?;
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+/// Enqueues a job inside the caller's transaction, so the job exists if
+/// and only if the caller's change does.
+pub async fn enqueue_in(tx: &mut Tx, job: &NewJob, now: i64) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "INSERT INTO jobs (id, kind, job_key, payload, run_at, attempts, max_attempts, \
+         retry_base_ms, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8) \
+         ON CONFLICT (job_key) DO NOTHING",
+    )
+    .bind(new_id())
+    .bind(&job.kind)
+    .bind(&job.key)
+    .bind(job.payload.to_string())
+    .bind(job.run_at)
+    .bind(job.max_attempts.max(1))
+    .bind(job.retry_base_ms.max(1))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Removes jobs not yet started whose key begins with `prefix` (a schedule
+/// that changed or was deleted); returns how many.
+pub async fn cancel_pending(tx: &mut Tx, prefix: &str, now: i64) -> Result<u64, sqlx::Error> {
+    let pattern = format!("{}%", escape_like(prefix));
+    let result = sqlx::query(
+        "DELETE FROM jobs WHERE job_key LIKE $1 ESCAPE '\\' AND finished_at IS NULL \
+         AND (lease_until IS NULL OR lease_until < $2)",
+    )
+    .bind(pattern)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// Marks a job done inside the caller's transaction. Fails (and the caller
+/// should roll back) when the lease is no longer this runner's: another
+/// node has taken the job after the lease ran out.
+pub async fn complete_in(tx: &mut Tx, job: &Job, now: i64) -> Result<(), LeaseLost> {
+    let result = sqlx::query(
+        "UPDATE jobs SET finished_at = $1, failed = 0, lease_until = NULL \
+         WHERE id = $2 AND lease = $3 AND finished_at IS NULL",
+    )
+    .bind(now)
+    .bind(&job.id)
+    .bind(&job.lease)
+    .execute(&mut **tx)
+    .await
+    .map_err(|_| LeaseLost)?;
+    if result.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(LeaseLost)
+    }
+}
+
+/// The job's lease ran out and another runner may hold it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseLost;
+
+impl std::fmt::Display for LeaseLost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the job's lease was lost")
+    }
+}
+
+/// The state of the job with this key, if there is one.
+pub async fn status(db: &Db, key: &str, now: i64) -> Result<Option<JobStatus>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT job_key, run_at, attempts, lease_until, finished_at, failed, last_error \
+         FROM jobs WHERE job_key = $1",
+    )
+    .bind(key)
+    .fetch_optional(db.read())
+    .await?;
+    row.map(|row| status_of(&row, now)).transpose()
+}
+
+/// Jobs whose key begins with `prefix`, newest first.
+pub async fn list(
+    db: &Db,
+    prefix: &str,
+    limit: i64,
+    now: i64,
+) -> Result<Vec<JobStatus>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT job_key, run_at, attempts, lease_until, finished_at, failed, last_error \
+         FROM jobs WHERE job_key LIKE $1 ESCAPE '\\' ORDER BY run_at DESC LIMIT $2",
+    )
+    .bind(format!("{}%", escape_like(prefix)))
+    .bind(limit)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter().map(|row| status_of(row, now)).collect()
+}
+
+fn status_of(row: &sqlx::any::AnyRow, now: i64) -> Result<JobStatus, sqlx::Error> {
+    let finished_at: Option<i64> = row.try_get("finished_at")?;
+    let lease_until: Option<i64> = row.try_get("lease_until")?;
+    let state = match (finished_at, row.try_get::<i64, _>("failed")? != 0) {
+        (Some(_), true) => JobState::Failed,
+        (Some(_), false) => JobState::Done,
+        (None, _) if lease_until.is_some_and(|until| until >= now) => JobState::Running,
+        (None, _) => JobState::Pending,
+    };
+    Ok(JobStatus {
+        key: row.try_get("job_key")?,
+        state,
+        attempts: row.try_get("attempts")?,
+        run_at: row.try_get("run_at")?,
+        last_error: row.try_get("last_error")?,
+        finished_at,
+    })
+}
+
+/// Takes the next due job, if any, with a lease until `now + lease_ms`.
+pub async fn claim(db: &Db, now: i64, lease_ms: i64) -> Result<Option<Job>, sqlx::Error> {
+    let lock = match db.backend() {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE jobs SET lease = $1, lease_until = $2, attempts = attempts + 1 \
+         WHERE id = (SELECT id FROM jobs WHERE finished_at IS NULL AND run_at <= $3 \
+                     AND (lease_until IS NULL OR lease_until < $3) \
+                     ORDER BY run_at LIMIT 1 {lock}) \
+         AND finished_at IS NULL AND (lease_until IS NULL OR lease_until < $3) \
+         RETURNING id, kind, job_key, payload, run_at, attempts, max_attempts, lease"
+    );
+    let row = sqlx::query(&sql)
+        .bind(new_id())
+        .bind(now + lease_ms)
+        .bind(now)
+        .fetch_optional(db.write())
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let payload: String = row.try_get("payload")?;
+    Ok(Some(Job {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        key: row.try_get("job_key")?,
+        payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+        run_at: row.try_get("run_at")?,
+        attempt: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        lease: row.try_get("lease")?,
+    }))
+}
+
+/// Records a handler's answer: done, retried later, or failed for good.
+async fn settle(db: &Db, job: &Job, result: &JobResult, now: i64) -> Result<(), sqlx::Error> {
+    match result {
+        Ok(()) => {
+            // A no-op when the handler already completed it in its own
+            // transaction.
+            sqlx::query(
+                "UPDATE jobs SET finished_at = $1, failed = 0, lease_until = NULL \
+                 WHERE id = $2 AND lease = $3 AND finished_at IS NULL",
+            )
+            .bind(now)
+            .bind(&job.id)
+            .bind(&job.lease)
+            .execute(db.write())
+            .await?;
+        }
+        Err(error) if job.is_last_attempt() => {
+            sqlx::query(
+                "UPDATE jobs SET finished_at = $1, failed = 1, lease_until = NULL, \
+                 last_error = $2 WHERE id = $3 AND lease = $4 AND finished_at IS NULL",
+            )
+            .bind(now)
+            .bind(error)
+            .bind(&job.id)
+            .bind(&job.lease)
+            .execute(db.write())
+            .await?;
+        }
+        Err(error) => {
+            let row = sqlx::query("SELECT retry_base_ms FROM jobs WHERE id = $1")
+                .bind(&job.id)
+                .fetch_one(db.read())
+                .await?;
+            let base: i64 = row.try_get("retry_base_ms")?;
+            sqlx::query(
+                "UPDATE jobs SET run_at = $1, lease_until = NULL, last_error = $2 \
+                 WHERE id = $3 AND lease = $4 AND finished_at IS NULL",
+            )
+            .bind(now + backoff_ms(base, job.attempt))
+            .bind(error)
+            .bind(&job.id)
+            .bind(&job.lease)
+            .execute(db.write())
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The wait after failed attempt `attempt` (from 1): base, 2×base, 4×base, …
+pub fn backoff_ms(base: i64, attempt: i64) -> i64 {
+    let doublings = (attempt - 1).clamp(0, 30) as u32;
+    base.max(1)
+        .saturating_mul(1_i64 << doublings)
+        .min(MAX_BACKOFF_MS)
+}
+
+/// Deletes finished jobs older than the keeping period.
+pub async fn prune(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query("DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1")
+        .bind(now - KEEP_FINISHED_MS)
+        .execute(db.write())
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// The handlers of each kind of job, run by [`Runner::spawn`].
+#[derive(Default, Clone)]
+pub struct Runner {
+    handlers: HashMap<String, Handler>,
+}
+
+impl Runner {
+    pub fn new() -> Runner {
+        Runner::default()
+    }
+
+    /// Runs jobs of `kind` with `handler`.
+    pub fn handle<F, Fut>(mut self, kind: &str, handler: F) -> Runner
+    where
+        F: Fn(AppState, Job) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = JobResult> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(
+            move |state: AppState, job: Job| -> BoxFuture<'static, JobResult> {
+                Box::pin(handler(state, job))
+            },
+        );
+        self.handlers.insert(kind.to_string(), handler);
+        self
+    }
+
+    /// Runs every due job it can claim, one after another; returns how
+    /// many it ran. (The polling loop calls this; tests may too.)
+    pub async fn run_due(&self, state: &AppState) -> Result<usize, sqlx::Error> {
+        let lease_ms = state.config.jobs.lease_secs.max(1) * 1_000;
+        let mut ran = 0;
+        while let Some(job) = claim(&state.db, state.clock.now_ms(), lease_ms).await? {
+            let result = match self.handlers.get(&job.kind) {
+                Some(handler) => {
+                    let run = handler(state.clone(), job.clone());
+                    match tokio::time::timeout(Duration::from_millis(lease_ms as u64), run).await {
+                        Ok(result) => result,
+                        Err(_) => Err("timed out".to_string()),
+                    }
+                }
+                None => Err(format!("no handler for jobs of kind {}", job.kind)),
+            };
+            if let Err(error) = &result {
+                tracing::warn!(kind = %job.kind, key = %job.key, attempt = job.attempt, error = %error, "job failed");
+            }
+            settle(&state.db, &job, &result, state.clock.now_ms()).await?;
+            ran += 1;
+        }
+        Ok(ran)
+    }
+
+    /// Polls for due jobs every `jobs.poll_ms` until the server stops.
+    pub fn spawn(self, state: AppState) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let poll = Duration::from_millis(state.config.jobs.poll_ms.max(10));
+            let mut last_prune = 0_i64;
+            loop {
+                // Waits first: a node that just started lets its own
+                // start-up finish before taking work.
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = state.shutdown.wait() => return,
+                }
+                if let Err(err) = self.run_due(&state).await {
+                    tracing::warn!(error = %err, "could not run due jobs");
+                }
+                let now = state.clock.now_ms();
+                if now - last_prune > 3_600_000 {
+                    last_prune = now;
+                    if let Err(err) = prune(&state.db, now).await {
+                        tracing::warn!(error = %err, "could not prune finished jobs");
+                    }
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(backoff_ms(1_000, 1), 1_000);
+        assert_eq!(backoff_ms(1_000, 2), 2_000);
+        assert_eq!(backoff_ms(1_000, 4), 8_000);
+        assert_eq!(backoff_ms(1_000, 40), MAX_BACKOFF_MS);
+        assert_eq!(backoff_ms(0, 1), 1);
+    }
+
+    #[test]
+    fn like_patterns_match_literally() {
+        assert_eq!(escape_like("a_b%c\\"), "a\\_b\\%c\\\\");
+    }
+}
