@@ -44,23 +44,23 @@ const CONNECT_PARALLEL: usize = 32;
 /// hash per CPU).
 pub const REGISTER_PARALLEL: usize = 8;
 
-struct Outcome {
-    connected_in: Duration,
-    posting: Posting,
-    delivery: Delivery,
+pub struct Outcome {
+    pub connected_in: Duration,
+    pub posting: Posting,
+    pub delivery: Delivery,
     /// First post sent → last message received.
-    span: Duration,
+    pub span: Duration,
     /// CPU used during the run, in cores (1.0 = one core busy throughout).
-    server_cpu: f64,
-    bench_cpu: f64,
+    pub server_cpu: f64,
+    pub bench_cpu: f64,
     /// Everything else on the machine (other processes, the kernel's
     /// share not charged to ours).
-    other_cpu: f64,
-    server_rss_kib: u64,
+    pub other_cpu: f64,
+    pub server_rss_kib: u64,
 }
 
 impl Outcome {
-    fn delivered_per_second(&self) -> f64 {
+    pub fn delivered_per_second(&self) -> f64 {
         self.delivery.messages as f64 / self.span.as_secs_f64().max(1e-6)
     }
 }
@@ -145,11 +145,31 @@ async fn measure(
     options: &Options,
     server_pid: u32,
 ) -> anyhow::Result<Outcome> {
+    let (poster, path) = (poster.clone(), path.to_string());
+    let (rate, posts) = (options.rate, options.posts());
+    measure_posting(requests, posts, server_pid, move |clock| async move {
+        post_steadily(&poster, &path, rate, posts, clock).await
+    })
+    .await
+}
+
+/// Connects the sockets, runs `post` (which sends messages `0..posts`),
+/// waits until every socket has every message (or patience runs out), and
+/// reports what arrived and what it cost.
+pub async fn measure_posting<F, Fut>(
+    requests: Vec<Request>,
+    posts: usize,
+    server_pid: u32,
+    post: F,
+) -> anyhow::Result<Outcome>
+where
+    F: FnOnce(Clock) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Posting>>,
+{
     let clock = Clock::start();
     let connecting = Instant::now();
     let receivers = Receivers::connect(requests, CONNECT_PARALLEL, clock).await?;
     let connected_in = connecting.elapsed();
-    let posts = options.posts();
     let expected = (posts * receivers.len()) as u64;
 
     let wall = Instant::now();
@@ -158,7 +178,7 @@ async fn measure(
         cpu_seconds(std::process::id())?,
         machine_busy_seconds()?,
     );
-    let posting = post_steadily(poster, path, options.rate, posts, clock).await?;
+    let posting = post(clock).await?;
     receivers.wait_for(expected, PATIENCE).await;
     let cpu_after = (
         cpu_seconds(server_pid)?,
@@ -184,7 +204,7 @@ async fn measure(
     })
 }
 
-fn report(title: &str, outcome: &Outcome, options: &Options) {
+pub fn report(title: &str, outcome: &Outcome, options: &Options) {
     let (posting, delivery) = (&outcome.posting, &outcome.delivery);
     println!("### {title}\n");
     println!(

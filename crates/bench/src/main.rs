@@ -10,12 +10,14 @@
 //! target/release/tram-bench fanout [--members 1000] [--rate 100] [--seconds 30]
 //! target/release/tram-bench idle-sockets [--sockets 5000]
 //! target/release/tram-bench search [--messages 1000000]
+//! target/release/tram-bench ingest [--members 100] [--rates 1000,2000,3000] [--seconds 10]
 //! ```
 
 mod baseline;
 mod fanout;
 mod foundation;
 mod idle;
+mod ingest;
 mod node;
 mod org;
 mod poster;
@@ -87,6 +89,18 @@ enum Command {
         /// Distinct users the sockets belong to (default: one per socket).
         #[arg(long)]
         users: Option<usize>,
+    },
+    /// Robot webhook ingest with signing on: signed DingTalk messages to
+    /// `/robot/send` at each rate, delivered to a group whose members all
+    /// have a socket, against a bare signature-checking endpoint.
+    Ingest {
+        #[arg(long, default_value_t = 100)]
+        members: usize,
+        /// Offered messages per second, one run each.
+        #[arg(long, value_delimiter = ',', default_value = "1000,2000,3000")]
+        rates: Vec<f64>,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
     },
     /// The baseline server `fanout` runs as its child (not for direct use).
     #[command(hide = true)]
@@ -170,6 +184,28 @@ async fn main() -> anyhow::Result<()> {
         Command::IdleSockets { sockets, users } => {
             let users = users.unwrap_or(sockets);
             idle::run(&backend, &idle::Options { sockets, users }).await
+        }
+        Command::Ingest {
+            members,
+            rates,
+            seconds,
+        } => {
+            anyhow::ensure!(
+                members >= 2
+                    && !rates.is_empty()
+                    && rates.iter().all(|r| *r > 0.0)
+                    && seconds > 0.0,
+                "need two members and positive rates and duration"
+            );
+            ingest::run(
+                &backend,
+                &ingest::Options {
+                    members,
+                    rates,
+                    seconds,
+                },
+            )
+            .await
         }
         Command::BaselineServer => unreachable!("handled above"),
     }

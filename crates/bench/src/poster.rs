@@ -40,7 +40,7 @@ pub fn messages_path(conversation_id: &str) -> String {
     format!("/api/v1/conversations/{conversation_id}/messages")
 }
 
-/// Posts messages `0..count` at `rate` per second.
+/// Posts messages `0..count` at `rate` per second through the chat API.
 pub async fn post_steadily(
     client: &Client,
     path: &str,
@@ -48,6 +48,35 @@ pub async fn post_steadily(
     count: usize,
     clock: Clock,
 ) -> anyhow::Result<Posting> {
+    let (client, path) = (client.clone(), path.to_string());
+    send_steadily(rate, count, clock, move |index| {
+        let (client, path) = (client.clone(), path.clone());
+        async move {
+            let (status, answer) = client
+                .post_json(&path, json!({ "body": body(clock, index) }))
+                .await;
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(format!("{status} {answer}"))
+            }
+        }
+    })
+    .await
+}
+
+/// Sends requests `0..count` at `rate` per second; `send(i)` makes request
+/// `i` and says whether it was accepted (`Err` describes a refusal).
+pub async fn send_steadily<F, Fut>(
+    rate: f64,
+    count: usize,
+    clock: Clock,
+    send: F,
+) -> anyhow::Result<Posting>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let started = tokio::time::Instant::now();
     let first_us = clock.now_us();
@@ -55,14 +84,12 @@ pub async fn post_steadily(
     for index in 0..count {
         tokio::time::sleep_until(started + Duration::from_secs_f64(index as f64 / rate)).await;
         let slot = slots.clone().acquire_owned().await?;
-        let (client, path) = (client.clone(), path.to_string());
+        let request = send(index);
         tasks.push(tokio::spawn(async move {
             let sent_us = clock.now_us();
-            let (status, answer) = client
-                .post_json(&path, json!({ "body": body(clock, index) }))
-                .await;
+            let outcome = request.await;
             drop(slot);
-            (status, answer, sent_us, clock.now_us())
+            (outcome, sent_us, clock.now_us())
         }));
     }
     let mut posting = Posting {
@@ -74,14 +101,14 @@ pub async fn post_steadily(
     };
     let mut first_failure = None;
     for task in tasks {
-        let (status, answer, sent_us, answered_us) = task.await?;
+        let (outcome, sent_us, answered_us) = task.await?;
         posting.last_us = posting.last_us.max(answered_us);
         posting
             .latencies
             .push(Duration::from_micros(answered_us - sent_us));
-        if !status.is_success() {
+        if let Err(failure) = outcome {
             posting.failed += 1;
-            first_failure.get_or_insert(format!("{status} {answer}"));
+            first_failure.get_or_insert(failure);
         }
     }
     if posting.failed == count {

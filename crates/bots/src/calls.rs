@@ -1,9 +1,10 @@
 //! The log of robot calls: every request to `/robot/send`, accepted or
 //! refused, with when, which robot and group, the caller's address, the
 //! message type and DingTalk's answer code. It also carries the rate
-//! limit: an accepted call is counted by writing its row, in a transaction
-//! that first locks the robot's row, so two nodes cannot both admit the
-//! 21st message of a minute. Rows older than `bots.log_retention_days` are
+//! limit: an accepted call is numbered from a counter on the robot's row,
+//! in a transaction that holds that row, so two nodes cannot both admit the
+//! 21st message of a minute; the limit looks up the one call `limit` places
+//! back instead of counting the window. Rows older than `bots.log_retention_days` are
 //! pruned.
 
 use std::time::Duration;
@@ -58,6 +59,7 @@ pub async fn record(state: &AppState, call: &CallRecord<'_>) -> BotResult<String
         &mut *state.db.write().acquire().await?,
         &id,
         call,
+        None,
         state.clock.now_ms(),
     )
     .await?;
@@ -68,11 +70,12 @@ async fn insert(
     conn: &mut sqlx::AnyConnection,
     id: &str,
     call: &CallRecord<'_>,
+    ordinal: Option<i64>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO robot_calls (id, robot_id, robot_name, conversation_id, ip, msgtype, errcode, errmsg, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO robot_calls (id, robot_id, robot_name, conversation_id, ip, msgtype, errcode, errmsg, created_at, ordinal) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(id)
     .bind(call.robot_id)
@@ -83,6 +86,7 @@ async fn insert(
     .bind(call.errcode)
     .bind(call.errmsg.chars().take(200).collect::<String>())
     .bind(now)
+    .bind(ordinal)
     .execute(conn)
     .await?;
     Ok(())
@@ -99,23 +103,35 @@ pub async fn admit(
     let robot_id = call.robot_id.unwrap_or_default();
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
-    // Locks the robot's row until commit: calls of one robot queue here.
-    sqlx::query("UPDATE robots SET last_call_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(robot_id)
-        .execute(&mut *tx)
-        .await?;
-    let recent: i64 = sqlx::query("SELECT COUNT(*) AS n FROM robot_calls WHERE robot_id = $1 AND errcode = 0 AND created_at > $2")
-        .bind(robot_id)
-        .bind(now - RATE_WINDOW_MS)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("n")?;
-    if recent >= limit {
-        return Ok(None);
+    // Numbers this call among the robot's accepted calls, and locks the
+    // robot's row until commit: calls of one robot queue here, on every node.
+    let ordinal: i64 = sqlx::query(
+        "UPDATE robots SET last_call_at = $1, accepted_calls = accepted_calls + 1 \
+         WHERE id = $2 RETURNING accepted_calls",
+    )
+    .bind(now)
+    .bind(robot_id)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("accepted_calls")?;
+    // Over the limit when the accepted call `limit` places back is still
+    // inside the window: one indexed lookup, however high the limit is.
+    if ordinal > limit {
+        let earlier =
+            sqlx::query("SELECT created_at FROM robot_calls WHERE robot_id = $1 AND ordinal = $2")
+                .bind(robot_id)
+                .bind(ordinal - limit)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(row) = earlier {
+            if row.try_get::<i64, _>("created_at")? > now - RATE_WINDOW_MS {
+                // Rolls the count back with the transaction.
+                return Ok(None);
+            }
+        }
     }
     let id = new_id();
-    insert(&mut tx, &id, call, now).await?;
+    insert(&mut tx, &id, call, Some(ordinal), now).await?;
     tx.commit().await?;
     Ok(Some(id))
 }
