@@ -1,11 +1,17 @@
 //! Approvals (審批): form templates, flows with condition branches,
-//! countersign (會簽) and or-sign (或簽) nodes, CC, timeouts to delegates,
-//! and the archive.
+//! countersign (會簽) and or-sign (或簽) nodes, CC, and the archive.
 //!
 //! `form` holds the field types and the check of submitted values; `flow`
 //! the nodes an admin designs; `route` decides, at submission, the steps a
-//! request takes through the org chart.
+//! request takes through the org chart (read by `directory`); `templates`
+//! keeps every version of a template; `instances` carries requests from
+//! submission through decisions to the archive.
 
+pub mod directory;
+pub mod error;
 pub mod flow;
 pub mod form;
+pub mod instances;
 pub mod route;
+pub mod templates;
+pub mod web;

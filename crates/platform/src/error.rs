@@ -40,7 +40,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: Msg,
-    pub fields: Vec<(&'static str, Msg)>,
+    /// Per-field messages, by field name (form keys may be dynamic).
+    pub fields: Vec<(std::borrow::Cow<'static, str>, Msg)>,
     pub retry_after_secs: Option<i64>,
 }
 
@@ -59,8 +60,8 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, Msg::new(key))
     }
 
-    pub fn field(mut self, name: &'static str, msg: Msg) -> ApiError {
-        self.fields.push((name, msg));
+    pub fn field(mut self, name: impl Into<std::borrow::Cow<'static, str>>, msg: Msg) -> ApiError {
+        self.fields.push((name.into(), msg));
         self
     }
 
@@ -113,7 +114,7 @@ impl ApiError {
     pub fn field_message(&self, name: &str, locale: Locale) -> Option<String> {
         self.fields
             .iter()
-            .find(|(n, _)| *n == name)
+            .find(|(n, _)| n == name)
             .map(|(_, m)| m.render(locale))
     }
 

@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tram_bots::web::api::routes())
         .merge(tram_bots::web::webhook::routes())
         .merge(tram_bots::web::pages::routes())
+        .merge(tram_approvals::web::api::routes())
         .merge(home::routes())
         .merge(openapi::routes())
         // Uploads have their own limit (chat.max_upload_bytes), checked

@@ -1,0 +1,654 @@
+//! Approval requests: submitted against a template's current version,
+//! routed once at submission (`route::plan`), then carried step by step as
+//! approvers act. Every action locks the request's row first, so two
+//! approvers acting at the same moment are taken one after the other: the
+//! first decides, the second is told it was already decided, and the same
+//! action sent twice takes effect once.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use sqlx::Row;
+use tram_org::members::Membership;
+use tram_platform::db::{new_id, Db, Tx};
+use tram_platform::AppState;
+
+use crate::directory;
+use crate::error::{ApprovalError, ApprovalResult};
+use crate::flow::SignMode;
+use crate::form::{self, FieldError, FieldKind};
+use crate::route::{self, RouteNote, Step};
+use crate::templates;
+
+/// Longest comment on a decision.
+pub const MAX_COMMENT_CHARS: usize = 1_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+impl Decision {
+    fn status(self) -> &'static str {
+        match self {
+            Decision::Approve => "approved",
+            Decision::Reject => "rejected",
+        }
+    }
+}
+
+/// A request as the people involved see it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Instance {
+    pub id: String,
+    pub template_id: String,
+    pub template_version: i64,
+    pub submitter_id: String,
+    pub title: String,
+    #[schema(value_type = Object)]
+    pub values: Map<String, Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub steps: Vec<Step>,
+    pub step_index: i64,
+    /// pending, approved, rejected, withdrawn.
+    pub status: String,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+    pub tasks: Vec<Task>,
+    pub trail: Vec<TrailEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Task {
+    pub id: String,
+    pub step_index: i64,
+    pub node_id: String,
+    /// approve, or cc.
+    pub kind: String,
+    pub assignee_id: String,
+    pub status: String,
+    pub comment: Option<String>,
+    pub due_at: Option<i64>,
+    pub decided_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TrailEntry {
+    pub at: i64,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub comment: Option<String>,
+    #[schema(value_type = Object)]
+    pub detail: Value,
+}
+
+/// Submits a request on the template's current version.
+pub async fn submit(
+    state: &AppState,
+    me: &Membership,
+    template_id: &str,
+    values: &Value,
+) -> ApprovalResult<Instance> {
+    let template = templates::get(&state.db, &me.org_id, template_id, None).await?;
+    if !template.enabled {
+        return Err(ApprovalError::TemplateDisabled);
+    }
+    let values = form::validate(&template.fields, values).map_err(ApprovalError::InvalidValues)?;
+    let directory = directory::load(&state.db, &me.org_id, &me.user_id).await?;
+    check_people(&template.fields, &values, &directory.members)?;
+    let steps = route::plan(&template.flow, &values, &directory);
+    let now = state.clock.now_ms();
+    let id = new_id();
+    let mut tx = state.db.begin().await?;
+    sqlx::query(
+        "INSERT INTO approval_instances (id, org_id, template_id, template_version, submitter_id, title, form_values, steps, \
+         step_index, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 'pending', $9, $9)",
+    )
+    .bind(&id)
+    .bind(&me.org_id)
+    .bind(&template.id)
+    .bind(template.version)
+    .bind(&me.user_id)
+    .bind(&template.name)
+    .bind(Value::Object(values).to_string())
+    .bind(serde_json::to_string(&steps).expect("steps serialise"))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    trail(
+        &mut tx,
+        &id,
+        now,
+        Some(&me.user_id),
+        "submitted",
+        None,
+        json!({ "version": template.version }),
+    )
+    .await?;
+    enter_step(&mut tx, &me.org_id, &id, &steps, 0, now).await?;
+    tx.commit().await?;
+    get(&state.db, me, &id).await
+}
+
+/// Person fields must name members; department fields are checked by the
+/// org when shown.
+fn check_people(
+    fields: &[form::Field],
+    values: &Map<String, Value>,
+    members: &std::collections::HashSet<String>,
+) -> ApprovalResult<()> {
+    let errors: Vec<FieldError> = fields
+        .iter()
+        .filter(|f| matches!(f.kind, FieldKind::Person))
+        .filter_map(|f| {
+            let id = values.get(&f.key)?.as_str()?;
+            (!members.contains(id)).then(|| FieldError {
+                field: f.key.clone(),
+                code: "not_a_member",
+                args: Vec::new(),
+            })
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApprovalError::InvalidValues(errors))
+    }
+}
+
+/// Starts step `index` and every step after it that needs no one (CC
+/// steps, automatically approved ones); archives the request after the
+/// last.
+async fn enter_step(
+    tx: &mut Tx,
+    org_id: &str,
+    id: &str,
+    steps: &[Step],
+    mut index: usize,
+    now: i64,
+) -> ApprovalResult<()> {
+    while let Some(step) = steps.get(index) {
+        match step {
+            Step::Cc {
+                node_id,
+                recipients,
+                ..
+            } => {
+                for user in recipients {
+                    insert_task(tx, org_id, id, index, node_id, "cc", user, "cc", None, now)
+                        .await?;
+                }
+                trail(
+                    tx,
+                    id,
+                    now,
+                    None,
+                    "cc",
+                    None,
+                    json!({ "node": node_id, "to": recipients }),
+                )
+                .await?;
+            }
+            Step::Approve {
+                node_id,
+                approvers,
+                note,
+                ..
+            } if approvers.is_empty() || *note == Some(RouteNote::AutoApproved) => {
+                trail(
+                    tx,
+                    id,
+                    now,
+                    None,
+                    "auto_approved",
+                    None,
+                    json!({ "node": node_id }),
+                )
+                .await?;
+            }
+            Step::Approve {
+                node_id,
+                approvers,
+                deadline_hours,
+                note,
+                ..
+            } => {
+                let due = now + i64::from(*deadline_hours) * 3_600_000;
+                for user in approvers {
+                    insert_task(
+                        tx,
+                        org_id,
+                        id,
+                        index,
+                        node_id,
+                        "approve",
+                        user,
+                        "pending",
+                        Some(due),
+                        now,
+                    )
+                    .await?;
+                }
+                trail(
+                    tx,
+                    id,
+                    now,
+                    None,
+                    "routed",
+                    None,
+                    json!({ "node": node_id, "to": approvers, "note": note }),
+                )
+                .await?;
+                sqlx::query(
+                    "UPDATE approval_instances SET step_index = $1, updated_at = $2 WHERE id = $3",
+                )
+                .bind(index as i64)
+                .bind(now)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+                return Ok(());
+            }
+        }
+        index += 1;
+    }
+    sqlx::query(
+        "UPDATE approval_instances SET status = 'approved', step_index = $1, finished_at = $2, updated_at = $2 WHERE id = $3",
+    )
+    .bind(index as i64)
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    trail(tx, id, now, None, "archived", None, json!({})).await?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_task(
+    tx: &mut Tx,
+    org_id: &str,
+    instance_id: &str,
+    step_index: usize,
+    node_id: &str,
+    kind: &str,
+    assignee: &str,
+    status: &str,
+    due_at: Option<i64>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO approval_tasks (id, instance_id, org_id, step_index, node_id, kind, assignee_id, status, due_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(new_id())
+    .bind(instance_id)
+    .bind(org_id)
+    .bind(step_index as i64)
+    .bind(node_id)
+    .bind(kind)
+    .bind(assignee)
+    .bind(status)
+    .bind(due_at)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn trail(
+    tx: &mut Tx,
+    instance_id: &str,
+    at: i64,
+    actor: Option<&str>,
+    action: &str,
+    comment: Option<&str>,
+    detail: Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO approval_trail (id, instance_id, at, actor_id, action, comment, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(new_id())
+    .bind(instance_id)
+    .bind(at)
+    .bind(actor)
+    .bind(action)
+    .bind(comment)
+    .bind(detail.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn clean_comment(comment: Option<&str>) -> ApprovalResult<Option<String>> {
+    let comment = comment.map(str::trim).filter(|c| !c.is_empty());
+    if comment.is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
+        return Err(ApprovalError::InvalidComment);
+    }
+    Ok(comment.map(str::to_string))
+}
+
+/// The approver of a task approves or rejects it. Sending the same
+/// decision again changes nothing and answers as the first time did.
+pub async fn act(
+    state: &AppState,
+    me: &Membership,
+    task_id: &str,
+    decision: Decision,
+    comment: Option<&str>,
+) -> ApprovalResult<Instance> {
+    let comment = clean_comment(comment)?;
+    let row = sqlx::query(
+        "SELECT instance_id, assignee_id, step_index, kind, status FROM approval_tasks WHERE id = $1 AND org_id = $2",
+    )
+    .bind(task_id)
+    .bind(&me.org_id)
+    .fetch_optional(state.db.read())
+    .await?
+    .ok_or(ApprovalError::NotFound)?;
+    let instance_id: String = row.try_get("instance_id")?;
+    if row.try_get::<String, _>("assignee_id")? != me.user_id
+        || row.try_get::<String, _>("kind")? != "approve"
+    {
+        return Err(ApprovalError::NotYourTask);
+    }
+    let step_index: i64 = row.try_get("step_index")?;
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    // Locks the request: actions on it run one at a time, on every node.
+    let locked = sqlx::query(
+        "UPDATE approval_instances SET updated_at = $1 WHERE id = $2 AND status = 'pending' RETURNING steps",
+    )
+    .bind(now)
+    .bind(&instance_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let decided = sqlx::query(
+        "UPDATE approval_tasks SET status = $1, comment = $2, decided_at = $3 WHERE id = $4 AND status = 'pending'",
+    )
+    .bind(decision.status())
+    .bind(&comment)
+    .bind(now)
+    .bind(task_id)
+    .execute(&mut *tx)
+    .await?;
+    let Some(locked) = locked.filter(|_| decided.rows_affected() == 1) else {
+        drop(tx);
+        // A repeat of the decision already taken is answered, not refused.
+        let status: String = sqlx::query("SELECT status FROM approval_tasks WHERE id = $1")
+            .bind(task_id)
+            .fetch_one(state.db.read())
+            .await?
+            .try_get("status")?;
+        return if status == decision.status() {
+            get(&state.db, me, &instance_id).await
+        } else {
+            Err(ApprovalError::AlreadyDecided)
+        };
+    };
+    let steps: Vec<Step> = serde_json::from_str(&locked.try_get::<String, _>("steps")?)
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let mode = match steps.get(step_index as usize) {
+        Some(Step::Approve { mode, .. }) => *mode,
+        _ => SignMode::Countersign,
+    };
+    trail(
+        &mut tx,
+        &instance_id,
+        now,
+        Some(&me.user_id),
+        decision.status(),
+        comment.as_deref(),
+        json!({ "step": step_index }),
+    )
+    .await?;
+    match decision {
+        Decision::Reject => {
+            cancel_pending(&mut tx, &instance_id, now).await?;
+            finish(&mut tx, &instance_id, "rejected", now).await?;
+        }
+        Decision::Approve => {
+            if mode == SignMode::OrSign {
+                cancel_pending(&mut tx, &instance_id, now).await?;
+            }
+            let waiting: i64 = sqlx::query(
+                "SELECT COUNT(*) AS n FROM approval_tasks WHERE instance_id = $1 AND step_index = $2 AND status = 'pending'",
+            )
+            .bind(&instance_id)
+            .bind(step_index)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("n")?;
+            if waiting == 0 {
+                enter_step(
+                    &mut tx,
+                    &me.org_id,
+                    &instance_id,
+                    &steps,
+                    step_index as usize + 1,
+                    now,
+                )
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    get(&state.db, me, &instance_id).await
+}
+
+async fn cancel_pending(tx: &mut Tx, instance_id: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE approval_tasks SET status = 'cancelled', decided_at = $1 WHERE instance_id = $2 AND status = 'pending'",
+    )
+    .bind(now)
+    .bind(instance_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn finish(tx: &mut Tx, instance_id: &str, status: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE approval_instances SET status = $1, finished_at = $2, updated_at = $2 WHERE id = $3")
+        .bind(status)
+        .bind(now)
+        .bind(instance_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The submitter withdraws a request that is not finished.
+pub async fn withdraw(
+    state: &AppState,
+    me: &Membership,
+    instance_id: &str,
+) -> ApprovalResult<Instance> {
+    let current = get(&state.db, me, instance_id).await?;
+    if current.submitter_id != me.user_id {
+        return Err(ApprovalError::NotSubmitter);
+    }
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let locked = sqlx::query(
+        "UPDATE approval_instances SET updated_at = $1 WHERE id = $2 AND status = 'pending' AND submitter_id = $3",
+    )
+    .bind(now)
+    .bind(instance_id)
+    .bind(&me.user_id)
+    .execute(&mut *tx)
+    .await?;
+    if locked.rows_affected() == 0 {
+        return Err(ApprovalError::Finished);
+    }
+    cancel_pending(&mut tx, instance_id, now).await?;
+    finish(&mut tx, instance_id, "withdrawn", now).await?;
+    trail(
+        &mut tx,
+        instance_id,
+        now,
+        Some(&me.user_id),
+        "withdrawn",
+        None,
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    get(&state.db, me, instance_id).await
+}
+
+/// A request, for its submitter, anyone with a task on it, and org admins;
+/// `NotFound` for everyone else (whatever the id).
+pub async fn get(db: &Db, me: &Membership, instance_id: &str) -> ApprovalResult<Instance> {
+    let row = sqlx::query(
+        "SELECT id, template_id, template_version, submitter_id, title, form_values, steps, step_index, status, created_at, finished_at \
+         FROM approval_instances WHERE id = $1 AND org_id = $2",
+    )
+    .bind(instance_id)
+    .bind(&me.org_id)
+    .fetch_optional(db.read())
+    .await?
+    .ok_or(ApprovalError::NotFound)?;
+    let tasks = tasks_of(db, instance_id).await?;
+    let submitter: String = row.try_get("submitter_id")?;
+    let involved = submitter == me.user_id || tasks.iter().any(|t| t.assignee_id == me.user_id);
+    if !involved && !me.role.is_admin() {
+        return Err(ApprovalError::NotFound);
+    }
+    let decode = |column: &str| -> ApprovalResult<Value> {
+        let text: String = row.try_get(column)?;
+        Ok(serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
+    };
+    let values = match decode("form_values")? {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let steps: Vec<Step> =
+        serde_json::from_value(decode("steps")?).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(Instance {
+        id: row.try_get("id")?,
+        template_id: row.try_get("template_id")?,
+        template_version: row.try_get("template_version")?,
+        submitter_id: submitter,
+        title: row.try_get("title")?,
+        values,
+        steps,
+        step_index: row.try_get("step_index")?,
+        status: row.try_get("status")?,
+        created_at: row.try_get("created_at")?,
+        finished_at: row.try_get("finished_at")?,
+        tasks,
+        trail: trail_of(db, instance_id).await?,
+    })
+}
+
+async fn tasks_of(db: &Db, instance_id: &str) -> ApprovalResult<Vec<Task>> {
+    let rows = sqlx::query(
+        "SELECT id, step_index, node_id, kind, assignee_id, status, comment, due_at, decided_at FROM approval_tasks \
+         WHERE instance_id = $1 ORDER BY step_index, created_at, id",
+    )
+    .bind(instance_id)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Task {
+                id: r.try_get("id")?,
+                step_index: r.try_get("step_index")?,
+                node_id: r.try_get("node_id")?,
+                kind: r.try_get("kind")?,
+                assignee_id: r.try_get("assignee_id")?,
+                status: r.try_get("status")?,
+                comment: r.try_get("comment")?,
+                due_at: r.try_get("due_at")?,
+                decided_at: r.try_get("decided_at")?,
+            })
+        })
+        .collect()
+}
+
+async fn trail_of(db: &Db, instance_id: &str) -> ApprovalResult<Vec<TrailEntry>> {
+    let rows = sqlx::query(
+        "SELECT at, actor_id, action, comment, detail FROM approval_trail WHERE instance_id = $1 ORDER BY at, id",
+    )
+    .bind(instance_id)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let detail: String = r.try_get("detail")?;
+            Ok(TrailEntry {
+                at: r.try_get("at")?,
+                actor_id: r.try_get("actor_id")?,
+                action: r.try_get("action")?,
+                comment: r.try_get("comment")?,
+                detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
+            })
+        })
+        .collect()
+}
+
+/// One line of "my submissions" or an inbox.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Listed {
+    pub instance_id: String,
+    pub title: String,
+    pub submitter_id: String,
+    pub status: String,
+    pub created_at: i64,
+    /// The task (inbox lists only).
+    pub task_id: Option<String>,
+    pub task_status: Option<String>,
+}
+
+/// The member's own requests, newest first.
+pub async fn submitted_by_me(db: &Db, me: &Membership, limit: i64) -> ApprovalResult<Vec<Listed>> {
+    let rows = sqlx::query(
+        "SELECT id AS instance_id, title, submitter_id, status, created_at, CAST(NULL AS TEXT) AS task_id, CAST(NULL AS TEXT) AS task_status \
+         FROM approval_instances WHERE org_id = $1 AND submitter_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3",
+    )
+    .bind(&me.org_id)
+    .bind(&me.user_id)
+    .bind(limit.clamp(1, 500))
+    .fetch_all(db.read())
+    .await?;
+    rows.iter().map(listed_from_row).collect()
+}
+
+/// The member's tasks: `pending` (to decide), `done` (decided), or `cc`.
+pub async fn inbox(
+    db: &Db,
+    me: &Membership,
+    which: &str,
+    limit: i64,
+) -> ApprovalResult<Vec<Listed>> {
+    let filter = match which {
+        "pending" => "t.kind = 'approve' AND t.status = 'pending'",
+        "done" => "t.kind = 'approve' AND t.status IN ('approved', 'rejected')",
+        "cc" => "t.kind = 'cc'",
+        _ => return Err(ApprovalError::NotFound),
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT i.id AS instance_id, i.title, i.submitter_id, i.status, i.created_at, t.id AS task_id, t.status AS task_status \
+         FROM approval_tasks t JOIN approval_instances i ON i.id = t.instance_id \
+         WHERE t.org_id = $1 AND t.assignee_id = $2 AND {filter} ORDER BY t.created_at DESC, t.id DESC LIMIT $3"
+    ))
+    .bind(&me.org_id)
+    .bind(&me.user_id)
+    .bind(limit.clamp(1, 500))
+    .fetch_all(db.read())
+    .await?;
+    rows.iter().map(listed_from_row).collect()
+}
+
+fn listed_from_row(r: &sqlx::any::AnyRow) -> ApprovalResult<Listed> {
+    Ok(Listed {
+        instance_id: r.try_get("instance_id")?,
+        title: r.try_get("title")?,
+        submitter_id: r.try_get("submitter_id")?,
+        status: r.try_get("status")?,
+        created_at: r.try_get("created_at")?,
+        task_id: r.try_get("task_id")?,
+        task_status: r.try_get("task_status")?,
+    })
+}

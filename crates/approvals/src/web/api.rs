@@ -1,0 +1,287 @@
+//! The approvals JSON API under `/api/v1/approvals/`: templates (admins
+//! design, everyone reads), submitting, a request's details and trail,
+//! "my submissions", the approver's inbox, and decisions (one or many).
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tram_org::web::OrgMember;
+use tram_platform::error::ErrorBody;
+use tram_platform::{ApiError, ApiResult, AppState};
+use utoipa::{OpenApi, ToSchema};
+
+use crate::instances::{self, Decision, Instance, Listed};
+use crate::templates::{self, Template, TemplateDesign};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v1/approvals/templates",
+            get(list_templates).post(create_template),
+        )
+        .route(
+            "/api/v1/approvals/templates/{id}",
+            get(template).put(update_template),
+        )
+        .route("/api/v1/approvals/templates/{id}/enabled", put(set_enabled))
+        .route("/api/v1/approvals/templates/{id}/submit", post(submit))
+        .route("/api/v1/approvals/instances/{id}", get(instance))
+        .route("/api/v1/approvals/instances/{id}/withdraw", post(withdraw))
+        .route("/api/v1/approvals/mine", get(mine))
+        .route("/api/v1/approvals/inbox", get(inbox))
+        .route("/api/v1/approvals/tasks/{id}/decision", post(decide))
+        .route("/api/v1/approvals/decisions", post(decide_many))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(list_templates, create_template, template, update_template, set_enabled, submit, instance, withdraw, mine,
+          inbox, decide, decide_many),
+    components(schemas(Template, TemplateDesign, Instance, Listed, Decision, Submission, DecisionRequest,
+                       ManyDecisions, DecisionOutcome, EnabledRequest, crate::form::Field, crate::form::FieldKind,
+                       crate::flow::Flow, crate::flow::Node, crate::flow::Branch, crate::flow::Who,
+                       crate::flow::Condition, crate::flow::Op, crate::flow::SignMode)),
+    tags((name = "approvals", description = "Approval templates, requests and decisions."))
+)]
+pub struct ApprovalsApi;
+
+/// The org's approval templates.
+#[utoipa::path(get, path = "/api/v1/approvals/templates", tag = "approvals",
+    responses((status = 200, body = Vec<Template>)))]
+async fn list_templates(
+    State(state): State<AppState>,
+    member: OrgMember,
+) -> ApiResult<Json<Vec<Template>>> {
+    Ok(Json(templates::list(&state.db, &member.org.id).await?))
+}
+
+/// Design a template (admins).
+#[utoipa::path(post, path = "/api/v1/approvals/templates", tag = "approvals", request_body = TemplateDesign,
+    responses((status = 200, body = Template), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_template(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Json(design): Json<TemplateDesign>,
+) -> ApiResult<Json<Template>> {
+    Ok(Json(
+        templates::create(&state, &member.membership, &design).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct VersionQuery {
+    /// A past version (default: the current one).
+    version: Option<i64>,
+}
+
+/// A template, at its current or a past version.
+#[utoipa::path(get, path = "/api/v1/approvals/templates/{id}", tag = "approvals",
+    params(("id" = String, Path), VersionQuery),
+    responses((status = 200, body = Template), (status = 404, body = ErrorBody)))]
+async fn template(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Query(query): Query<VersionQuery>,
+) -> ApiResult<Json<Template>> {
+    Ok(Json(
+        templates::get(&state.db, &member.org.id, &id, query.version).await?,
+    ))
+}
+
+/// Save a new version of a template (admins); requests in flight keep theirs.
+#[utoipa::path(put, path = "/api/v1/approvals/templates/{id}", tag = "approvals", params(("id" = String, Path)),
+    request_body = TemplateDesign,
+    responses((status = 200, body = Template), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn update_template(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Json(design): Json<TemplateDesign>,
+) -> ApiResult<Json<Template>> {
+    Ok(Json(
+        templates::update(&state, &member.membership, &id, &design).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct EnabledRequest {
+    enabled: bool,
+}
+
+/// Switch a template on or off (admins).
+#[utoipa::path(put, path = "/api/v1/approvals/templates/{id}/enabled", tag = "approvals", params(("id" = String, Path)),
+    request_body = EnabledRequest, responses((status = 200, body = Template), (status = 403, body = ErrorBody)))]
+async fn set_enabled(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Json(body): Json<EnabledRequest>,
+) -> ApiResult<Json<Template>> {
+    templates::set_enabled(&state, &member.membership, &id, body.enabled).await?;
+    Ok(Json(
+        templates::get(&state.db, &member.org.id, &id, None).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct Submission {
+    /// Field key → value, as the template's form defines them.
+    #[schema(value_type = Object)]
+    values: Value,
+}
+
+/// Submit a request. Bad values are refused with a message per field
+/// (`error.fields`), and nothing is created.
+#[utoipa::path(post, path = "/api/v1/approvals/templates/{id}/submit", tag = "approvals", params(("id" = String, Path)),
+    request_body = Submission,
+    responses((status = 200, body = Instance), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn submit(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Json(body): Json<Submission>,
+) -> ApiResult<Json<Instance>> {
+    Ok(Json(
+        instances::submit(&state, &member.membership, &id, &body.values).await?,
+    ))
+}
+
+/// A request with its tasks and trail (its submitter, its approvers and
+/// CC recipients, and org admins).
+#[utoipa::path(get, path = "/api/v1/approvals/instances/{id}", tag = "approvals", params(("id" = String, Path)),
+    responses((status = 200, body = Instance), (status = 404, body = ErrorBody)))]
+async fn instance(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Instance>> {
+    Ok(Json(
+        instances::get(&state.db, &member.membership, &id).await?,
+    ))
+}
+
+/// Withdraw a request that is not finished (its submitter).
+#[utoipa::path(post, path = "/api/v1/approvals/instances/{id}/withdraw", tag = "approvals", params(("id" = String, Path)),
+    responses((status = 200, body = Instance), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn withdraw(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Instance>> {
+    Ok(Json(
+        instances::withdraw(&state, &member.membership, &id).await?,
+    ))
+}
+
+/// The caller's own requests, newest first.
+#[utoipa::path(get, path = "/api/v1/approvals/mine", tag = "approvals", responses((status = 200, body = Vec<Listed>)))]
+async fn mine(State(state): State<AppState>, member: OrgMember) -> ApiResult<Json<Vec<Listed>>> {
+    Ok(Json(
+        instances::submitted_by_me(&state.db, &member.membership, 200).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct InboxQuery {
+    /// `pending` (default), `done` or `cc`.
+    #[serde(rename = "box")]
+    which: Option<String>,
+}
+
+/// The caller's approval tasks.
+#[utoipa::path(get, path = "/api/v1/approvals/inbox", tag = "approvals", params(InboxQuery),
+    responses((status = 200, body = Vec<Listed>)))]
+async fn inbox(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Query(query): Query<InboxQuery>,
+) -> ApiResult<Json<Vec<Listed>>> {
+    let which = query.which.as_deref().unwrap_or("pending");
+    Ok(Json(
+        instances::inbox(&state.db, &member.membership, which, 200).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct DecisionRequest {
+    decision: Decision,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// Approve or reject a task (its approver). The same decision sent twice
+/// takes effect once; a task already decided (by another or-sign approver,
+/// or the request was withdrawn) answers 409 `already_decided`.
+#[utoipa::path(post, path = "/api/v1/approvals/tasks/{id}/decision", tag = "approvals", params(("id" = String, Path)),
+    request_body = DecisionRequest,
+    responses((status = 200, body = Instance), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn decide(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Json(body): Json<DecisionRequest>,
+) -> ApiResult<Json<Instance>> {
+    Ok(Json(
+        instances::act(
+            &state,
+            &member.membership,
+            &id,
+            body.decision,
+            body.comment.as_deref(),
+        )
+        .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct ManyDecisions {
+    task_ids: Vec<String>,
+    decision: Decision,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct DecisionOutcome {
+    task_id: String,
+    ok: bool,
+    /// The error code when not ok.
+    error: Option<String>,
+}
+
+/// Decide several tasks at once; each is decided on its own and answered
+/// on its own.
+#[utoipa::path(post, path = "/api/v1/approvals/decisions", tag = "approvals", request_body = ManyDecisions,
+    responses((status = 200, body = Vec<DecisionOutcome>), (status = 400, body = ErrorBody)))]
+async fn decide_many(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Json(body): Json<ManyDecisions>,
+) -> ApiResult<Json<Vec<DecisionOutcome>>> {
+    if body.task_ids.is_empty() || body.task_ids.len() > 100 {
+        return Err(ApiError::bad_request(
+            "invalid_batch",
+            "approvals.error.invalid_batch",
+        ));
+    }
+    let mut outcomes = Vec::new();
+    for task_id in body.task_ids {
+        let result = instances::act(
+            &state,
+            &member.membership,
+            &task_id,
+            body.decision,
+            body.comment.as_deref(),
+        )
+        .await;
+        outcomes.push(DecisionOutcome {
+            task_id,
+            ok: result.is_ok(),
+            error: result.err().map(|e| ApiError::from(e).code.to_string()),
+        });
+    }
+    Ok(Json(outcomes))
+}

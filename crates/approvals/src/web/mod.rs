@@ -1,0 +1,3 @@
+//! HTTP for approvals: the JSON API.
+
+pub mod api;

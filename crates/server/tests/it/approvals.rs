@@ -1,0 +1,449 @@
+//! Approvals over HTTP: an expense template routed manager → (over
+//! HK$5,000) second-level manager → finance → archive; bad values refused
+//! per field with nothing created; or-sign approvers racing; the same
+//! decision twice; who may see and act; template versions kept by
+//! requests; withdrawing.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::chat::{team, user_id, Team};
+use crate::kit::{error_code, Client, TestServer};
+
+/// Alice (staff) reports to Bob, Bob to the owner; Fiona is finance.
+struct Office {
+    t: TestServer,
+    owner: (Client, String),
+    alice: (Client, String),
+    bob: (Client, String),
+    fiona: (Client, String),
+}
+
+async fn office() -> Office {
+    let Team {
+        t,
+        owner,
+        alice,
+        bob,
+    } = team().await;
+    let code = t.invite(&owner, "member").await;
+    let fiona = t
+        .register_email("fiona@example.com", "Fiona", None, Some(&code))
+        .await;
+    let fiona_id = user_id(&fiona).await;
+    let owner_id = user_id(&owner).await;
+    for (who, manager) in [(&alice.1, &bob.1), (&bob.1, &owner_id)] {
+        let res = owner
+            .send(
+                Method::PUT,
+                &format!("/api/v1/org/members/{who}/manager"),
+                json!({ "manager_user_id": manager }),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    Office {
+        t,
+        owner: (owner, owner_id),
+        alice,
+        bob,
+        fiona: (fiona, fiona_id),
+    }
+}
+
+fn expense_design(finance: &str) -> Value {
+    json!({
+        "name": "報銷",
+        "category": "expense",
+        "fields": [
+            { "key": "reason", "label": "事由", "type": "short_text", "required": true },
+            { "key": "amount", "label": "金額", "type": "money", "required": true },
+            { "key": "nights", "label": "晚數", "type": "number" },
+            { "key": "trip", "label": "行程", "type": "date_range" },
+            { "key": "lines", "label": "明細", "type": "table", "columns": [
+                { "key": "item", "label": "項目", "type": "short_text", "required": true },
+                { "key": "cost", "label": "金額", "type": "money", "required": true }
+            ] }
+        ],
+        "flow": { "nodes": [
+            { "type": "approver", "id": "manager", "name": "直屬主管", "approvers": [{ "kind": "manager" }] },
+            { "type": "branch", "id": "amount", "branches": [
+                { "name": "超過 HK$5,000", "when": { "kind": "field", "field": "amount", "op": "gt", "value": 5000 },
+                  "nodes": [ { "type": "approver", "id": "second", "name": "二級主管", "approvers": [{ "kind": "manager", "level": 2 }] } ] }
+            ] },
+            { "type": "approver", "id": "finance", "name": "財務", "approvers": [{ "kind": "person", "user_id": finance }] }
+        ] }
+    })
+}
+
+async fn create_template(admin: &Client, design: Value) -> String {
+    let (status, body) = admin.post_json("/api/v1/approvals/templates", design).await;
+    assert_eq!(status, 200, "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+async fn submit(c: &Client, template: &str, values: Value) -> (reqwest::StatusCode, Value) {
+    c.post_json(
+        &format!("/api/v1/approvals/templates/{template}/submit"),
+        json!({ "values": values }),
+    )
+    .await
+}
+
+/// The pending task of `user` on the instance.
+fn task_of(instance: &Value, user: &str) -> String {
+    instance["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["assignee_id"] == user && t["status"] == "pending")
+        .unwrap_or_else(|| panic!("no pending task for {user} in {instance}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn decide(c: &Client, task: &str, decision: &str) -> (reqwest::StatusCode, Value) {
+    c.post_json(
+        &format!("/api/v1/approvals/tasks/{task}/decision"),
+        json!({ "decision": decision, "comment": "OK" }),
+    )
+    .await
+}
+
+fn actions(instance: &Value) -> Vec<String> {
+    instance["trail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_expense_of_6200_walks_manager_second_level_and_finance_to_the_archive() {
+    let o = office().await;
+    let template = create_template(&o.owner.0, expense_design(&o.fiona.1)).await;
+    let (status, request) = submit(
+        &o.alice.0,
+        &template,
+        json!({ "reason": "客戶晚宴", "amount": "6,200", "lines": [
+            { "item": "晚宴", "cost": "5,000" }, { "item": "的士", "cost": 1200 } ] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{request}");
+    assert_eq!(request["status"], "pending");
+    assert_eq!(
+        request["values"]["amount"],
+        json!({ "currency": "HKD", "cents": 620000 })
+    );
+    assert_eq!(
+        request["values"]["lines"]["totals"]["cost"]["cents"],
+        620000
+    );
+    let id = request["id"].as_str().unwrap().to_string();
+
+    // Only the current approver can act; the submitter cannot.
+    let bob_task = task_of(&request, &o.bob.1);
+    let (status, body) = decide(&o.alice.0, &bob_task, "approve").await;
+    assert_eq!((status.as_u16(), error_code(&body)), (403, "not_your_task"));
+    let (_, inbox) = o.bob.0.get_json("/api/v1/approvals/inbox").await;
+    assert_eq!(inbox.as_array().unwrap().len(), 1);
+
+    let (status, after_bob) = decide(&o.bob.0, &bob_task, "approve").await;
+    assert_eq!(status, 200, "{after_bob}");
+    let owner_task = task_of(&after_bob, &o.owner.1);
+    let (_, after_owner) = decide(&o.owner.0, &owner_task, "approve").await;
+    let fiona_task = task_of(&after_owner, &o.fiona.1);
+    let (status, done) = decide(&o.fiona.0, &fiona_task, "approve").await;
+    assert_eq!(status, 200);
+    assert_eq!(done["status"], "approved");
+    assert!(done["finished_at"].is_i64());
+    assert_eq!(
+        actions(&done),
+        [
+            "submitted",
+            "routed",
+            "approved",
+            "routed",
+            "approved",
+            "routed",
+            "approved",
+            "archived"
+        ]
+    );
+    // Archived read-only: nothing more to decide.
+    let (status, body) = decide(&o.fiona.0, &fiona_task, "reject").await;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (409, "already_decided")
+    );
+    let (_, mine) = o.alice.0.get_json("/api/v1/approvals/mine").await;
+    assert_eq!(mine[0]["instance_id"], id.as_str());
+    assert_eq!(mine[0]["status"], "approved");
+    let (_, done_box) = o.bob.0.get_json("/api/v1/approvals/inbox?box=done").await;
+    assert_eq!(done_box[0]["task_status"], "approved");
+    o.t.stop().await;
+}
+
+#[tokio::test]
+async fn exactly_5000_skips_the_second_level_and_a_rejection_ends_it() {
+    let o = office().await;
+    let template = create_template(&o.owner.0, expense_design(&o.fiona.1)).await;
+    let (_, request) = submit(
+        &o.alice.0,
+        &template,
+        json!({ "reason": "文具", "amount": 5000 }),
+    )
+    .await;
+    let steps: Vec<&str> = request["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["node_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["manager", "finance"]);
+    let (_, rejected) = decide(&o.bob.0, &task_of(&request, &o.bob.1), "reject").await;
+    assert_eq!(rejected["status"], "rejected");
+    assert!(rejected["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["status"] != "pending"));
+    o.t.stop().await;
+}
+
+#[tokio::test]
+async fn bad_values_are_refused_per_field_and_nothing_is_created() {
+    let o = office().await;
+    let template = create_template(&o.owner.0, expense_design(&o.fiona.1)).await;
+    let (status, body) = submit(
+        &o.alice.0,
+        &template,
+        json!({
+            "amount": "12.345",
+            "nights": "three",
+            "trip": { "start": "2026-12-05", "end": "2026-12-01" },
+            "colour": "red"
+        }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(error_code(&body), "invalid_values");
+    let fields = body["error"]["fields"].as_object().unwrap();
+    for field in ["reason", "amount", "nights", "trip", "colour"] {
+        assert!(fields.contains_key(field), "no message for {field}: {body}");
+    }
+    // In the user's language (zh-HK by default).
+    assert_eq!(fields["amount"], "金額最多兩位小數（仙）。");
+    assert_eq!(
+        o.t.count("SELECT COUNT(*) AS n FROM approval_instances")
+            .await,
+        0
+    );
+    assert_eq!(
+        o.t.count("SELECT COUNT(*) AS n FROM approval_tasks").await,
+        0
+    );
+    // A broken design is refused too.
+    let mut broken = expense_design(&o.fiona.1);
+    broken["flow"]["nodes"][1]["branches"][0]["when"]["field"] = json!("nothing");
+    let (status, body) = o
+        .owner
+        .0
+        .post_json("/api/v1/approvals/templates", broken)
+        .await;
+    assert_eq!((status.as_u16(), error_code(&body)), (400, "invalid_flow"));
+    // Members cannot design templates.
+    let (status, _) = o
+        .alice
+        .0
+        .post_json("/api/v1/approvals/templates", expense_design(&o.fiona.1))
+        .await;
+    assert_eq!(status, 403);
+    o.t.stop().await;
+}
+
+#[tokio::test]
+async fn or_sign_approvers_racing_get_one_decision_and_a_double_click_counts_once() {
+    let o = office().await;
+    let design = json!({
+        "name": "採購", "category": "purchase",
+        "fields": [ { "key": "item", "label": "物品", "type": "short_text", "required": true } ],
+        "flow": { "nodes": [
+            { "type": "approver", "id": "either", "name": "任一", "mode": "or_sign",
+              "approvers": [ { "kind": "person", "user_id": o.bob.1 }, { "kind": "person", "user_id": o.fiona.1 } ] },
+            { "type": "approver", "id": "owner", "name": "老闆",
+              "approvers": [ { "kind": "person", "user_id": o.owner.1 } ] }
+        ] }
+    });
+    let template = create_template(&o.owner.0, design).await;
+    for round in 0..5 {
+        let (_, request) = submit(
+            &o.alice.0,
+            &template,
+            json!({ "item": format!("手提電腦 {round}") }),
+        )
+        .await;
+        let (bob_task, fiona_task) = (task_of(&request, &o.bob.1), task_of(&request, &o.fiona.1));
+        let (a, b) = tokio::join!(
+            decide(&o.bob.0, &bob_task, "approve"),
+            decide(&o.fiona.0, &fiona_task, "reject")
+        );
+        let statuses = [a.0.as_u16(), b.0.as_u16()];
+        assert!(
+            statuses == [200, 409] || statuses == [409, 200],
+            "round {round}: {statuses:?} {} {}",
+            a.1,
+            b.1
+        );
+        let loser = if a.0 == 200 { &b.1 } else { &a.1 };
+        assert_eq!(error_code(loser), "already_decided");
+        let id = request["id"].as_str().unwrap();
+        let (_, now) = o
+            .alice
+            .0
+            .get_json(&format!("/api/v1/approvals/instances/{id}"))
+            .await;
+        let decisions = actions(&now)
+            .iter()
+            .filter(|a| *a == "approved" || *a == "rejected")
+            .count();
+        assert_eq!(decisions, 1, "round {round}: {now}");
+    }
+
+    // The same approval sent twice at once (a double click) counts once.
+    let (_, request) = submit(&o.alice.0, &template, json!({ "item": "顯示器" })).await;
+    let bob_task = task_of(&request, &o.bob.1);
+    let (a, b) = tokio::join!(
+        decide(&o.bob.0, &bob_task, "approve"),
+        decide(&o.bob.0, &bob_task, "approve")
+    );
+    assert_eq!((a.0.as_u16(), b.0.as_u16()), (200, 200), "{} {}", a.1, b.1);
+    let id = request["id"].as_str().unwrap();
+    let (_, now) = o
+        .alice
+        .0
+        .get_json(&format!("/api/v1/approvals/instances/{id}"))
+        .await;
+    assert_eq!(actions(&now).iter().filter(|a| *a == "approved").count(), 1);
+    assert_eq!(
+        now["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["assignee_id"] == o.owner.1.as_str())
+            .count(),
+        1,
+        "the next step started once"
+    );
+    o.t.stop().await;
+}
+
+#[tokio::test]
+async fn outsiders_see_nothing_and_requests_keep_their_template_version() {
+    let o = office().await;
+    let template = create_template(&o.owner.0, expense_design(&o.fiona.1)).await;
+    let (_, request) = submit(
+        &o.alice.0,
+        &template,
+        json!({ "reason": "書", "amount": 300 }),
+    )
+    .await;
+    let id = request["id"].as_str().unwrap().to_string();
+    let bob_task = task_of(&request, &o.bob.1);
+
+    // Someone of another org, guessing the ids.
+    let stranger =
+        o.t.register_email("mallory@example.com", "Mallory", Some("別家公司"), None)
+            .await;
+    for path in [
+        format!("/api/v1/approvals/instances/{id}"),
+        format!("/api/v1/approvals/templates/{template}"),
+    ] {
+        let (status, _) = stranger.get_json(&path).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let (status, _) = decide(&stranger, &bob_task, "approve").await;
+    assert_eq!(status, 404);
+    let (status, _) = stranger
+        .post_json(
+            &format!("/api/v1/approvals/instances/{id}/withdraw"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    // A member of the same org with no part in it cannot read it either.
+    let (status, _) = o
+        .fiona
+        .0
+        .get_json(&format!("/api/v1/approvals/instances/{id}"))
+        .await;
+    assert_eq!(status, 404);
+
+    // The admin edits the template: the request keeps version 1.
+    let mut v2 = expense_design(&o.fiona.1);
+    v2["name"] = json!("報銷（新）");
+    v2["fields"][0]["label"] = json!("用途");
+    let res = o
+        .owner
+        .0
+        .send(
+            Method::PUT,
+            &format!("/api/v1/approvals/templates/{template}"),
+            v2,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let (_, now) = o
+        .alice
+        .0
+        .get_json(&format!("/api/v1/approvals/instances/{id}"))
+        .await;
+    assert_eq!(now["template_version"], 1);
+    let (_, old) = o
+        .alice
+        .0
+        .get_json(&format!("/api/v1/approvals/templates/{template}?version=1"))
+        .await;
+    assert_eq!(old["fields"][0]["label"], "事由");
+    let (_, current) = o
+        .alice
+        .0
+        .get_json(&format!("/api/v1/approvals/templates/{template}"))
+        .await;
+    assert_eq!(
+        (
+            current["version"].as_i64(),
+            current["fields"][0]["label"].as_str()
+        ),
+        (Some(2), Some("用途"))
+    );
+
+    // Only the submitter withdraws; then nothing is left to decide.
+    let (status, _) = o
+        .bob
+        .0
+        .post_json(
+            &format!("/api/v1/approvals/instances/{id}/withdraw"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, withdrawn) = o
+        .alice
+        .0
+        .post_json(
+            &format!("/api/v1/approvals/instances/{id}/withdraw"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(withdrawn["status"], "withdrawn");
+    let (status, body) = decide(&o.bob.0, &bob_task, "approve").await;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (409, "already_decided")
+    );
+    o.t.stop().await;
+}
