@@ -83,3 +83,16 @@ CREATE TABLE approval_trail (
     detail TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX approval_trail_instance ON approval_trail (instance_id, at);
+
+-- Each member may name a delegate: tasks still undecided at their
+-- deadline move to the delegate, and during an out-of-office period every
+-- new task goes to the delegate at once.
+CREATE TABLE approval_delegates (
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    delegate_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    away_from BIGINT,
+    away_until BIGINT,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (org_id, user_id)
+);

@@ -35,6 +35,8 @@ pub enum ApprovalError {
     Finished,
     #[error("comment too long")]
     InvalidComment,
+    #[error("delegate or out-of-office period not valid ({0})")]
+    InvalidDelegate(&'static str),
     #[error("not found")]
     NotFound,
     #[error(transparent)]
@@ -121,6 +123,12 @@ impl From<ApprovalError> for ApiError {
                 "approvals.error.invalid_comment",
             )
             .field("comment", Msg::new("approvals.error.invalid_comment")),
+            InvalidDelegate(field) => e(
+                StatusCode::BAD_REQUEST,
+                "invalid_delegate",
+                "approvals.error.invalid_delegate",
+            )
+            .field(field, Msg::new("approvals.error.invalid_delegate")),
             NotFound => e(
                 StatusCode::NOT_FOUND,
                 "not_found",

@@ -10,14 +10,15 @@ use serde_json::{json, Map, Value};
 use sqlx::Row;
 use tram_org::members::Membership;
 use tram_platform::db::{new_id, Db, Tx};
+use tram_platform::jobs;
 use tram_platform::AppState;
 
-use crate::directory;
 use crate::error::{ApprovalError, ApprovalResult};
 use crate::flow::SignMode;
 use crate::form::{self, FieldError, FieldKind};
 use crate::route::{self, RouteNote, Step};
 use crate::templates;
+use crate::{deadlines, delegates, directory};
 
 /// Longest comment on a decision.
 pub const MAX_COMMENT_CHARS: usize = 1_000;
@@ -67,6 +68,8 @@ pub struct Task {
     /// approve, or cc.
     pub kind: String,
     pub assignee_id: String,
+    /// The approver it was moved from (delegate).
+    pub moved_from: Option<String>,
     pub status: String,
     pub comment: Option<String>,
     pub due_at: Option<i64>,
@@ -126,7 +129,7 @@ pub async fn submit(
         json!({ "version": template.version }),
     )
     .await?;
-    enter_step(&mut tx, &me.org_id, &id, &steps, 0, now).await?;
+    enter_step(&mut tx, &state.db, &me.org_id, &id, &steps, 0, now).await?;
     tx.commit().await?;
     get(&state.db, me, &id).await
 }
@@ -162,6 +165,7 @@ fn check_people(
 /// last.
 async fn enter_step(
     tx: &mut Tx,
+    db: &Db,
     org_id: &str,
     id: &str,
     steps: &[Step],
@@ -176,8 +180,10 @@ async fn enter_step(
                 ..
             } => {
                 for user in recipients {
-                    insert_task(tx, org_id, id, index, node_id, "cc", user, "cc", None, now)
-                        .await?;
+                    insert_task(
+                        tx, org_id, id, index, node_id, "cc", user, None, "cc", None, now,
+                    )
+                    .await?;
                 }
                 trail(
                     tx,
@@ -216,19 +222,7 @@ async fn enter_step(
             } => {
                 let due = now + i64::from(*deadline_hours) * 3_600_000;
                 for user in approvers {
-                    insert_task(
-                        tx,
-                        org_id,
-                        id,
-                        index,
-                        node_id,
-                        "approve",
-                        user,
-                        "pending",
-                        Some(due),
-                        now,
-                    )
-                    .await?;
+                    assign(tx, db, org_id, id, index, node_id, user, due, now).await?;
                 }
                 trail(
                     tx,
@@ -265,6 +259,54 @@ async fn enter_step(
     Ok(())
 }
 
+/// Gives an approval task to `user` — or, while they are out of office,
+/// to their delegate — with its deadline and reminder jobs.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn assign(
+    tx: &mut Tx,
+    db: &Db,
+    org_id: &str,
+    instance_id: &str,
+    step_index: usize,
+    node_id: &str,
+    user: &str,
+    due: i64,
+    now: i64,
+) -> ApprovalResult<String> {
+    let (assignee, moved_from) = match delegates::of(tx, db, org_id, user, now).await? {
+        Some((delegate, true)) => (delegate, Some(user)),
+        _ => (user.to_string(), None),
+    };
+    let task_id = insert_task(
+        tx,
+        org_id,
+        instance_id,
+        step_index,
+        node_id,
+        "approve",
+        &assignee,
+        moved_from,
+        "pending",
+        Some(due),
+        now,
+    )
+    .await?;
+    if let Some(from) = moved_from {
+        trail(
+            tx,
+            instance_id,
+            now,
+            None,
+            "delegated",
+            None,
+            json!({ "from": from, "to": assignee, "why": "away" }),
+        )
+        .await?;
+    }
+    deadlines::schedule(tx, &task_id, due, now).await?;
+    Ok(task_id)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn insert_task(
     tx: &mut Tx,
@@ -274,30 +316,33 @@ async fn insert_task(
     node_id: &str,
     kind: &str,
     assignee: &str,
+    moved_from: Option<&str>,
     status: &str,
     due_at: Option<i64>,
     now: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<String, sqlx::Error> {
+    let id = new_id();
     sqlx::query(
-        "INSERT INTO approval_tasks (id, instance_id, org_id, step_index, node_id, kind, assignee_id, status, due_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO approval_tasks (id, instance_id, org_id, step_index, node_id, kind, assignee_id, moved_from, status, due_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
-    .bind(new_id())
+    .bind(&id)
     .bind(instance_id)
     .bind(org_id)
     .bind(step_index as i64)
     .bind(node_id)
     .bind(kind)
     .bind(assignee)
+    .bind(moved_from)
     .bind(status)
     .bind(due_at)
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(id)
 }
 
-async fn trail(
+pub(crate) async fn trail(
     tx: &mut Tx,
     instance_id: &str,
     at: i64,
@@ -423,6 +468,7 @@ pub async fn act(
             if waiting == 0 {
                 enter_step(
                     &mut tx,
+                    &state.db,
                     &me.org_id,
                     &instance_id,
                     &steps,
@@ -456,6 +502,155 @@ async fn finish(tx: &mut Tx, instance_id: &str, status: &str, now: i64) -> Resul
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// A task's deadline passed: if it is still undecided it moves to the
+/// approver's delegate (who gets a deadline of their own); with no
+/// delegate it stays and the trail records it as overdue. Completes the job
+/// in the same transaction.
+pub async fn time_out(state: &AppState, job: &jobs::Job, task_id: &str) -> ApprovalResult<()> {
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let Some(task) = pending_task(&mut tx, task_id, now).await? else {
+        return done(tx, job, now).await;
+    };
+    let delegate = delegates::of(&mut tx, &state.db, &task.org_id, &task.assignee_id, now)
+        .await?
+        .map(|(delegate, _)| delegate)
+        .filter(|d| d != &task.assignee_id && d != &task.submitter_id);
+    match delegate {
+        Some(delegate) => {
+            sqlx::query("UPDATE approval_tasks SET status = 'moved', decided_at = $1 WHERE id = $2 AND status = 'pending'")
+                .bind(now)
+                .bind(task_id)
+                .execute(&mut *tx)
+                .await?;
+            let due = now + (task.due_at - task.created_at).max(3_600_000);
+            let new_task = insert_task(
+                &mut tx,
+                &task.org_id,
+                &task.instance_id,
+                task.step_index as usize,
+                &task.node_id,
+                "approve",
+                &delegate,
+                Some(&task.assignee_id),
+                "pending",
+                Some(due),
+                now,
+            )
+            .await?;
+            deadlines::schedule(&mut tx, &new_task, due, now).await?;
+            trail(
+                &mut tx,
+                &task.instance_id,
+                now,
+                None,
+                "delegated",
+                None,
+                json!({ "from": task.assignee_id, "to": delegate, "why": "timeout" }),
+            )
+            .await?;
+        }
+        None => {
+            trail(
+                &mut tx,
+                &task.instance_id,
+                now,
+                None,
+                "overdue",
+                None,
+                json!({ "approver": task.assignee_id }),
+            )
+            .await?;
+        }
+    }
+    done(tx, job, now).await
+}
+
+/// Reminds the approver of a task still undecided before its deadline.
+pub async fn remind(state: &AppState, job: &jobs::Job, task_id: &str) -> ApprovalResult<()> {
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    if let Some(task) = pending_task(&mut tx, task_id, now).await? {
+        trail(
+            &mut tx,
+            &task.instance_id,
+            now,
+            None,
+            "reminded",
+            None,
+            json!({ "approver": task.assignee_id }),
+        )
+        .await?;
+    }
+    done(tx, job, now).await
+}
+
+/// Completes a job in the transaction of its effect, then commits both.
+async fn done(mut tx: Tx, job: &jobs::Job, now: i64) -> ApprovalResult<()> {
+    jobs::complete_in(&mut tx, job, now)
+        .await
+        .map_err(|lost| ApprovalError::Database(sqlx::Error::Protocol(lost.to_string())))?;
+    tx.commit().await?;
+    Ok(())
+}
+
+struct PendingTask {
+    org_id: String,
+    instance_id: String,
+    submitter_id: String,
+    assignee_id: String,
+    step_index: i64,
+    node_id: String,
+    due_at: i64,
+    created_at: i64,
+}
+
+/// The task, if it is still pending on a pending request (whose row is
+/// then locked until the transaction ends).
+async fn pending_task(tx: &mut Tx, task_id: &str, now: i64) -> ApprovalResult<Option<PendingTask>> {
+    let Some(row) = sqlx::query(
+        "SELECT org_id, instance_id, assignee_id, step_index, node_id, due_at, created_at FROM approval_tasks \
+         WHERE id = $1 AND status = 'pending' AND kind = 'approve'",
+    )
+    .bind(task_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let instance_id: String = row.try_get("instance_id")?;
+    let locked = sqlx::query(
+        "UPDATE approval_instances SET updated_at = $1 WHERE id = $2 AND status = 'pending' RETURNING submitter_id",
+    )
+    .bind(now)
+    .bind(&instance_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(locked) = locked else {
+        return Ok(None);
+    };
+    // Decided while we waited for the lock?
+    let still: Option<String> = sqlx::query("SELECT status FROM approval_tasks WHERE id = $1")
+        .bind(task_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.try_get("status"))
+        .transpose()?;
+    if still.as_deref() != Some("pending") {
+        return Ok(None);
+    }
+    Ok(Some(PendingTask {
+        org_id: row.try_get("org_id")?,
+        instance_id,
+        submitter_id: locked.try_get("submitter_id")?,
+        assignee_id: row.try_get("assignee_id")?,
+        step_index: row.try_get("step_index")?,
+        node_id: row.try_get("node_id")?,
+        due_at: row.try_get::<Option<i64>, _>("due_at")?.unwrap_or(now),
+        created_at: row.try_get("created_at")?,
+    }))
 }
 
 /// The submitter withdraws a request that is not finished.
@@ -544,7 +739,7 @@ pub async fn get(db: &Db, me: &Membership, instance_id: &str) -> ApprovalResult<
 
 async fn tasks_of(db: &Db, instance_id: &str) -> ApprovalResult<Vec<Task>> {
     let rows = sqlx::query(
-        "SELECT id, step_index, node_id, kind, assignee_id, status, comment, due_at, decided_at FROM approval_tasks \
+        "SELECT id, step_index, node_id, kind, assignee_id, moved_from, status, comment, due_at, decided_at FROM approval_tasks \
          WHERE instance_id = $1 ORDER BY step_index, created_at, id",
     )
     .bind(instance_id)
@@ -558,6 +753,7 @@ async fn tasks_of(db: &Db, instance_id: &str) -> ApprovalResult<Vec<Task>> {
                 node_id: r.try_get("node_id")?,
                 kind: r.try_get("kind")?,
                 assignee_id: r.try_get("assignee_id")?,
+                moved_from: r.try_get("moved_from")?,
                 status: r.try_get("status")?,
                 comment: r.try_get("comment")?,
                 due_at: r.try_get("due_at")?,

@@ -7,6 +7,8 @@
 //! keeps every version of a template; `instances` carries requests from
 //! submission through decisions to the archive.
 
+pub mod deadlines;
+pub mod delegates;
 pub mod directory;
 pub mod error;
 pub mod flow;

@@ -106,6 +106,7 @@ pub fn router(state: AppState) -> Router {
 /// The handlers of every kind of durable job (crates/platform/src/jobs.rs).
 pub fn job_runner() -> tram_platform::jobs::Runner {
     let runner = tram_platform::jobs::Runner::new();
+    let runner = tram_approvals::deadlines::register(runner);
     tram_bots::mention::register(runner)
 }
 

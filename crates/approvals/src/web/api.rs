@@ -12,6 +12,7 @@ use tram_platform::error::ErrorBody;
 use tram_platform::{ApiError, ApiResult, AppState};
 use utoipa::{OpenApi, ToSchema};
 
+use crate::delegates::{self, DelegateSetting};
 use crate::instances::{self, Decision, Instance, Listed};
 use crate::templates::{self, Template, TemplateDesign};
 
@@ -33,13 +34,17 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/approvals/inbox", get(inbox))
         .route("/api/v1/approvals/tasks/{id}/decision", post(decide))
         .route("/api/v1/approvals/decisions", post(decide_many))
+        .route(
+            "/api/v1/approvals/delegate",
+            get(delegate).put(set_delegate),
+        )
 }
 
 #[derive(OpenApi)]
 #[openapi(
     paths(list_templates, create_template, template, update_template, set_enabled, submit, instance, withdraw, mine,
-          inbox, decide, decide_many),
-    components(schemas(Template, TemplateDesign, Instance, Listed, Decision, Submission, DecisionRequest,
+          inbox, decide, decide_many, delegate, set_delegate),
+    components(schemas(DelegateSetting, Template, TemplateDesign, Instance, Listed, Decision, Submission, DecisionRequest,
                        ManyDecisions, DecisionOutcome, EnabledRequest, crate::form::Field, crate::form::FieldKind,
                        crate::flow::Flow, crate::flow::Node, crate::flow::Branch, crate::flow::Who,
                        crate::flow::Condition, crate::flow::Op, crate::flow::SignMode)),
@@ -284,4 +289,28 @@ async fn decide_many(
         });
     }
     Ok(Json(outcomes))
+}
+
+/// The caller's delegate and out-of-office period.
+#[utoipa::path(get, path = "/api/v1/approvals/delegate", tag = "approvals",
+    responses((status = 200, body = DelegateSetting)))]
+async fn delegate(
+    State(state): State<AppState>,
+    member: OrgMember,
+) -> ApiResult<Json<DelegateSetting>> {
+    Ok(Json(delegates::get(&state.db, &member.membership).await?))
+}
+
+/// Name a delegate (another member) who takes tasks undecided at their
+/// deadline, and, during an out-of-office period, every new task at once.
+#[utoipa::path(put, path = "/api/v1/approvals/delegate", tag = "approvals", request_body = DelegateSetting,
+    responses((status = 200, body = DelegateSetting), (status = 400, body = ErrorBody)))]
+async fn set_delegate(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Json(body): Json<DelegateSetting>,
+) -> ApiResult<Json<DelegateSetting>> {
+    Ok(Json(
+        delegates::set(&state, &member.membership, &body).await?,
+    ))
 }

@@ -447,3 +447,152 @@ async fn outsiders_see_nothing_and_requests_keep_their_template_version() {
     );
     o.t.stop().await;
 }
+
+async fn set_delegate(c: &Client, body: Value) -> (reqwest::StatusCode, Value) {
+    let res = c
+        .send(Method::PUT, "/api/v1/approvals/delegate", body)
+        .await;
+    let status = res.status();
+    (status, res.json().await.unwrap())
+}
+
+async fn instance_of(c: &Client, id: &str) -> Value {
+    let (status, body) = c
+        .get_json(&format!("/api/v1/approvals/instances/{id}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Runs the due jobs now (the server's own poller may have run some
+/// already; each runs once either way).
+async fn run_jobs(t: &TestServer) {
+    tram::job_runner().run_due(t.state()).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_undecided_task_is_reminded_then_moves_to_the_delegate_once() {
+    let o = office().await;
+    let template = create_template(&o.owner.0, expense_design(&o.fiona.1)).await;
+    // Bad delegate settings change nothing.
+    let (status, body) = set_delegate(&o.bob.0, json!({ "delegate_id": o.bob.1 })).await;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (400, "invalid_delegate")
+    );
+    let (status, _) = set_delegate(
+        &o.bob.0,
+        json!({ "delegate_id": o.fiona.1, "away_from": 2000, "away_until": 1000 }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, body) = set_delegate(&o.bob.0, json!({ "delegate_id": o.fiona.1 })).await;
+    assert_eq!(status, 200, "{body}");
+
+    let (_, request) = submit(
+        &o.alice.0,
+        &template,
+        json!({ "reason": "機票", "amount": 800 }),
+    )
+    .await;
+    let id = request["id"].as_str().unwrap().to_string();
+    let bob_task = task_of(&request, &o.bob.1);
+
+    // 22 h 30 min later: reminded (2 h before the deadline), not moved.
+    o.t.advance(22 * 3600 + 1800);
+    run_jobs(&o.t).await;
+    let now = instance_of(&o.alice.0, &id).await;
+    assert!(actions(&now).contains(&"reminded".to_string()), "{now}");
+    assert_eq!(task_of(&now, &o.bob.1), bob_task);
+
+    // Past the deadline: the task is Fiona's, once, even with two runners racing.
+    o.t.advance(2 * 3600);
+    let (one, two) = (tram::job_runner(), tram::job_runner());
+    let (a, b) = tokio::join!(one.run_due(o.t.state()), two.run_due(o.t.state()));
+    a.unwrap();
+    b.unwrap();
+    run_jobs(&o.t).await;
+    let now = instance_of(&o.alice.0, &id).await;
+    assert_eq!(
+        actions(&now).iter().filter(|a| *a == "delegated").count(),
+        1,
+        "{now}"
+    );
+    let fiona_task = task_of(&now, &o.fiona.1);
+    let moved: Vec<&Value> = now["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] == "moved")
+        .collect();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0]["assignee_id"], o.bob.1.as_str());
+    // Bob can no longer decide; Fiona can.
+    let (status, body) = decide(&o.bob.0, &bob_task, "approve").await;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (409, "already_decided")
+    );
+    let (status, after) = decide(&o.fiona.0, &fiona_task, "approve").await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(
+        after["tasks"].as_array().unwrap().last().unwrap()["node_id"],
+        "finance"
+    );
+    o.t.stop().await;
+}
+
+#[tokio::test]
+async fn a_timeout_due_while_the_server_was_down_fires_once_after_the_restart() {
+    let o = office().await;
+    let template = create_template(&o.owner.0, expense_design(&o.fiona.1)).await;
+    set_delegate(&o.bob.0, json!({ "delegate_id": o.owner.1 })).await;
+    let (_, request) = submit(
+        &o.alice.0,
+        &template,
+        json!({ "reason": "酒店", "amount": 900 }),
+    )
+    .await;
+    let id = request["id"].as_str().unwrap().to_string();
+    let t = o.t.restart().await;
+    t.advance(25 * 3600);
+    let t = t.restart().await;
+    run_jobs(&t).await;
+    run_jobs(&t).await;
+    let now = instance_of(&o.alice.0, &id).await;
+    assert_eq!(
+        actions(&now).iter().filter(|a| *a == "delegated").count(),
+        1,
+        "{now}"
+    );
+    task_of(&now, &o.owner.1);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn while_out_of_office_new_tasks_go_to_the_delegate_at_once() {
+    let o = office().await;
+    let template = create_template(&o.owner.0, expense_design(&o.fiona.1)).await;
+    let now = o.t.clock.now_ms();
+    let (status, _) = set_delegate(
+        &o.bob.0,
+        json!({ "delegate_id": o.owner.1, "away_from": now - 1000, "away_until": now + 7 * 86_400_000 }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, request) = submit(
+        &o.alice.0,
+        &template,
+        json!({ "reason": "午餐", "amount": 100 }),
+    )
+    .await;
+    let task = &request["tasks"][0];
+    assert_eq!(task["assignee_id"], o.owner.1.as_str());
+    assert_eq!(task["moved_from"], o.bob.1.as_str());
+    // Bob does not see it in his inbox; the owner does.
+    let (_, inbox) = o.bob.0.get_json("/api/v1/approvals/inbox").await;
+    assert!(inbox.as_array().unwrap().is_empty());
+    let (_, inbox) = o.owner.0.get_json("/api/v1/approvals/inbox").await;
+    assert_eq!(inbox.as_array().unwrap().len(), 1);
+    o.t.stop().await;
+}
