@@ -5,11 +5,14 @@
 //! several nodes each fires once.
 
 use serde_json::json;
+use sqlx::Row;
 use tram_platform::db::Tx;
 use tram_platform::jobs::{self, Job, JobResult, NewJob, Runner};
 use tram_platform::AppState;
 
-use crate::instances;
+use crate::delegates;
+use crate::error::{ApprovalError, ApprovalResult};
+use crate::instances::{insert_task, trail};
 
 pub const TIMEOUT_JOB: &str = "approval.timeout";
 pub const REMINDER_JOB: &str = "approval.reminder";
@@ -59,14 +62,161 @@ fn task_id(job: &Job) -> Result<String, String> {
 
 async fn on_timeout(state: AppState, job: Job) -> JobResult {
     let task = task_id(&job)?;
-    instances::time_out(&state, &job, &task)
+    time_out(&state, &job, &task)
         .await
         .map_err(|e| e.to_string())
 }
 
 async fn on_reminder(state: AppState, job: Job) -> JobResult {
     let task = task_id(&job)?;
-    instances::remind(&state, &job, &task)
+    remind(&state, &job, &task).await.map_err(|e| e.to_string())
+}
+
+/// A task's deadline passed: if it is still undecided it moves to the
+/// approver's delegate (who gets a deadline of their own); with no
+/// delegate it stays and the trail records it as overdue. Completes the job
+/// in the same transaction.
+pub async fn time_out(state: &AppState, job: &Job, task_id: &str) -> ApprovalResult<()> {
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let Some(task) = pending_task(&mut tx, task_id, now).await? else {
+        return done(tx, job, now).await;
+    };
+    let delegate = delegates::of(&mut tx, &state.db, &task.org_id, &task.assignee_id, now)
+        .await?
+        .map(|(delegate, _)| delegate)
+        .filter(|d| d != &task.assignee_id && d != &task.submitter_id);
+    match delegate {
+        Some(delegate) => {
+            sqlx::query("UPDATE approval_tasks SET status = 'moved', decided_at = $1 WHERE id = $2 AND status = 'pending'")
+                .bind(now)
+                .bind(task_id)
+                .execute(&mut *tx)
+                .await?;
+            let due = now + (task.due_at - task.created_at).max(3_600_000);
+            let new_task = insert_task(
+                &mut tx,
+                &task.org_id,
+                &task.instance_id,
+                task.step_index as usize,
+                &task.node_id,
+                "approve",
+                &delegate,
+                Some(&task.assignee_id),
+                "pending",
+                Some(due),
+                now,
+            )
+            .await?;
+            schedule(&mut tx, &new_task, due, now).await?;
+            trail(
+                &mut tx,
+                &task.instance_id,
+                now,
+                None,
+                "delegated",
+                None,
+                json!({ "from": task.assignee_id, "to": delegate, "why": "timeout" }),
+            )
+            .await?;
+        }
+        None => {
+            trail(
+                &mut tx,
+                &task.instance_id,
+                now,
+                None,
+                "overdue",
+                None,
+                json!({ "approver": task.assignee_id }),
+            )
+            .await?;
+        }
+    }
+    done(tx, job, now).await
+}
+
+/// Reminds the approver of a task still undecided before its deadline.
+pub async fn remind(state: &AppState, job: &Job, task_id: &str) -> ApprovalResult<()> {
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    if let Some(task) = pending_task(&mut tx, task_id, now).await? {
+        trail(
+            &mut tx,
+            &task.instance_id,
+            now,
+            None,
+            "reminded",
+            None,
+            json!({ "approver": task.assignee_id }),
+        )
+        .await?;
+    }
+    done(tx, job, now).await
+}
+
+/// Completes a job in the transaction of its effect, then commits both.
+async fn done(mut tx: Tx, job: &Job, now: i64) -> ApprovalResult<()> {
+    jobs::complete_in(&mut tx, job, now)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|lost| ApprovalError::Database(sqlx::Error::Protocol(lost.to_string())))?;
+    tx.commit().await?;
+    Ok(())
+}
+
+struct PendingTask {
+    org_id: String,
+    instance_id: String,
+    submitter_id: String,
+    assignee_id: String,
+    step_index: i64,
+    node_id: String,
+    due_at: i64,
+    created_at: i64,
+}
+
+/// The task, if it is still pending on a pending request (whose row is
+/// then locked until the transaction ends).
+async fn pending_task(tx: &mut Tx, task_id: &str, now: i64) -> ApprovalResult<Option<PendingTask>> {
+    let Some(row) = sqlx::query(
+        "SELECT org_id, instance_id, assignee_id, step_index, node_id, due_at, created_at FROM approval_tasks \
+         WHERE id = $1 AND status = 'pending' AND kind = 'approve'",
+    )
+    .bind(task_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let instance_id: String = row.try_get("instance_id")?;
+    let locked = sqlx::query(
+        "UPDATE approval_instances SET updated_at = $1 WHERE id = $2 AND status = 'pending' RETURNING submitter_id",
+    )
+    .bind(now)
+    .bind(&instance_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(locked) = locked else {
+        return Ok(None);
+    };
+    // Decided while we waited for the lock?
+    let still: Option<String> = sqlx::query("SELECT status FROM approval_tasks WHERE id = $1")
+        .bind(task_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.try_get("status"))
+        .transpose()?;
+    if still.as_deref() != Some("pending") {
+        return Ok(None);
+    }
+    Ok(Some(PendingTask {
+        org_id: row.try_get("org_id")?,
+        instance_id,
+        submitter_id: locked.try_get("submitter_id")?,
+        assignee_id: row.try_get("assignee_id")?,
+        step_index: row.try_get("step_index")?,
+        node_id: row.try_get("node_id")?,
+        due_at: row.try_get::<Option<i64>, _>("due_at")?.unwrap_or(now),
+        created_at: row.try_get("created_at")?,
+    }))
 }

@@ -1,43 +1,20 @@
 //! Approval requests: submitted against a template's current version,
-//! routed once at submission (`route::plan`), then carried step by step as
-//! approvers act. Every action locks the request's row first, so two
-//! approvers acting at the same moment are taken one after the other: the
-//! first decides, the second is told it was already decided, and the same
-//! action sent twice takes effect once.
+//! routed once at submission (`route::plan`), then carried step by step
+//! (`decisions` as approvers act, `deadlines` as time passes). This module
+//! creates requests and their tasks and reads them back.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use sqlx::Row;
 use tram_org::members::Membership;
 use tram_platform::db::{new_id, Db, Tx};
-use tram_platform::jobs;
 use tram_platform::AppState;
 
 use crate::error::{ApprovalError, ApprovalResult};
-use crate::flow::SignMode;
 use crate::form::{self, FieldError, FieldKind};
 use crate::route::{self, RouteNote, Step};
 use crate::templates;
 use crate::{deadlines, delegates, directory};
-
-/// Longest comment on a decision.
-pub const MAX_COMMENT_CHARS: usize = 1_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    Approve,
-    Reject,
-}
-
-impl Decision {
-    fn status(self) -> &'static str {
-        match self {
-            Decision::Approve => "approved",
-            Decision::Reject => "rejected",
-        }
-    }
-}
 
 /// A request as the people involved see it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -163,7 +140,7 @@ fn check_people(
 /// Starts step `index` and every step after it that needs no one (CC
 /// steps, automatically approved ones); archives the request after the
 /// last.
-async fn enter_step(
+pub(crate) async fn enter_step(
     tx: &mut Tx,
     db: &Db,
     org_id: &str,
@@ -308,7 +285,7 @@ pub(crate) async fn assign(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn insert_task(
+pub(crate) async fn insert_task(
     tx: &mut Tx,
     org_id: &str,
     instance_id: &str,
@@ -364,332 +341,6 @@ pub(crate) async fn trail(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-fn clean_comment(comment: Option<&str>) -> ApprovalResult<Option<String>> {
-    let comment = comment.map(str::trim).filter(|c| !c.is_empty());
-    if comment.is_some_and(|c| c.chars().count() > MAX_COMMENT_CHARS) {
-        return Err(ApprovalError::InvalidComment);
-    }
-    Ok(comment.map(str::to_string))
-}
-
-/// The approver of a task approves or rejects it. Sending the same
-/// decision again changes nothing and answers as the first time did.
-pub async fn act(
-    state: &AppState,
-    me: &Membership,
-    task_id: &str,
-    decision: Decision,
-    comment: Option<&str>,
-) -> ApprovalResult<Instance> {
-    let comment = clean_comment(comment)?;
-    let row = sqlx::query(
-        "SELECT instance_id, assignee_id, step_index, kind, status FROM approval_tasks WHERE id = $1 AND org_id = $2",
-    )
-    .bind(task_id)
-    .bind(&me.org_id)
-    .fetch_optional(state.db.read())
-    .await?
-    .ok_or(ApprovalError::NotFound)?;
-    let instance_id: String = row.try_get("instance_id")?;
-    if row.try_get::<String, _>("assignee_id")? != me.user_id
-        || row.try_get::<String, _>("kind")? != "approve"
-    {
-        return Err(ApprovalError::NotYourTask);
-    }
-    let step_index: i64 = row.try_get("step_index")?;
-    let now = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    // Locks the request: actions on it run one at a time, on every node.
-    let locked = sqlx::query(
-        "UPDATE approval_instances SET updated_at = $1 WHERE id = $2 AND status = 'pending' RETURNING steps",
-    )
-    .bind(now)
-    .bind(&instance_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let decided = sqlx::query(
-        "UPDATE approval_tasks SET status = $1, comment = $2, decided_at = $3 WHERE id = $4 AND status = 'pending'",
-    )
-    .bind(decision.status())
-    .bind(&comment)
-    .bind(now)
-    .bind(task_id)
-    .execute(&mut *tx)
-    .await?;
-    let Some(locked) = locked.filter(|_| decided.rows_affected() == 1) else {
-        drop(tx);
-        // A repeat of the decision already taken is answered, not refused.
-        let status: String = sqlx::query("SELECT status FROM approval_tasks WHERE id = $1")
-            .bind(task_id)
-            .fetch_one(state.db.read())
-            .await?
-            .try_get("status")?;
-        return if status == decision.status() {
-            get(&state.db, me, &instance_id).await
-        } else {
-            Err(ApprovalError::AlreadyDecided)
-        };
-    };
-    let steps: Vec<Step> = serde_json::from_str(&locked.try_get::<String, _>("steps")?)
-        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    let mode = match steps.get(step_index as usize) {
-        Some(Step::Approve { mode, .. }) => *mode,
-        _ => SignMode::Countersign,
-    };
-    trail(
-        &mut tx,
-        &instance_id,
-        now,
-        Some(&me.user_id),
-        decision.status(),
-        comment.as_deref(),
-        json!({ "step": step_index }),
-    )
-    .await?;
-    match decision {
-        Decision::Reject => {
-            cancel_pending(&mut tx, &instance_id, now).await?;
-            finish(&mut tx, &instance_id, "rejected", now).await?;
-        }
-        Decision::Approve => {
-            if mode == SignMode::OrSign {
-                cancel_pending(&mut tx, &instance_id, now).await?;
-            }
-            let waiting: i64 = sqlx::query(
-                "SELECT COUNT(*) AS n FROM approval_tasks WHERE instance_id = $1 AND step_index = $2 AND status = 'pending'",
-            )
-            .bind(&instance_id)
-            .bind(step_index)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
-            if waiting == 0 {
-                enter_step(
-                    &mut tx,
-                    &state.db,
-                    &me.org_id,
-                    &instance_id,
-                    &steps,
-                    step_index as usize + 1,
-                    now,
-                )
-                .await?;
-            }
-        }
-    }
-    tx.commit().await?;
-    get(&state.db, me, &instance_id).await
-}
-
-async fn cancel_pending(tx: &mut Tx, instance_id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE approval_tasks SET status = 'cancelled', decided_at = $1 WHERE instance_id = $2 AND status = 'pending'",
-    )
-    .bind(now)
-    .bind(instance_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn finish(tx: &mut Tx, instance_id: &str, status: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE approval_instances SET status = $1, finished_at = $2, updated_at = $2 WHERE id = $3")
-        .bind(status)
-        .bind(now)
-        .bind(instance_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
-/// A task's deadline passed: if it is still undecided it moves to the
-/// approver's delegate (who gets a deadline of their own); with no
-/// delegate it stays and the trail records it as overdue. Completes the job
-/// in the same transaction.
-pub async fn time_out(state: &AppState, job: &jobs::Job, task_id: &str) -> ApprovalResult<()> {
-    let now = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let Some(task) = pending_task(&mut tx, task_id, now).await? else {
-        return done(tx, job, now).await;
-    };
-    let delegate = delegates::of(&mut tx, &state.db, &task.org_id, &task.assignee_id, now)
-        .await?
-        .map(|(delegate, _)| delegate)
-        .filter(|d| d != &task.assignee_id && d != &task.submitter_id);
-    match delegate {
-        Some(delegate) => {
-            sqlx::query("UPDATE approval_tasks SET status = 'moved', decided_at = $1 WHERE id = $2 AND status = 'pending'")
-                .bind(now)
-                .bind(task_id)
-                .execute(&mut *tx)
-                .await?;
-            let due = now + (task.due_at - task.created_at).max(3_600_000);
-            let new_task = insert_task(
-                &mut tx,
-                &task.org_id,
-                &task.instance_id,
-                task.step_index as usize,
-                &task.node_id,
-                "approve",
-                &delegate,
-                Some(&task.assignee_id),
-                "pending",
-                Some(due),
-                now,
-            )
-            .await?;
-            deadlines::schedule(&mut tx, &new_task, due, now).await?;
-            trail(
-                &mut tx,
-                &task.instance_id,
-                now,
-                None,
-                "delegated",
-                None,
-                json!({ "from": task.assignee_id, "to": delegate, "why": "timeout" }),
-            )
-            .await?;
-        }
-        None => {
-            trail(
-                &mut tx,
-                &task.instance_id,
-                now,
-                None,
-                "overdue",
-                None,
-                json!({ "approver": task.assignee_id }),
-            )
-            .await?;
-        }
-    }
-    done(tx, job, now).await
-}
-
-/// Reminds the approver of a task still undecided before its deadline.
-pub async fn remind(state: &AppState, job: &jobs::Job, task_id: &str) -> ApprovalResult<()> {
-    let now = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    if let Some(task) = pending_task(&mut tx, task_id, now).await? {
-        trail(
-            &mut tx,
-            &task.instance_id,
-            now,
-            None,
-            "reminded",
-            None,
-            json!({ "approver": task.assignee_id }),
-        )
-        .await?;
-    }
-    done(tx, job, now).await
-}
-
-/// Completes a job in the transaction of its effect, then commits both.
-async fn done(mut tx: Tx, job: &jobs::Job, now: i64) -> ApprovalResult<()> {
-    jobs::complete_in(&mut tx, job, now)
-        .await
-        .map_err(|lost| ApprovalError::Database(sqlx::Error::Protocol(lost.to_string())))?;
-    tx.commit().await?;
-    Ok(())
-}
-
-struct PendingTask {
-    org_id: String,
-    instance_id: String,
-    submitter_id: String,
-    assignee_id: String,
-    step_index: i64,
-    node_id: String,
-    due_at: i64,
-    created_at: i64,
-}
-
-/// The task, if it is still pending on a pending request (whose row is
-/// then locked until the transaction ends).
-async fn pending_task(tx: &mut Tx, task_id: &str, now: i64) -> ApprovalResult<Option<PendingTask>> {
-    let Some(row) = sqlx::query(
-        "SELECT org_id, instance_id, assignee_id, step_index, node_id, due_at, created_at FROM approval_tasks \
-         WHERE id = $1 AND status = 'pending' AND kind = 'approve'",
-    )
-    .bind(task_id)
-    .fetch_optional(&mut **tx)
-    .await?
-    else {
-        return Ok(None);
-    };
-    let instance_id: String = row.try_get("instance_id")?;
-    let locked = sqlx::query(
-        "UPDATE approval_instances SET updated_at = $1 WHERE id = $2 AND status = 'pending' RETURNING submitter_id",
-    )
-    .bind(now)
-    .bind(&instance_id)
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(locked) = locked else {
-        return Ok(None);
-    };
-    // Decided while we waited for the lock?
-    let still: Option<String> = sqlx::query("SELECT status FROM approval_tasks WHERE id = $1")
-        .bind(task_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(|r| r.try_get("status"))
-        .transpose()?;
-    if still.as_deref() != Some("pending") {
-        return Ok(None);
-    }
-    Ok(Some(PendingTask {
-        org_id: row.try_get("org_id")?,
-        instance_id,
-        submitter_id: locked.try_get("submitter_id")?,
-        assignee_id: row.try_get("assignee_id")?,
-        step_index: row.try_get("step_index")?,
-        node_id: row.try_get("node_id")?,
-        due_at: row.try_get::<Option<i64>, _>("due_at")?.unwrap_or(now),
-        created_at: row.try_get("created_at")?,
-    }))
-}
-
-/// The submitter withdraws a request that is not finished.
-pub async fn withdraw(
-    state: &AppState,
-    me: &Membership,
-    instance_id: &str,
-) -> ApprovalResult<Instance> {
-    let current = get(&state.db, me, instance_id).await?;
-    if current.submitter_id != me.user_id {
-        return Err(ApprovalError::NotSubmitter);
-    }
-    let now = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
-    let locked = sqlx::query(
-        "UPDATE approval_instances SET updated_at = $1 WHERE id = $2 AND status = 'pending' AND submitter_id = $3",
-    )
-    .bind(now)
-    .bind(instance_id)
-    .bind(&me.user_id)
-    .execute(&mut *tx)
-    .await?;
-    if locked.rows_affected() == 0 {
-        return Err(ApprovalError::Finished);
-    }
-    cancel_pending(&mut tx, instance_id, now).await?;
-    finish(&mut tx, instance_id, "withdrawn", now).await?;
-    trail(
-        &mut tx,
-        instance_id,
-        now,
-        Some(&me.user_id),
-        "withdrawn",
-        None,
-        json!({}),
-    )
-    .await?;
-    tx.commit().await?;
-    get(&state.db, me, instance_id).await
 }
 
 /// A request, for its submitter, anyone with a task on it, and org admins;

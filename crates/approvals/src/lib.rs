@@ -4,10 +4,12 @@
 //! `form` holds the field types and the check of submitted values; `flow`
 //! the nodes an admin designs; `route` decides, at submission, the steps a
 //! request takes through the org chart (read by `directory`); `templates`
-//! keeps every version of a template; `instances` carries requests from
-//! submission through decisions to the archive.
+//! keeps every version of a template; `instances` creates requests and
+//! their tasks, `decisions` carries them through approvers' actions to the
+//! archive, `deadlines` moves overdue tasks to delegates.
 
 pub mod deadlines;
+pub mod decisions;
 pub mod delegates;
 pub mod directory;
 pub mod error;

@@ -12,8 +12,9 @@ use tram_platform::error::ErrorBody;
 use tram_platform::{ApiError, ApiResult, AppState};
 use utoipa::{OpenApi, ToSchema};
 
+use crate::decisions::{self, Decision};
 use crate::delegates::{self, DelegateSetting};
-use crate::instances::{self, Decision, Instance, Listed};
+use crate::instances::{self, Instance, Listed};
 use crate::templates::{self, Template, TemplateDesign};
 
 pub fn routes() -> Router<AppState> {
@@ -177,7 +178,7 @@ async fn withdraw(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Instance>> {
     Ok(Json(
-        instances::withdraw(&state, &member.membership, &id).await?,
+        decisions::withdraw(&state, &member.membership, &id).await?,
     ))
 }
 
@@ -230,7 +231,7 @@ async fn decide(
     Json(body): Json<DecisionRequest>,
 ) -> ApiResult<Json<Instance>> {
     Ok(Json(
-        instances::act(
+        decisions::act(
             &state,
             &member.membership,
             &id,
@@ -274,7 +275,7 @@ async fn decide_many(
     }
     let mut outcomes = Vec::new();
     for task_id in body.task_ids {
-        let result = instances::act(
+        let result = decisions::act(
             &state,
             &member.membership,
             &task_id,
