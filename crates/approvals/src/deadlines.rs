@@ -22,6 +22,22 @@ pub const REMIND_BEFORE_MS: i64 = 2 * 3_600_000;
 
 /// Enqueues a task's reminder and timeout.
 pub async fn schedule(tx: &mut Tx, task_id: &str, due: i64, now: i64) -> Result<(), sqlx::Error> {
+    enqueue(tx, task_id, due, now, false).await
+}
+
+/// Replaces a task's reminder and timeout (a task set aside and taken up
+/// again gets a new deadline).
+pub async fn reschedule(tx: &mut Tx, task_id: &str, due: i64, now: i64) -> Result<(), sqlx::Error> {
+    enqueue(tx, task_id, due, now, true).await
+}
+
+async fn enqueue(
+    tx: &mut Tx,
+    task_id: &str,
+    due: i64,
+    now: i64,
+    replace: bool,
+) -> Result<(), sqlx::Error> {
     let remind_at = if due - now > 2 * REMIND_BEFORE_MS {
         due - REMIND_BEFORE_MS
     } else {
@@ -34,7 +50,6 @@ pub async fn schedule(tx: &mut Tx, task_id: &str, due: i64, now: i64) -> Result<
         payload.clone(),
         remind_at,
     );
-    jobs::enqueue_in(tx, &reminder, now).await?;
     let timeout = NewJob::new(
         TIMEOUT_JOB,
         format!("{TIMEOUT_JOB}:{task_id}"),
@@ -42,7 +57,13 @@ pub async fn schedule(tx: &mut Tx, task_id: &str, due: i64, now: i64) -> Result<
         due,
     )
     .retried(5, 10_000);
-    jobs::enqueue_in(tx, &timeout, now).await?;
+    for job in [reminder, timeout] {
+        if replace {
+            jobs::replace_in(tx, &job, now).await?;
+        } else {
+            jobs::enqueue_in(tx, &job, now).await?;
+        }
+    }
     Ok(())
 }
 

@@ -13,8 +13,9 @@ use tram_platform::AppState;
 
 use crate::error::{ApprovalError, ApprovalResult};
 use crate::flow::SignMode;
-use crate::instances::{enter_step, get, trail, Instance};
-use crate::route::Step;
+use crate::instances::{enter_step, get, insert_task, trail, Instance};
+use crate::route::{self, Step};
+use crate::{deadlines, directory, form, templates};
 
 /// Longest comment on a decision.
 pub const MAX_COMMENT_CHARS: usize = 1_000;
@@ -158,7 +159,7 @@ pub(crate) async fn cancel_pending(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE approval_tasks SET status = 'cancelled', decided_at = $1 WHERE instance_id = $2 AND status = 'pending'",
+        "UPDATE approval_tasks SET status = 'cancelled', decided_at = $1 WHERE instance_id = $2 AND status IN ('pending', 'waiting')",
     )
     .bind(now)
     .bind(instance_id)
@@ -217,6 +218,317 @@ pub async fn withdraw(
         json!({}),
     )
     .await?;
+    tx.commit().await?;
+    get(&state.db, me, instance_id).await
+}
+
+/// The caller's pending approval task, with its request locked until the
+/// transaction ends.
+struct HeldTask {
+    instance_id: String,
+    submitter_id: String,
+    step_index: i64,
+    node_id: String,
+    due_at: Option<i64>,
+    steps: Vec<Step>,
+}
+
+async fn hold_my_task(
+    tx: &mut Tx,
+    me: &Membership,
+    task_id: &str,
+    now: i64,
+) -> ApprovalResult<HeldTask> {
+    let row = sqlx::query(
+        "SELECT instance_id, assignee_id, step_index, node_id, kind, due_at FROM approval_tasks WHERE id = $1 AND org_id = $2",
+    )
+    .bind(task_id)
+    .bind(&me.org_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(ApprovalError::NotFound)?;
+    if row.try_get::<String, _>("assignee_id")? != me.user_id
+        || row.try_get::<String, _>("kind")? != "approve"
+    {
+        return Err(ApprovalError::NotYourTask);
+    }
+    let instance_id: String = row.try_get("instance_id")?;
+    let locked = sqlx::query(
+        "UPDATE approval_instances SET updated_at = $1 WHERE id = $2 AND status = 'pending' RETURNING steps, submitter_id",
+    )
+    .bind(now)
+    .bind(&instance_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(ApprovalError::AlreadyDecided)?;
+    let status: String = sqlx::query("SELECT status FROM approval_tasks WHERE id = $1")
+        .bind(task_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("status")?;
+    if status != "pending" {
+        return Err(ApprovalError::AlreadyDecided);
+    }
+    Ok(HeldTask {
+        instance_id,
+        submitter_id: locked.try_get("submitter_id")?,
+        step_index: row.try_get("step_index")?,
+        node_id: row.try_get("node_id")?,
+        due_at: row.try_get("due_at")?,
+        steps: serde_json::from_str(&locked.try_get::<String, _>("steps")?)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+    })
+}
+
+/// Someone else in the org who may take a task: not the caller, not the
+/// submitter.
+async fn check_colleague(
+    state: &AppState,
+    me: &Membership,
+    held: &HeldTask,
+    user: &str,
+) -> ApprovalResult<()> {
+    if user == me.user_id || user == held.submitter_id {
+        return Err(ApprovalError::InvalidAssignee);
+    }
+    if tram_org::members::membership(&state.db, &me.org_id, user)
+        .await?
+        .is_none()
+    {
+        return Err(ApprovalError::InvalidAssignee);
+    }
+    Ok(())
+}
+
+/// Hands the caller's task to another member (轉交), with its deadline.
+pub async fn transfer(
+    state: &AppState,
+    me: &Membership,
+    task_id: &str,
+    to: &str,
+    comment: Option<&str>,
+) -> ApprovalResult<Instance> {
+    let comment = clean_comment(comment)?;
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let held = hold_my_task(&mut tx, me, task_id, now).await?;
+    check_colleague(state, me, &held, to).await?;
+    sqlx::query(
+        "UPDATE approval_tasks SET status = 'moved', comment = $1, decided_at = $2 WHERE id = $3",
+    )
+    .bind(&comment)
+    .bind(now)
+    .bind(task_id)
+    .execute(&mut *tx)
+    .await?;
+    let due = held.due_at.unwrap_or(now).max(now + 3_600_000);
+    let new_task = insert_task(
+        &mut tx,
+        &me.org_id,
+        &held.instance_id,
+        held.step_index as usize,
+        &held.node_id,
+        "approve",
+        to,
+        Some(&me.user_id),
+        "pending",
+        Some(due),
+        now,
+    )
+    .await?;
+    deadlines::schedule(&mut tx, &new_task, due, now).await?;
+    trail(
+        &mut tx,
+        &held.instance_id,
+        now,
+        Some(&me.user_id),
+        "transferred",
+        comment.as_deref(),
+        json!({ "to": to }),
+    )
+    .await?;
+    tx.commit().await?;
+    get(&state.db, me, &held.instance_id).await
+}
+
+/// Where an added approver (加簽) goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AddPosition {
+    /// They decide first; then the caller (and the step's other approvers).
+    Before,
+    /// They decide after the caller's step.
+    After,
+}
+
+/// Adds an approver before or after the caller's step (加簽).
+pub async fn add_approver(
+    state: &AppState,
+    me: &Membership,
+    task_id: &str,
+    who: &str,
+    position: AddPosition,
+    comment: Option<&str>,
+) -> ApprovalResult<Instance> {
+    let comment = clean_comment(comment)?;
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let mut held = hold_my_task(&mut tx, me, task_id, now).await?;
+    check_colleague(state, me, &held, who).await?;
+    let added = Step::Approve {
+        node_id: format!("{}+{}", held.node_id, held.steps.len()),
+        name: "加簽".into(),
+        approvers: vec![who.to_string()],
+        mode: SignMode::Countersign,
+        deadline_hours: crate::flow::DEFAULT_DEADLINE_HOURS,
+        note: None,
+    };
+    let at = match position {
+        AddPosition::After => held.step_index as usize + 1,
+        AddPosition::Before => held.step_index as usize,
+    };
+    held.steps.insert(at, added);
+    sqlx::query("UPDATE approval_instances SET steps = $1 WHERE id = $2")
+        .bind(serde_json::to_string(&held.steps).expect("steps serialise"))
+        .bind(&held.instance_id)
+        .execute(&mut *tx)
+        .await?;
+    if position == AddPosition::Before {
+        // The step's approvers wait for the added one, one index later.
+        sqlx::query(
+            "UPDATE approval_tasks SET step_index = step_index + 1, \
+             status = CASE WHEN status = 'pending' THEN 'waiting' ELSE status END \
+             WHERE instance_id = $1 AND step_index = $2",
+        )
+        .bind(&held.instance_id)
+        .bind(held.step_index)
+        .execute(&mut *tx)
+        .await?;
+        enter_step(
+            &mut tx,
+            &state.db,
+            &me.org_id,
+            &held.instance_id,
+            &held.steps,
+            at,
+            now,
+        )
+        .await?;
+    }
+    let action = match position {
+        AddPosition::Before => "added_before",
+        AddPosition::After => "added_after",
+    };
+    trail(
+        &mut tx,
+        &held.instance_id,
+        now,
+        Some(&me.user_id),
+        action,
+        comment.as_deref(),
+        json!({ "who": who }),
+    )
+    .await?;
+    tx.commit().await?;
+    get(&state.db, me, &held.instance_id).await
+}
+
+/// Returns the request to its submitter (退回) to change and resubmit.
+pub async fn return_to_submitter(
+    state: &AppState,
+    me: &Membership,
+    task_id: &str,
+    comment: Option<&str>,
+) -> ApprovalResult<Instance> {
+    let comment = clean_comment(comment)?;
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let held = hold_my_task(&mut tx, me, task_id, now).await?;
+    sqlx::query("UPDATE approval_tasks SET status = 'returned', comment = $1, decided_at = $2 WHERE id = $3")
+        .bind(&comment)
+        .bind(now)
+        .bind(task_id)
+        .execute(&mut *tx)
+        .await?;
+    cancel_pending(&mut tx, &held.instance_id, now).await?;
+    sqlx::query("UPDATE approval_instances SET status = 'returned', updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&held.instance_id)
+        .execute(&mut *tx)
+        .await?;
+    trail(
+        &mut tx,
+        &held.instance_id,
+        now,
+        Some(&me.user_id),
+        "returned",
+        comment.as_deref(),
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    get(&state.db, me, &held.instance_id).await
+}
+
+/// The submitter sends a returned request again, with changed values; it
+/// is checked and routed afresh on the version it was first submitted
+/// under.
+pub async fn resubmit(
+    state: &AppState,
+    me: &Membership,
+    instance_id: &str,
+    values: &serde_json::Value,
+) -> ApprovalResult<Instance> {
+    let current = get(&state.db, me, instance_id).await?;
+    if current.submitter_id != me.user_id {
+        return Err(ApprovalError::NotSubmitter);
+    }
+    if current.status != "returned" {
+        return Err(ApprovalError::Finished);
+    }
+    let template = templates::get(
+        &state.db,
+        &me.org_id,
+        &current.template_id,
+        Some(current.template_version),
+    )
+    .await?;
+    let values = form::validate(&template.fields, values).map_err(ApprovalError::InvalidValues)?;
+    let directory = directory::load(&state.db, &me.org_id, &me.user_id).await?;
+    crate::instances::check_people(&template.fields, &values, &directory.members)?;
+    let steps = route::plan(&template.flow, &values, &directory);
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let locked = sqlx::query(
+        "UPDATE approval_instances SET form_values = $1, steps = $2, step_index = 0, status = 'pending', updated_at = $3 \
+         WHERE id = $4 AND status = 'returned' AND submitter_id = $5",
+    )
+    .bind(serde_json::Value::Object(values).to_string())
+    .bind(serde_json::to_string(&steps).expect("steps serialise"))
+    .bind(now)
+    .bind(instance_id)
+    .bind(&me.user_id)
+    .execute(&mut *tx)
+    .await?;
+    if locked.rows_affected() == 0 {
+        return Err(ApprovalError::Finished);
+    }
+    // Earlier rounds' tasks stay in the history, out of the way of this one.
+    sqlx::query("UPDATE approval_tasks SET step_index = -1 - step_index WHERE instance_id = $1 AND step_index >= 0")
+        .bind(instance_id)
+        .execute(&mut *tx)
+        .await?;
+    trail(
+        &mut tx,
+        instance_id,
+        now,
+        Some(&me.user_id),
+        "resubmitted",
+        None,
+        json!({}),
+    )
+    .await?;
+    enter_step(&mut tx, &state.db, &me.org_id, instance_id, &steps, 0, now).await?;
     tx.commit().await?;
     get(&state.db, me, instance_id).await
 }

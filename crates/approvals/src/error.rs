@@ -33,6 +33,8 @@ pub enum ApprovalError {
     NotSubmitter,
     #[error("the request is finished")]
     Finished,
+    #[error("not someone who can take this task")]
+    InvalidAssignee,
     #[error("comment too long")]
     InvalidComment,
     #[error("delegate or out-of-office period not valid ({0})")]
@@ -123,6 +125,12 @@ impl From<ApprovalError> for ApiError {
                 "approvals.error.invalid_comment",
             )
             .field("comment", Msg::new("approvals.error.invalid_comment")),
+            InvalidAssignee => e(
+                StatusCode::BAD_REQUEST,
+                "invalid_assignee",
+                "approvals.error.invalid_assignee",
+            )
+            .field("user_id", Msg::new("approvals.error.invalid_assignee")),
             InvalidDelegate(field) => e(
                 StatusCode::BAD_REQUEST,
                 "invalid_delegate",

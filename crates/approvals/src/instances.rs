@@ -113,7 +113,7 @@ pub async fn submit(
 
 /// Person fields must name members; department fields are checked by the
 /// org when shown.
-fn check_people(
+pub(crate) fn check_people(
     fields: &[form::Field],
     values: &Map<String, Value>,
     members: &std::collections::HashSet<String>,
@@ -198,8 +198,29 @@ pub(crate) async fn enter_step(
                 ..
             } => {
                 let due = now + i64::from(*deadline_hours) * 3_600_000;
-                for user in approvers {
-                    assign(tx, db, org_id, id, index, node_id, user, due, now).await?;
+                // Approvers set aside by an approver added before them
+                // (加簽) take up their tasks again instead of new ones.
+                let waiting = sqlx::query(
+                    "SELECT id FROM approval_tasks WHERE instance_id = $1 AND step_index = $2 AND status = 'waiting'",
+                )
+                .bind(id)
+                .bind(index as i64)
+                .fetch_all(&mut **tx)
+                .await?;
+                if !waiting.is_empty() {
+                    for row in waiting {
+                        let task: String = row.try_get("id")?;
+                        sqlx::query("UPDATE approval_tasks SET status = 'pending', due_at = $1 WHERE id = $2")
+                            .bind(due)
+                            .bind(&task)
+                            .execute(&mut **tx)
+                            .await?;
+                        deadlines::reschedule(tx, &task, due, now).await?;
+                    }
+                } else {
+                    for user in approvers {
+                        assign(tx, db, org_id, id, index, node_id, user, due, now).await?;
+                    }
                 }
                 trail(
                     tx,

@@ -147,6 +147,19 @@ pub async fn enqueue_in(tx: &mut Tx, job: &NewJob, now: i64) -> Result<bool, sql
     Ok(result.rows_affected() == 1)
 }
 
+/// Enqueues a job in place of any earlier job with its key that is not
+/// running (finished, or waiting): the same work, due again.
+pub async fn replace_in(tx: &mut Tx, job: &NewJob, now: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM jobs WHERE job_key = $1 AND (finished_at IS NOT NULL OR lease_until IS NULL OR lease_until < $2)",
+    )
+    .bind(&job.key)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    enqueue_in(tx, job, now).await
+}
+
 /// Removes jobs not yet started whose key begins with `prefix` (a schedule
 /// that changed or was deleted); returns how many.
 pub async fn cancel_pending(tx: &mut Tx, prefix: &str, now: i64) -> Result<u64, sqlx::Error> {

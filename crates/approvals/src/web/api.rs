@@ -12,7 +12,7 @@ use tram_platform::error::ErrorBody;
 use tram_platform::{ApiError, ApiResult, AppState};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::decisions::{self, Decision};
+use crate::decisions::{self, AddPosition, Decision};
 use crate::delegates::{self, DelegateSetting};
 use crate::instances::{self, Instance, Listed};
 use crate::templates::{self, Template, TemplateDesign};
@@ -35,6 +35,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/approvals/inbox", get(inbox))
         .route("/api/v1/approvals/tasks/{id}/decision", post(decide))
         .route("/api/v1/approvals/decisions", post(decide_many))
+        .route("/api/v1/approvals/tasks/{id}/transfer", post(transfer))
+        .route(
+            "/api/v1/approvals/tasks/{id}/add-approver",
+            post(add_approver),
+        )
+        .route(
+            "/api/v1/approvals/tasks/{id}/return",
+            post(return_to_submitter),
+        )
+        .route("/api/v1/approvals/instances/{id}/resubmit", post(resubmit))
         .route(
             "/api/v1/approvals/delegate",
             get(delegate).put(set_delegate),
@@ -44,8 +54,8 @@ pub fn routes() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(list_templates, create_template, template, update_template, set_enabled, submit, instance, withdraw, mine,
-          inbox, decide, decide_many, delegate, set_delegate),
-    components(schemas(DelegateSetting, Template, TemplateDesign, Instance, Listed, Decision, Submission, DecisionRequest,
+          inbox, decide, decide_many, delegate, set_delegate, transfer, add_approver, return_to_submitter, resubmit),
+    components(schemas(DelegateSetting, TransferRequest, AddApproverRequest, CommentRequest, AddPosition, Template, TemplateDesign, Instance, Listed, Decision, Submission, DecisionRequest,
                        ManyDecisions, DecisionOutcome, EnabledRequest, crate::form::Field, crate::form::FieldKind,
                        crate::flow::Flow, crate::flow::Node, crate::flow::Branch, crate::flow::Who,
                        crate::flow::Condition, crate::flow::Op, crate::flow::SignMode)),
@@ -313,5 +323,102 @@ async fn set_delegate(
 ) -> ApiResult<Json<DelegateSetting>> {
     Ok(Json(
         delegates::set(&state, &member.membership, &body).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct TransferRequest {
+    user_id: String,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// Hand the caller's task to another member (轉交).
+#[utoipa::path(post, path = "/api/v1/approvals/tasks/{id}/transfer", tag = "approvals", params(("id" = String, Path)),
+    request_body = TransferRequest,
+    responses((status = 200, body = Instance), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn transfer(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Json(body): Json<TransferRequest>,
+) -> ApiResult<Json<Instance>> {
+    Ok(Json(
+        decisions::transfer(
+            &state,
+            &member.membership,
+            &id,
+            &body.user_id,
+            body.comment.as_deref(),
+        )
+        .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct AddApproverRequest {
+    user_id: String,
+    position: AddPosition,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// Add an approver before or after the caller's step (加簽).
+#[utoipa::path(post, path = "/api/v1/approvals/tasks/{id}/add-approver", tag = "approvals", params(("id" = String, Path)),
+    request_body = AddApproverRequest,
+    responses((status = 200, body = Instance), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn add_approver(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Json(body): Json<AddApproverRequest>,
+) -> ApiResult<Json<Instance>> {
+    Ok(Json(
+        decisions::add_approver(
+            &state,
+            &member.membership,
+            &id,
+            &body.user_id,
+            body.position,
+            body.comment.as_deref(),
+        )
+        .await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+struct CommentRequest {
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// Return the request to its submitter (退回) to change and resubmit.
+#[utoipa::path(post, path = "/api/v1/approvals/tasks/{id}/return", tag = "approvals", params(("id" = String, Path)),
+    request_body = CommentRequest,
+    responses((status = 200, body = Instance), (status = 409, body = ErrorBody)))]
+async fn return_to_submitter(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Json(body): Json<CommentRequest>,
+) -> ApiResult<Json<Instance>> {
+    Ok(Json(
+        decisions::return_to_submitter(&state, &member.membership, &id, body.comment.as_deref())
+            .await?,
+    ))
+}
+
+/// Send a returned request again with changed values (its submitter).
+#[utoipa::path(post, path = "/api/v1/approvals/instances/{id}/resubmit", tag = "approvals", params(("id" = String, Path)),
+    request_body = Submission,
+    responses((status = 200, body = Instance), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn resubmit(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path(id): Path<String>,
+    Json(body): Json<Submission>,
+) -> ApiResult<Json<Instance>> {
+    Ok(Json(
+        decisions::resubmit(&state, &member.membership, &id, &body.values).await?,
     ))
 }

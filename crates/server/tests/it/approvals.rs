@@ -596,3 +596,140 @@ async fn while_out_of_office_new_tasks_go_to_the_delegate_at_once() {
     assert_eq!(inbox.as_array().unwrap().len(), 1);
     o.t.stop().await;
 }
+
+#[tokio::test]
+async fn transfer_add_approvers_return_and_resubmit() {
+    let o = office().await;
+    let template = create_template(&o.owner.0, expense_design(&o.fiona.1)).await;
+    let (_, request) = submit(
+        &o.alice.0,
+        &template,
+        json!({ "reason": "培訓", "amount": 1000 }),
+    )
+    .await;
+    let id = request["id"].as_str().unwrap().to_string();
+    let bob_task = task_of(&request, &o.bob.1);
+
+    // Bob adds the owner before himself: the owner decides first, then Bob.
+    let (status, added) = o
+        .bob
+        .0
+        .post_json(
+            &format!("/api/v1/approvals/tasks/{bob_task}/add-approver"),
+            json!({ "user_id": o.owner.1, "position": "before", "comment": "請老闆先看" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{added}");
+    let (status, body) = decide(&o.bob.0, &bob_task, "approve").await;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (409, "already_decided"),
+        "Bob waits"
+    );
+    let (_, after_owner) = decide(&o.owner.0, &task_of(&added, &o.owner.1), "approve").await;
+    assert_eq!(
+        task_of(&after_owner, &o.bob.1),
+        bob_task,
+        "Bob's task is back"
+    );
+
+    // Bob adds Fiona after himself, then approves: Fiona decides next.
+    let (status, _) = o
+        .bob
+        .0
+        .post_json(
+            &format!("/api/v1/approvals/tasks/{bob_task}/add-approver"),
+            json!({ "user_id": o.fiona.1, "position": "after" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, after_bob) = decide(&o.bob.0, &bob_task, "approve").await;
+    let fiona_added = task_of(&after_bob, &o.fiona.1);
+
+    // Fiona transfers it to the owner (not to the submitter, not to herself).
+    for bad in [&o.alice.1, &o.fiona.1] {
+        let (status, body) = o
+            .fiona
+            .0
+            .post_json(
+                &format!("/api/v1/approvals/tasks/{fiona_added}/transfer"),
+                json!({ "user_id": bad }),
+            )
+            .await;
+        assert_eq!(
+            (status.as_u16(), error_code(&body)),
+            (400, "invalid_assignee")
+        );
+    }
+    let (status, transferred) = o
+        .fiona
+        .0
+        .post_json(
+            &format!("/api/v1/approvals/tasks/{fiona_added}/transfer"),
+            json!({ "user_id": o.owner.1, "comment": "我放假" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{transferred}");
+    let owner_task = task_of(&transferred, &o.owner.1);
+
+    // The owner returns it to Alice; she fixes the amount and resubmits.
+    let (status, returned) = o
+        .owner
+        .0
+        .post_json(
+            &format!("/api/v1/approvals/tasks/{owner_task}/return"),
+            json!({ "comment": "金額要附單據" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(returned["status"], "returned");
+    let (status, body) = o
+        .bob
+        .0
+        .post_json(
+            &format!("/api/v1/approvals/instances/{id}/resubmit"),
+            json!({ "values": { "reason": "培訓", "amount": 900 } }),
+        )
+        .await;
+    assert_eq!((status.as_u16(), error_code(&body)), (403, "not_submitter"));
+    let (status, body) = o
+        .alice
+        .0
+        .post_json(
+            &format!("/api/v1/approvals/instances/{id}/resubmit"),
+            json!({ "values": { "reason": "培訓", "amount": "9.999" } }),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (400, "invalid_values")
+    );
+    let (status, again) = o
+        .alice
+        .0
+        .post_json(
+            &format!("/api/v1/approvals/instances/{id}/resubmit"),
+            json!({ "values": { "reason": "培訓", "amount": 900 } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["status"], "pending");
+    assert_eq!(again["values"]["amount"]["cents"], 90000);
+    let new_bob = task_of(&again, &o.bob.1);
+    assert_ne!(new_bob, bob_task);
+    let (_, next) = decide(&o.bob.0, &new_bob, "approve").await;
+    let (_, done) = decide(&o.fiona.0, &task_of(&next, &o.fiona.1), "approve").await;
+    assert_eq!(done["status"], "approved");
+    let trail = actions(&done);
+    for action in [
+        "added_before",
+        "added_after",
+        "transferred",
+        "returned",
+        "resubmitted",
+        "archived",
+    ] {
+        assert!(trail.contains(&action.to_string()), "{action} in {trail:?}");
+    }
+    o.t.stop().await;
+}
