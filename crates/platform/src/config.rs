@@ -51,6 +51,12 @@ pub struct BotsConfig {
     pub rate_limit_per_minute: i64,
     /// How long the log of robot calls is kept.
     pub log_retention_days: i64,
+    /// Attempts at delivering an outgoing robot's callback.
+    pub outgoing_attempts: i64,
+    /// Wait before the second attempt; doubled for each one after.
+    pub outgoing_retry_base_ms: i64,
+    /// How long Tram waits for the robot's server to answer.
+    pub outgoing_timeout_ms: u64,
 }
 
 impl Default for BotsConfig {
@@ -58,6 +64,9 @@ impl Default for BotsConfig {
         BotsConfig {
             rate_limit_per_minute: 20,
             log_retention_days: 90,
+            outgoing_attempts: 4,
+            outgoing_retry_base_ms: 2_000,
+            outgoing_timeout_ms: 5_000,
         }
     }
 }
