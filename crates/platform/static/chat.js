@@ -76,15 +76,18 @@
   var details = null, lastRead = 0, replyTo = null, editing = null, chosen = {};
   // The group's robots that can be @mentioned ({id, name}); a chosen one
   // goes into the message's robot_mentions.
-  var robots = [], robotsAt = 0, chosenRobots = {};
-  // The directory is read again when the picker opens and it is older than
-  // ten seconds (an admin may have added a robot meanwhile).
+  var robots = [], robotsLoading = null, chosenRobots = {};
+  // The directory is read again when the picker opens (an admin may have
+  // added a robot since the page loaded); a picker opened while it loads
+  // is drawn again when it arrives.
   function loadRobots() {
-    robotsAt = Date.now();
     if (!details || details.conversation.kind !== "group") { robots = []; return Promise.resolve(); }
-    return api("GET", base() + "/robot-directory").then(function (d) {
+    var loading = api("GET", base() + "/robot-directory").then(function (d) {
       robots = d.ok && Array.isArray(d.body) ? d.body : [];
+      if (robotsLoading === loading) robotsLoading = null;
     });
+    robotsLoading = loading;
+    return loading;
   }
 
   function base() { return "/api/v1/conversations/" + encodeURIComponent(convId); }
@@ -558,10 +561,13 @@
     var match = /(^|\s)@([^\s@]*)$/.exec(before);
     return match ? match[2] : null;
   }
-  function showPicker() {
+  function showPicker(fresh) {
     var q = mentionQuery();
     if (q === null || !details) { hidePicker(); return; }
-    if (Date.now() - robotsAt > 10000) loadRobots().then(showPicker);
+    // Opening: read the robot directory again, then draw once more.
+    if (picker.hidden && fresh !== true) {
+      (robotsLoading || loadRobots()).then(function () { showPicker(true); });
+    }
     var options = details.members
       .filter(function (m) { return m.user_id !== me; })
       .map(function (m) { return { id: m.user_id, name: m.display_name }; });
