@@ -362,7 +362,6 @@ async fn failed_callbacks_are_retried_with_backoff_and_every_attempt_is_logged()
     assert_eq!(status.state, JobState::Done);
     assert_eq!(status.attempts, 3);
     // The outgoing attempts do not count against the robot's rate limit.
-    let limit = state.config.bots.rate_limit_per_minute;
     assert_eq!(
         s.team
             .t
@@ -373,7 +372,19 @@ async fn failed_callbacks_are_retried_with_backoff_and_every_attempt_is_logged()
             .await,
         0
     );
-    assert!(limit > 0);
+    // The admin's call log page shows each attempt, outgoing.
+    let page = alice
+        .get(&format!("/chat/{}/robots/log", s.g))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page.matches("data-direction=\"out\"").count(), 3, "{page}");
+    assert!(
+        page.contains("Attempt 2") || page.contains("第 2 次嘗試"),
+        "{page}"
+    );
+    assert!(page.contains("timed out"));
     s.team.t.server.stop().await;
 }
 
