@@ -169,8 +169,9 @@ pub async fn members(state: &AppState, call: &Call<'_>) -> Result<Vec<RobotMembe
             .collect::<Vec<_>>())
     }
     .await;
-    match &result {
-        Ok(_) => {
+    // A read counts against the robot's per-minute limit like a post.
+    let result = match result {
+        Ok(members) => {
             let record = CallRecord {
                 robot_id: Some(&robot.id),
                 robot_name: Some(&robot.name),
@@ -181,11 +182,20 @@ pub async fn members(state: &AppState, call: &Call<'_>) -> Result<Vec<RobotMembe
                 errmsg: "ok",
                 ..CallRecord::default()
             };
-            if let Err(err) = calls::record(state, &record).await {
-                tracing::warn!(error = %err, "could not log a robot call");
+            let limit = state.config.bots.rate_limit_per_minute.max(1);
+            match calls::admit(state, &record, limit).await {
+                Ok(Some(_)) => Ok(members),
+                Ok(None) => Err(Refusal::TooFast(limit)),
+                Err(err) => {
+                    tracing::error!(error = %err, "robot rate limit check failed");
+                    Err(Refusal::Busy)
+                }
             }
         }
-        Err(refusal) => log_refusal(state, Some(&robot), call.ip, Some(KIND), refusal).await,
+        Err(refusal) => Err(refusal),
+    };
+    if let Err(refusal) = &result {
+        log_refusal(state, Some(&robot), call.ip, Some(KIND), refusal).await;
     }
     result
 }

@@ -312,6 +312,14 @@ impl Config {
                 "bots.rate_limit_per_minute and bots.log_retention_days must be at least 1".into(),
             ));
         }
+        if self.bots.outgoing_attempts < 1
+            || self.bots.outgoing_retry_base_ms < 1
+            || self.bots.outgoing_timeout_ms < 1
+        {
+            return Err(ConfigError(
+                "bots.outgoing_attempts, bots.outgoing_retry_base_ms and bots.outgoing_timeout_ms must be at least 1".into(),
+            ));
+        }
         Ok(())
     }
 

@@ -282,3 +282,37 @@ async fn bad_card_buttons_are_refused_and_nothing_is_sent() {
     );
     s.team.t.server.stop().await;
 }
+
+#[tokio::test]
+async fn member_reads_count_against_the_rate_limit() {
+    let s = setup(|c| c.bots.rate_limit_per_minute = 2).await;
+    let (alice, _) = &s.team.alice;
+    let reader = add_robot(
+        alice,
+        &s.g,
+        json!({ "name": "Reader", "keywords": ["報告"] }),
+    )
+    .await;
+    set_scopes(alice, &s.g, &reader.id, &["read_members", "post"]).await;
+    let members_url = reader.webhook.replace("/robot/send?", "/robot/members?");
+    let read = || async {
+        let answer: Value = reqwest::get(&members_url)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        errcode(&answer)
+    };
+    assert_eq!(read().await, 0);
+    assert_eq!(errcode(&post(&reader.webhook, &text("報告 1")).await), 0);
+    // Two calls this minute: the third, read or post, is refused.
+    assert_eq!(read().await, 130101);
+    assert_eq!(
+        errcode(&post(&reader.webhook, &text("報告 2")).await),
+        130101
+    );
+    s.team.t.advance(61);
+    assert_eq!(read().await, 0);
+    s.team.t.server.stop().await;
+}
