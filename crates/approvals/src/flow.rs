@@ -41,8 +41,10 @@ pub enum Node {
     /// The first branch whose condition holds is taken, else `default`.
     Branch {
         id: String,
+        #[schema(value_type = Vec<Object>)]
         branches: Vec<Branch>,
         #[serde(default)]
+        #[schema(value_type = Vec<Object>)]
         default: Vec<Node>,
     },
 }
@@ -55,6 +57,7 @@ fn default_deadline() -> u32 {
 pub struct Branch {
     pub name: String,
     pub when: Condition,
+    #[schema(value_type = Vec<Object>)]
     pub nodes: Vec<Node>,
 }
 
@@ -103,19 +106,15 @@ pub enum Condition {
     /// Compares a field's value: numbers and money (in currency units)
     /// numerically, anything else as text. A field left empty never
     /// matches (not even `ne`).
-    Field {
-        field: String,
-        op: Op,
-        value: Value,
-    },
+    Field { field: String, op: Op, value: Value },
     /// The submitter is in this department or one below it.
-    SubmitterInDepartment {
-        department_id: String,
-    },
+    SubmitterInDepartment { department_id: String },
     All {
+        #[schema(value_type = Vec<Object>)]
         conditions: Vec<Condition>,
     },
     Any {
+        #[schema(value_type = Vec<Object>)]
         conditions: Vec<Condition>,
     },
 }

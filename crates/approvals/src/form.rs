@@ -81,6 +81,7 @@ pub enum FieldKind {
     /// Rows of the same columns (e.g. expense lines); money and number
     /// columns get a total.
     Table {
+        #[schema(value_type = Vec<Object>)]
         columns: Vec<Field>,
     },
 }

@@ -1,10 +1,13 @@
-//! The log of robot calls: every request to `/robot/send`, accepted or
-//! refused, with when, which robot and group, the caller's address, the
-//! message type and DingTalk's answer code. It also carries the rate
-//! limit: an accepted call is numbered from a counter on the robot's row,
-//! in a transaction that holds that row, so two nodes cannot both admit the
-//! 21st message of a minute; the limit looks up the one call `limit` places
-//! back instead of counting the window. Rows older than `bots.log_retention_days` are
+//! The log of robot calls: every request to `/robot/send` and
+//! `/robot/sendBySession`, accepted or refused, with when, which robot and
+//! group, the caller's address, the message type and DingTalk's answer
+//! code; and every attempt Tram made at calling an outgoing robot's server
+//! (direction `out`, with the attempt's number and its outcome). It also
+//! carries the rate limit: an accepted incoming call is numbered from a
+//! counter on the robot's row, in a transaction that holds that row, so two
+//! nodes cannot both admit the 21st message of a minute; the limit looks up
+//! the one call `limit` numbers back instead of counting the window. Rows
+//! older than `bots.log_retention_days` are
 //! pruned.
 
 use std::time::Duration;
@@ -37,6 +40,10 @@ pub struct RobotCall {
     pub errmsg: String,
     /// The message it posted.
     pub message_id: Option<String>,
+    /// `in`: a client called Tram; `out`: Tram called the robot's server.
+    pub direction: String,
+    /// For an `out` call: which attempt this was, from 1.
+    pub attempt: Option<i64>,
     pub created_at: i64,
 }
 
@@ -50,6 +57,10 @@ pub struct CallRecord<'a> {
     pub msgtype: Option<&'a str>,
     pub errcode: i64,
     pub errmsg: &'a str,
+    /// Tram called the robot's server (not the other way round).
+    pub outgoing: bool,
+    /// For an outgoing call: which attempt, from 1.
+    pub attempt: Option<i64>,
 }
 
 /// Records a call (refused ones; accepted ones come from [`admit`]).
@@ -74,8 +85,8 @@ async fn insert(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO robot_calls (id, robot_id, robot_name, conversation_id, ip, msgtype, errcode, errmsg, created_at, ordinal) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO robot_calls (id, robot_id, robot_name, conversation_id, ip, msgtype, errcode, errmsg, created_at, direction, attempt, ordinal) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(id)
     .bind(call.robot_id)
@@ -86,6 +97,8 @@ async fn insert(
     .bind(call.errcode)
     .bind(call.errmsg.chars().take(200).collect::<String>())
     .bind(now)
+    .bind(if call.outgoing { "out" } else { "in" })
+    .bind(call.attempt)
     .bind(ordinal)
     .execute(conn)
     .await?;
@@ -187,7 +200,7 @@ pub async fn list(
         _ => 0,
     };
     let rows = sqlx::query(
-        "SELECT id, robot_id, robot_name, conversation_id, ip, msgtype, errcode, errmsg, message_id, created_at FROM robot_calls \
+        "SELECT id, robot_id, robot_name, conversation_id, ip, msgtype, errcode, errmsg, message_id, direction, attempt, created_at FROM robot_calls \
          WHERE conversation_id = $1 AND ($2 = '' OR robot_id = $2) \
            AND ($3 = 0 OR ($3 = 1 AND errcode = 0) OR ($3 = 2 AND errcode <> 0)) \
            AND ($4 = 0 OR errcode = $5) \
@@ -217,6 +230,8 @@ pub async fn list(
                 errcode: row.try_get("errcode")?,
                 errmsg: row.try_get("errmsg")?,
                 message_id: row.try_get("message_id")?,
+                direction: row.try_get("direction")?,
+                attempt: row.try_get("attempt")?,
                 created_at: row.try_get("created_at")?,
             })
         })

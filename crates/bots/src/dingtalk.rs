@@ -11,10 +11,13 @@
 //! message ("sign not match", "invalid timestamp", "keywords not in
 //! content", "ip … not in whitelist"); too fast 130101; robot stopped
 //! 400102; group dissolved 400013; unsupported msgtype 400105; unsafe
-//! link 430101; our own failure -1 "系统繁忙".
+//! link 430101; a session webhook unknown or expired 300001
+//! "session 不存在"; outside the robot's scopes 60011 "没有调用该接口的权限"
+//! (DingTalk's sub-code for a missing API permission); our own failure -1
+//! "系统繁忙".
 
 use serde_json::Value;
-use tram_chat::cards::{Card, CardButton, FeedItem};
+use tram_chat::cards::{ButtonAction, Card, CardButton, FeedItem};
 use tram_chat::messages::MessageKind;
 
 /// A refused call: DingTalk's code and message.
@@ -36,6 +39,10 @@ pub enum Refusal {
     GroupDissolved,
     UnsupportedType,
     UnsafeLink,
+    /// A session webhook that does not exist or has expired.
+    SessionExpired,
+    /// The robot's scopes do not allow this.
+    NoPermission,
     /// Something went wrong on our side.
     Busy,
 }
@@ -55,6 +62,8 @@ impl Refusal {
             Refusal::GroupDissolved => 400013,
             Refusal::UnsupportedType => 400105,
             Refusal::UnsafeLink => 430101,
+            Refusal::SessionExpired => 300001,
+            Refusal::NoPermission => 60011,
             Refusal::Busy => -1,
         }
     }
@@ -74,6 +83,8 @@ impl Refusal {
             Refusal::GroupDissolved => "群已被解散".into(),
             Refusal::UnsupportedType => "不支持的消息类型".into(),
             Refusal::UnsafeLink => "含有不安全的外链".into(),
+            Refusal::SessionExpired => "session 不存在".into(),
+            Refusal::NoPermission => "没有调用该接口的权限".into(),
             Refusal::Busy => "系统繁忙".into(),
         }
     }
@@ -236,7 +247,11 @@ pub fn parse(bytes: &[u8]) -> Result<RobotPost, Refusal> {
                 optional(action, "singleTitle"),
                 optional(action, "singleURL"),
             ) {
-                (Some(title), Some(url)) => vec![CardButton { title, url }],
+                (Some(title), Some(url)) => vec![CardButton {
+                    title,
+                    url,
+                    action: ButtonAction::Url,
+                }],
                 _ => match action.get("btns") {
                     Some(Value::Array(btns)) if !btns.is_empty() => btns
                         .iter()
@@ -244,6 +259,7 @@ pub fn parse(bytes: &[u8]) -> Result<RobotPost, Refusal> {
                             Ok(CardButton {
                                 title: required(b, "actionCard.btns", "title")?,
                                 url: required(b, "actionCard.btns", "actionURL")?,
+                                action: ButtonAction::Url,
                             })
                         })
                         .collect::<Result<Vec<_>, Refusal>>()?,

@@ -22,6 +22,22 @@ pub enum BotError {
     NotFound,
     #[error("a date is not YYYY-MM-DD, or a code not a number")]
     InvalidFilter,
+    #[error("the callback address is not an http(s) address")]
+    InvalidCallbackUrl,
+    #[error("only custom robots can receive @mentions")]
+    NotCustom,
+    #[error("the robot has no outgoing settings")]
+    NoOutgoing,
+    #[error("not a scope: {0}")]
+    InvalidScope(String),
+    #[error("button {0} is not valid")]
+    InvalidButton(usize),
+    #[error("button {0} needs the robot's {1} scope")]
+    ButtonNeedsScope(usize, &'static str),
+    #[error("the robot is stopped or may not post")]
+    CannotPost,
+    #[error("not a button that calls the robot back")]
+    NotAButton,
     #[error(transparent)]
     Chat(#[from] ChatError),
     #[error(transparent)]
@@ -68,6 +84,49 @@ impl From<BotError> for ApiError {
                 "bots.error.invalid_filter",
             )
             .field("from", Msg::new("bots.error.invalid_filter")),
+            InvalidCallbackUrl => e(
+                StatusCode::BAD_REQUEST,
+                "invalid_callback_url",
+                "bots.outgoing.error.invalid_url",
+            )
+            .field("callback_url", Msg::new("bots.outgoing.error.invalid_url")),
+            NotCustom => e(
+                StatusCode::BAD_REQUEST,
+                "not_custom",
+                "bots.outgoing.error.not_custom",
+            ),
+            NoOutgoing => e(
+                StatusCode::NOT_FOUND,
+                "no_outgoing",
+                "bots.outgoing.error.none",
+            ),
+            InvalidScope(name) => {
+                let msg = Msg::new("bots.outgoing.error.invalid_scope").arg("scope", name);
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_scope", msg.clone())
+                    .field("scopes", msg)
+            }
+            InvalidButton(n) => {
+                let msg = Msg::new("bots.outgoing.error.invalid_button").arg("n", n.to_string());
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_button", msg.clone())
+                    .field("buttons", msg)
+            }
+            ButtonNeedsScope(n, scope) => {
+                let msg = Msg::new("bots.outgoing.error.button_scope")
+                    .arg("n", n.to_string())
+                    .arg("scope", scope);
+                ApiError::new(StatusCode::BAD_REQUEST, "button_needs_scope", msg.clone())
+                    .field("buttons", msg)
+            }
+            CannotPost => e(
+                StatusCode::BAD_REQUEST,
+                "cannot_post",
+                "bots.outgoing.error.cannot_post",
+            ),
+            NotAButton => e(
+                StatusCode::BAD_REQUEST,
+                "not_a_button",
+                "bots.outgoing.error.not_a_button",
+            ),
             Chat(inner) => inner.into(),
             Database(inner) => ApiError::internal(inner),
         }

@@ -6,13 +6,20 @@
 //! `robots` keeps the robots and their credentials, `security` holds the
 //! DingTalk rules (signature, keywords, allow-list), `dingtalk` the wire
 //! format, `webhook` receives a call and posts through chat's send path,
-//! `calls` logs calls, limits their rate and prunes the log.
+//! `calls` logs calls, limits their rate and prunes the log, `outgoing`
+//! calls a robot's server when a member @mentions it (DingTalk's outgoing
+//! robots) and takes its replies through session webhooks, `scopes` says
+//! what each robot may do, `interactive` sends cards composed in the group
+//! panel and takes clicks on their callback buttons.
 
 pub mod calls;
 pub mod dingtalk;
 pub mod error;
+pub mod interactive;
 pub mod mention;
+pub mod outgoing;
 pub mod robots;
+pub mod scopes;
 pub mod security;
 pub mod web;
 pub mod webhook;

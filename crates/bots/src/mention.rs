@@ -21,7 +21,7 @@ pub struct Mention {
 
 /// Adds the bots' job handlers to the server's runner.
 pub fn register(runner: Runner) -> Runner {
-    runner.handle(ROBOT_MENTION_JOB, handle)
+    crate::outgoing::register(runner.handle(ROBOT_MENTION_JOB, handle))
 }
 
 async fn handle(state: AppState, job: Job) -> JobResult {
@@ -36,8 +36,12 @@ async fn handle(state: AppState, job: Job) -> JobResult {
         return Ok(());
     };
     match robot.kind {
+        // A custom robot with outgoing settings gets a callback.
+        RobotKind::Custom => {
+            crate::outgoing::enqueue_mention(&state, &robot, &mention.message_id).await
+        }
         // Each kind answers in its own module.
-        RobotKind::Custom | RobotKind::Scheduled | RobotKind::Checkin | RobotKind::Assistant => {
+        RobotKind::Scheduled | RobotKind::Checkin | RobotKind::Assistant => {
             tracing::debug!(robot = %robot.id, kind = robot.kind.as_str(), "mention with no handler yet");
             Ok(())
         }

@@ -45,6 +45,11 @@ pub struct RobotWebhook {
     pub updated_at: i64,
     /// The last accepted message.
     pub last_call_at: Option<i64>,
+    /// Where Tram calls when a member @mentions the robot (outgoing
+    /// robots; see `outgoing`).
+    pub callback_url: Option<String>,
+    /// What the robot may do (see `scopes`).
+    pub scopes: Vec<crate::scopes::Scope>,
 }
 
 /// What an admin sets on a robot.
@@ -126,6 +131,14 @@ pub(crate) struct StoredRobot {
     pub ip_allowlist: Vec<String>,
     pub secret_sealed: Option<String>,
     pub enabled: bool,
+    /// What the robot may do (stored or default).
+    pub scopes: Vec<crate::scopes::Scope>,
+}
+
+impl StoredRobot {
+    pub fn may(&self, scope: crate::scopes::Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
 }
 
 /// A list of texts, or one text with an entry per line (or comma), as a
@@ -210,8 +223,8 @@ fn to_json(list: &[String]) -> String {
 }
 
 const ROBOT_SELECT: &str = "SELECT r.id, r.org_id, r.conversation_id, r.kind, r.name, r.avatar_url, r.keywords, r.ip_allowlist, r.secret_sealed, r.disabled_at, \
-     r.created_by, u.display_name AS created_by_name, r.created_at, r.updated_at, r.last_call_at \
-     FROM robots r LEFT JOIN users u ON u.id = r.created_by";
+     r.created_by, u.display_name AS created_by_name, r.created_at, r.updated_at, r.last_call_at, r.scopes, o.callback_url \
+     FROM robots r LEFT JOIN users u ON u.id = r.created_by LEFT JOIN robot_outgoing o ON o.robot_id = r.id";
 
 fn robot_from_row(row: &sqlx::any::AnyRow) -> BotResult<RobotWebhook> {
     Ok(RobotWebhook {
@@ -229,6 +242,8 @@ fn robot_from_row(row: &sqlx::any::AnyRow) -> BotResult<RobotWebhook> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         last_call_at: row.try_get("last_call_at")?,
+        callback_url: row.try_get("callback_url")?,
+        scopes: scopes_of(row)?,
     })
 }
 
@@ -286,7 +301,14 @@ fn stored_from_row(row: &sqlx::any::AnyRow) -> BotResult<StoredRobot> {
         ip_allowlist: json_list(&row.try_get::<String, _>("ip_allowlist")?),
         secret_sealed: row.try_get("secret_sealed")?,
         enabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_none(),
+        scopes: scopes_of(row)?,
     })
+}
+
+fn scopes_of(row: &sqlx::any::AnyRow) -> Result<Vec<crate::scopes::Scope>, sqlx::Error> {
+    let stored = crate::scopes::from_column(row.try_get::<Option<String>, _>("scopes")?.as_deref());
+    let has_outgoing = row.try_get::<Option<String>, _>("callback_url")?.is_some();
+    Ok(crate::scopes::effective(stored.as_deref(), has_outgoing))
 }
 
 fn event<'a>(

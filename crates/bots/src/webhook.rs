@@ -13,6 +13,7 @@ use tram_platform::AppState;
 use crate::calls::{self, CallRecord};
 use crate::dingtalk::{self, At, Refusal, RobotPost};
 use crate::robots::{self, StoredRobot};
+use crate::scopes::Scope;
 use crate::security::{self, SignatureError};
 
 /// Largest body a robot may POST.
@@ -49,7 +50,7 @@ pub async fn receive(state: &AppState, call: &Call<'_>) -> Result<Message, Refus
     result
 }
 
-async fn find_robot(state: &AppState, call: &Call<'_>) -> Result<StoredRobot, Refusal> {
+pub(crate) async fn find_robot(state: &AppState, call: &Call<'_>) -> Result<StoredRobot, Refusal> {
     let token = call
         .access_token
         .map(str::trim)
@@ -65,7 +66,7 @@ async fn find_robot(state: &AppState, call: &Call<'_>) -> Result<StoredRobot, Re
     }
 }
 
-async fn log_refusal(
+pub(crate) async fn log_refusal(
     state: &AppState,
     robot: Option<&StoredRobot>,
     ip: &str,
@@ -81,6 +82,7 @@ async fn log_refusal(
         msgtype,
         errcode: refusal.errcode(),
         errmsg: &errmsg,
+        ..CallRecord::default()
     };
     if let Err(err) = calls::record(state, &record).await {
         tracing::warn!(error = %err, "could not log a robot call");
@@ -93,6 +95,23 @@ async fn deliver(
     robot: &StoredRobot,
     call: &Call<'_>,
 ) -> Result<Message, Refusal> {
+    authenticate(state, robot, call, Scope::Post)?;
+    let post = dingtalk::parse(call.body)?;
+    let texts: Vec<&str> = post.texts.iter().map(String::as_str).collect();
+    if !security::has_keyword(&robot.keywords, &texts) {
+        return Err(Refusal::KeywordMissing);
+    }
+    admit_and_post(state, robot, post, call.ip).await
+}
+
+/// DingTalk's checks of a call with a robot's token (stopped, allow-list,
+/// signature), then the robot's scope for what it asks.
+pub(crate) fn authenticate(
+    state: &AppState,
+    robot: &StoredRobot,
+    call: &Call<'_>,
+    scope: Scope,
+) -> Result<(), Refusal> {
     if !robot.enabled {
         return Err(Refusal::RobotStopped);
     }
@@ -110,28 +129,98 @@ async fn deliver(
                 SignatureError::Timestamp => Refusal::InvalidTimestamp,
             })?;
     }
-    let post = dingtalk::parse(call.body)?;
-    let texts: Vec<&str> = post.texts.iter().map(String::as_str).collect();
-    if !security::has_keyword(&robot.keywords, &texts) {
-        return Err(Refusal::KeywordMissing);
+    if !robot.may(scope) {
+        return Err(Refusal::NoPermission);
     }
-    // The message is checked whole before it counts against the limit.
-    if post.body.chars().count() > messages::MAX_BODY_CHARS {
-        return Err(Refusal::InvalidParam("content".into()));
-    }
-    let card = match post.card.clone() {
-        Some(card) => Some(card.checked().map_err(chat_refusal)?),
-        None => None,
+    Ok(())
+}
+
+/// A group member as `/robot/members` lists them.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RobotMember {
+    /// The Tram user id (what `atUserIds` takes).
+    pub userid: String,
+    pub name: String,
+}
+
+/// `GET /robot/members` (a Tram extension): the robot's group's members,
+/// for a robot with the `read_members` scope. The same checks as
+/// `/robot/send` (token, stopped, allow-list, signature); logged.
+pub async fn members(state: &AppState, call: &Call<'_>) -> Result<Vec<RobotMember>, Refusal> {
+    const KIND: &str = "read_members";
+    let robot = match find_robot(state, call).await {
+        Ok(robot) => robot,
+        Err(refusal) => {
+            log_refusal(state, None, call.ip, Some(KIND), &refusal).await;
+            return Err(refusal);
+        }
     };
+    let result = async {
+        authenticate(state, &robot, call, Scope::ReadMembers)?;
+        let members = tram_chat::conversations::members(&state.db, &robot.conversation_id)
+            .await
+            .map_err(chat_refusal)?;
+        Ok(members
+            .into_iter()
+            .map(|m| RobotMember {
+                userid: m.user_id,
+                name: m.display_name,
+            })
+            .collect::<Vec<_>>())
+    }
+    .await;
+    // A read counts against the robot's per-minute limit like a post.
+    let result = match result {
+        Ok(members) => {
+            let record = CallRecord {
+                robot_id: Some(&robot.id),
+                robot_name: Some(&robot.name),
+                conversation_id: Some(&robot.conversation_id),
+                ip: call.ip,
+                msgtype: Some(KIND),
+                errcode: 0,
+                errmsg: "ok",
+                ..CallRecord::default()
+            };
+            let limit = state.config.bots.rate_limit_per_minute.max(1);
+            match calls::admit(state, &record, limit).await {
+                Ok(Some(_)) => Ok(members),
+                Ok(None) => Err(Refusal::TooFast(limit)),
+                Err(err) => {
+                    tracing::error!(error = %err, "robot rate limit check failed");
+                    Err(Refusal::Busy)
+                }
+            }
+        }
+        Err(refusal) => Err(refusal),
+    };
+    if let Err(refusal) = &result {
+        log_refusal(state, Some(&robot), call.ip, Some(KIND), refusal).await;
+    }
+    result
+}
+
+/// A parsed message from a robot that passed its checks (a `/robot/send`
+/// call, or a reply through a session webhook): checked whole, counted
+/// against the rate limit, logged, and posted through chat's send path.
+pub(crate) async fn admit_and_post(
+    state: &AppState,
+    robot: &StoredRobot,
+    post: RobotPost,
+    ip: &str,
+) -> Result<Message, Refusal> {
+    // The message is checked whole before it counts against the limit.
+    let card = check_post(&post)?;
     let limit = state.config.bots.rate_limit_per_minute.max(1);
     let accepted = CallRecord {
         robot_id: Some(&robot.id),
         robot_name: Some(&robot.name),
         conversation_id: Some(&robot.conversation_id),
-        ip: call.ip,
+        ip,
         msgtype: Some(&post.msgtype),
         errcode: 0,
         errmsg: "ok",
+        ..CallRecord::default()
     };
     let call_id = match calls::admit(state, &accepted, limit).await {
         Ok(Some(id)) => id,
@@ -161,6 +250,31 @@ async fn deliver(
     sent
 }
 
+/// A parsed message checked whole: its length, and its card (links safe).
+pub(crate) fn check_post(post: &RobotPost) -> Result<Option<tram_chat::cards::Card>, Refusal> {
+    if post.body.chars().count() > messages::MAX_BODY_CHARS {
+        return Err(Refusal::InvalidParam("content".into()));
+    }
+    match post.card.clone() {
+        Some(card) => Ok(Some(card.checked().map_err(chat_refusal)?)),
+        None => Ok(None),
+    }
+}
+
+/// Tells the group's open pages about a robot's new message.
+pub async fn announce(state: &AppState, message: &Message) {
+    let conversation_id = message.conversation_id.clone();
+    tram_chat::live::announce(
+        state,
+        &conversation_id,
+        &tram_chat::live::Event::Message {
+            conversation_id: conversation_id.clone(),
+            message: message.clone(),
+        },
+    )
+    .await;
+}
+
 fn chat_refusal(err: ChatError) -> Refusal {
     match err {
         ChatError::UnsafeLink => Refusal::UnsafeLink,
@@ -176,7 +290,9 @@ fn chat_refusal(err: ChatError) -> Refusal {
     }
 }
 
-async fn post_message(
+/// Posts a checked message as the robot (no rate limit or log of its
+/// own: the caller accounts for it).
+pub(crate) async fn post_message(
     state: &AppState,
     robot: &StoredRobot,
     post: RobotPost,

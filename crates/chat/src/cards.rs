@@ -4,12 +4,18 @@
 //! unwrapping DingTalk's `dingtalk://dingtalkclient/page/link?url=…`
 //! wrapper; bounded sizes) and rendered to safe HTML when it is read: every
 //! text escaped, Markdown through the robot renderer, pictures only from
-//! http(s) addresses.
+//! http(s) addresses. `buttons` holds what a button does (open a link, open
+//! a Tram page, call back the robot).
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ChatError, ChatResult};
 use crate::markdown;
+
+mod buttons;
+
+use buttons::push_button;
+pub use buttons::{page_with_values, safe_page, ButtonAction, MAX_BUTTON_VALUE_CHARS};
 
 /// Most buttons on one card.
 pub const MAX_BUTTONS: usize = 10;
@@ -23,7 +29,12 @@ pub const MAX_URL_CHARS: usize = 2000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CardButton {
     pub title: String,
+    /// For `url`: the http(s) link; for `page`: the same-origin path with
+    /// its query; for `callback`: empty.
     pub url: String,
+    /// What a click does (absent in older cards: open `url`).
+    #[serde(default, skip_serializing_if = "ButtonAction::is_url")]
+    pub action: ButtonAction,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -150,9 +161,28 @@ impl Card {
                 let buttons = buttons
                     .into_iter()
                     .map(|b| {
-                        Ok(CardButton {
-                            title: title(&b.title)?,
-                            url: link(&b.url)?,
+                        let title = title(&b.title)?;
+                        Ok(match b.action {
+                            ButtonAction::Url => CardButton {
+                                title,
+                                url: link(&b.url)?,
+                                action: ButtonAction::Url,
+                            },
+                            ButtonAction::Page => CardButton {
+                                title,
+                                url: safe_page(&b.url).ok_or(ChatError::UnsafeLink)?,
+                                action: ButtonAction::Page,
+                            },
+                            ButtonAction::Callback { value } => {
+                                if value.chars().count() > MAX_BUTTON_VALUE_CHARS {
+                                    return Err(ChatError::InvalidCard);
+                                }
+                                CardButton {
+                                    title,
+                                    url: String::new(),
+                                    action: ButtonAction::Callback { value },
+                                }
+                            }
                         })
                     })
                     .collect::<ChatResult<Vec<_>>>()?;
@@ -248,17 +278,8 @@ impl Card {
                     "vertical"
                 });
                 out.push_str("\">");
-                for button in buttons {
-                    match safe_link(&button.url) {
-                        Some(url) => {
-                            out.push_str("<a class=\"card-button\" href=\"");
-                            out.push_str(&escape(&url));
-                            out.push_str("\" target=\"_blank\" rel=\"noopener noreferrer\">");
-                        }
-                        None => out.push_str("<a class=\"card-button disabled\">"),
-                    }
-                    out.push_str(&escape(&button.title));
-                    out.push_str("</a>");
+                for (index, button) in buttons.iter().enumerate() {
+                    push_button(&mut out, index, button);
                 }
                 out.push_str("</div></div>");
             }
@@ -375,6 +396,7 @@ mod tests {
             buttons: vec![CardButton {
                 title: "同意\"onclick=alert(1)".into(),
                 url: "https://erp.example.com/ok".into(),
+                action: ButtonAction::Url,
             }],
             horizontal: true,
         }

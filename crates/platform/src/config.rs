@@ -51,6 +51,12 @@ pub struct BotsConfig {
     pub rate_limit_per_minute: i64,
     /// How long the log of robot calls is kept.
     pub log_retention_days: i64,
+    /// Attempts at delivering an outgoing robot's callback.
+    pub outgoing_attempts: i64,
+    /// Wait before the second attempt; doubled for each one after.
+    pub outgoing_retry_base_ms: i64,
+    /// How long Tram waits for the robot's server to answer.
+    pub outgoing_timeout_ms: u64,
 }
 
 impl Default for BotsConfig {
@@ -58,6 +64,9 @@ impl Default for BotsConfig {
         BotsConfig {
             rate_limit_per_minute: 20,
             log_retention_days: 90,
+            outgoing_attempts: 4,
+            outgoing_retry_base_ms: 2_000,
+            outgoing_timeout_ms: 5_000,
         }
     }
 }
@@ -301,6 +310,14 @@ impl Config {
         if self.bots.rate_limit_per_minute < 1 || self.bots.log_retention_days < 1 {
             return Err(ConfigError(
                 "bots.rate_limit_per_minute and bots.log_retention_days must be at least 1".into(),
+            ));
+        }
+        if self.bots.outgoing_attempts < 1
+            || self.bots.outgoing_retry_base_ms < 1
+            || self.bots.outgoing_timeout_ms < 1
+        {
+            return Err(ConfigError(
+                "bots.outgoing_attempts, bots.outgoing_retry_base_ms and bots.outgoing_timeout_ms must be at least 1".into(),
             ));
         }
         Ok(())

@@ -74,6 +74,21 @@
   var loadingOlder = false, loadingNewer = false, newerAgain = false, missedLive = false, pinned = true;
   var loaded = false, pending = [];
   var details = null, lastRead = 0, replyTo = null, editing = null, chosen = {};
+  // The group's robots that can be @mentioned ({id, name}); a chosen one
+  // goes into the message's robot_mentions.
+  var robots = [], robotsLoading = null, chosenRobots = {};
+  // The directory is read again when the picker opens (an admin may have
+  // added a robot since the page loaded); a picker opened while it loads
+  // is drawn again when it arrives.
+  function loadRobots() {
+    if (!details || details.conversation.kind !== "group") { robots = []; return Promise.resolve(); }
+    var loading = api("GET", base() + "/robot-directory").then(function (d) {
+      robots = d.ok && Array.isArray(d.body) ? d.body : [];
+      if (robotsLoading === loading) robotsLoading = null;
+    });
+    robotsLoading = loading;
+    return loading;
+  }
 
   function base() { return "/api/v1/conversations/" + encodeURIComponent(convId); }
   // One page of history for the current view: {stale} if the view changed
@@ -351,6 +366,7 @@
       if (!r.ok) { if (r.status === 404 || r.status === 410) gone(); return; }
       details = r.body;
       var c = details.conversation;
+      loadRobots();
       lastRead = Math.max(lastRead, c.read_seq);
       $("chat-title").textContent = c.title;
       $("announcement-text").textContent = c.announcement || "";
@@ -428,6 +444,7 @@
     replyTo = null;
     editing = null;
     chosen = {};
+    chosenRobots = {};
     text.value = "";
     context("");
     hidePicker();
@@ -448,7 +465,10 @@
       if (body.indexOf("@" + name) < 0) return;
       if (chosen[name] === "*") all = true; else ids.push(chosen[name]);
     });
-    return { ids: ids, all: all };
+    var robotIds = Object.keys(chosenRobots).filter(function (name) {
+      return body.indexOf("@" + name) >= 0;
+    }).map(function (name) { return chosenRobots[name]; });
+    return { ids: ids, all: all, robots: robotIds };
   }
   $("composer").addEventListener("submit", function (e) {
     e.preventDefault();
@@ -465,6 +485,7 @@
         body: body,
         mentions: mentions.ids,
         mention_all: mentions.all,
+        robot_mentions: mentions.robots,
         reply_to: replyTo ? replyTo.id : null,
         client_id: clientId(),
       });
@@ -540,20 +561,26 @@
     var match = /(^|\s)@([^\s@]*)$/.exec(before);
     return match ? match[2] : null;
   }
-  function showPicker() {
+  function showPicker(fresh) {
     var q = mentionQuery();
     if (q === null || !details) { hidePicker(); return; }
+    // Opening: read the robot directory again, then draw once more.
+    if (picker.hidden && fresh !== true) {
+      (robotsLoading || loadRobots()).then(function () { showPicker(true); });
+    }
     var options = details.members
       .filter(function (m) { return m.user_id !== me; })
       .map(function (m) { return { id: m.user_id, name: m.display_name }; });
     if (details.conversation.kind === "group") options.unshift({ id: "*", name: msg("everyone") });
+    robots.forEach(function (r) { options.push({ id: r.id, name: r.name, robot: true }); });
     options = options.filter(function (o) { return o.name.toLowerCase().indexOf(q.toLowerCase()) >= 0; });
     picker.textContent = "";
     options.slice(0, 8).forEach(function (o) {
       var button = el("button", "mention-option", "@" + o.name);
       button.type = "button";
       button.setAttribute("role", "option");
-      button.setAttribute("data-testid", "mention-option");
+      button.setAttribute("data-testid", o.robot ? "mention-robot" : "mention-option");
+      if (o.robot) button.appendChild(el("span", "badge msg-robot", msg("robot")));
       button.addEventListener("click", function () { choose(o, q); });
       picker.appendChild(button);
     });
@@ -565,7 +592,7 @@
     var insert = "@" + option.name + " ";
     text.value = text.value.slice(0, start) + insert + text.value.slice(caret);
     text.selectionStart = text.selectionEnd = start + insert.length;
-    chosen[option.name] = option.id;
+    if (option.robot) chosenRobots[option.name] = option.id; else chosen[option.name] = option.id;
     hidePicker();
     text.focus();
   }
@@ -577,6 +604,23 @@
     text.selectionStart = text.selectionEnd = caret + lead.length;
     text.focus();
     showPicker();
+  });
+
+  // A robot card's callback button: the server tells the robot's server,
+  // whose answer arrives as a message.
+  root.addEventListener("click", function (e) {
+    var button = e.target.closest("[data-card-callback]");
+    if (!button) return;
+    var node = button.closest("[data-id]");
+    if (!node) return;
+    button.disabled = true;
+    var path = base() + "/messages/" + encodeURIComponent(node.getAttribute("data-id")) +
+      "/buttons/" + encodeURIComponent(button.getAttribute("data-card-callback"));
+    api("POST", path, {}).then(function (r) {
+      button.disabled = false;
+      if (!r.ok) { showError(errorText(r, "failed")); return; }
+      button.classList.add("clicked");
+    });
   });
 
   // Search results and centre entries of this conversation (chat-find.js).

@@ -3,7 +3,8 @@
 // it holds a placeholder [data-robots-src] that this script fills with the
 // robots fragment. Forms inside are app.js JSON forms: after one succeeds
 // the section alone is reloaded, and a webhook address or secret that the
-// answer carries (shown once) is put in front of the admin to copy.
+// answer carries, or an outgoing robot's app secret (each shown once), is
+// put in front of the admin to copy.
 (function () {
   "use strict";
   function load(holder, issued) {
@@ -25,9 +26,10 @@
   }
   function reveal(holder, answer) {
     var box = holder.querySelector("[data-robot-issued]");
-    if (!box || !(answer.webhook_url || answer.secret)) return;
+    if (!box || !(answer.webhook_url || answer.secret || answer.app_secret)) return;
     show(box, "[data-issued-webhook]", answer.webhook_url);
     show(box, "[data-issued-secret]", answer.secret);
+    show(box, "[data-issued-app-secret]", answer.app_secret);
     box.hidden = false;
     box.scrollIntoView({ block: "nearest" });
   }

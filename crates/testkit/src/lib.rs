@@ -1,8 +1,9 @@
 //! Stand-ins for the external services Tram talks to, for integration tests
 //! and benchmarks: an SMTP server that keeps what it receives, and HTTP
 //! servers that answer like Twilio's Messages API and Alibaba Cloud's
-//! `SendSms`. Each listens on 127.0.0.1 on a port of its own and stops when
-//! dropped. [`browser`] is a client for Tram itself, as a browser would
+//! `SendSms`, and a developer's server behind a DingTalk outgoing robot.
+//! Each listens on 127.0.0.1 on a port of its own and stops when dropped.
+//! [`browser`] is a client for Tram itself, as a browser would
 //! talk to it.
 //!
 //! They speak the real wire formats and check requests the way the real
@@ -14,11 +15,13 @@ mod aliyun;
 pub mod browser;
 mod http;
 mod mail;
+mod robot_server;
 mod smtp;
 mod twilio;
 
 pub use aliyun::{AliyunSms, AliyunStandIn};
 pub use mail::ReceivedMail;
+pub use robot_server::{outgoing_sign, RobotReply, RobotRequest, RobotServer};
 pub use smtp::SmtpSink;
 pub use twilio::{TwilioMessage, TwilioStandIn};
 

@@ -422,3 +422,13 @@ async fn resubmit(
         decisions::resubmit(&state, &member.membership, &id, &body.values).await?,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_api_document_builds() {
+        use utoipa::OpenApi;
+        let doc = super::ApprovalsApi::openapi();
+        assert!(doc.paths.paths.contains_key("/api/v1/approvals/templates"));
+    }
+}

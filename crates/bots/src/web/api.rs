@@ -37,14 +37,21 @@ pub fn routes() -> Router<AppState> {
             post(reissue_secret).delete(remove_secret),
         )
         .route("/api/v1/conversations/{id}/robot-calls", get(call_log))
+        .merge(super::outgoing::routes())
+        .merge(super::cards::routes())
 }
 
 #[derive(OpenApi)]
 #[openapi(
     paths(list, create, details, update, remove, set_enabled, reissue_token, reissue_secret, remove_secret, call_log,
-          super::webhook::send),
+          super::webhook::send, super::webhook::send_by_session,
+          super::outgoing::set, super::outgoing::details, super::outgoing::reissue_secret, super::outgoing::remove, super::outgoing::directory, super::outgoing::set_scopes, super::webhook::members,
+          super::cards::send_card, super::cards::click),
     components(schemas(RobotWebhook, RobotSettings, NewRobot, IssuedRobot, EnabledRequest, RobotCall, Removed,
-                       super::webhook::DingTalkAnswer)),
+                       super::webhook::DingTalkAnswer, crate::outgoing::Outgoing, crate::outgoing::OutgoingSettings,
+                       super::outgoing::IssuedOutgoing, super::outgoing::MentionableRobot, crate::scopes::Scope, crate::scopes::ScopeSettings,
+                       super::webhook::MembersAnswer, crate::webhook::RobotMember, crate::interactive::ComposedCard, crate::interactive::ButtonSpec,
+                       super::cards::Clicked)),
     tags((name = "robots", description = "Custom webhook robots of a group (group admins), and the DingTalk-compatible \
         webhook they post to. See docs/robots.md."))
 )]

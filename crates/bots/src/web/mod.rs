@@ -2,6 +2,8 @@
 //! and the robot pages.
 
 pub mod api;
+pub mod cards;
+pub mod outgoing;
 pub mod pages;
 pub mod webhook;
 

@@ -48,6 +48,36 @@ impl RobotsSection {
     fn lines(&self, list: &[String]) -> String {
         list.join("\n")
     }
+
+    fn scope_choices(&self) -> Vec<(&'static str, &'static str)> {
+        crate::scopes::Scope::ALL
+            .into_iter()
+            .map(|s| {
+                (
+                    s.as_str(),
+                    self.ctx.t(&format!("bots.outgoing.scope.{}", s.as_str())),
+                )
+            })
+            .collect()
+    }
+
+    fn has_scope(&self, robot: &RobotWebhook, scope: &str) -> bool {
+        robot.scopes.iter().any(|s| s.as_str() == scope)
+    }
+
+    fn scope_names(&self, robot: &RobotWebhook) -> String {
+        robot
+            .scopes
+            .iter()
+            .map(|s| self.ctx.t(&format!("bots.outgoing.scope.{}", s.as_str())))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Only custom robots can get outgoing settings.
+    fn is_custom(&self, robot: &RobotWebhook) -> bool {
+        robot.kind == crate::robots::RobotKind::Custom
+    }
 }
 
 /// The robots of a group with the forms to manage them.

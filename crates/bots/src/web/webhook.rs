@@ -5,19 +5,22 @@
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
-use tram_chat::live::{self, Event};
 use tram_platform::web::ClientInfo;
 use tram_platform::AppState;
 use utoipa::ToSchema;
 
 use crate::dingtalk::Refusal;
+use crate::outgoing::session::{self, SessionCall};
 use crate::webhook::{self, Call, MAX_BODY_BYTES};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/robot/send", post(send).get(not_post))
+    Router::new()
+        .route("/robot/send", post(send).get(not_post))
+        .route("/robot/sendBySession", post(send_by_session).get(not_post))
+        .route("/robot/members", get(members))
 }
 
 /// DingTalk's answer: 0 and "ok", or a code and its reason.
@@ -93,16 +96,7 @@ pub async fn send(
     };
     match webhook::receive(&state, &call).await {
         Ok(message) => {
-            let conversation_id = message.conversation_id.clone();
-            live::announce(
-                &state,
-                &conversation_id,
-                &Event::Message {
-                    conversation_id: conversation_id.clone(),
-                    message,
-                },
-            )
-            .await;
+            webhook::announce(&state, &message).await;
             answer(Ok(()))
         }
         Err(refusal) => answer(Err(refusal)),
@@ -112,4 +106,87 @@ pub async fn send(
 /// DingTalk answers a GET with 43002 "需要POST请求".
 async fn not_post() -> Json<DingTalkAnswer> {
     answer(Err(Refusal::NotPost))
+}
+
+/// Answer an outgoing robot's callback in the group (DingTalk-compatible
+/// `sessionWebhook`).
+///
+/// The address comes in each callback's `sessionWebhook` and works until
+/// its `sessionWebhookExpiredTime` (90 minutes). The body is the same
+/// message JSON as `/robot/send`'s. An unknown or expired session is
+/// refused with 300001 "session 不存在".
+#[utoipa::path(post, path = "/robot/sendBySession", tag = "robots",
+    params(("session" = String, Query, description = "The session token, from the callback's sessionWebhook")),
+    request_body(content = Object, content_type = "application/json", description = "DingTalk robot message"),
+    responses((status = 200, body = DingTalkAnswer)))]
+pub async fn send_by_session(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Json<DingTalkAnswer> {
+    let params = params(query.as_deref());
+    if body.len() > MAX_BODY_BYTES {
+        return answer(Err(Refusal::MissingParam("json".into())));
+    }
+    let call = SessionCall {
+        session: param(&params, "session"),
+        ip: &client.ip,
+        body: &body,
+    };
+    match session::receive(&state, &call).await {
+        Ok(message) => {
+            webhook::announce(&state, &message).await;
+            answer(Ok(()))
+        }
+        Err(refusal) => answer(Err(refusal)),
+    }
+}
+
+/// The members of a robot's group (Tram extension).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MembersAnswer {
+    pub errcode: i64,
+    pub errmsg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<webhook::RobotMember>>,
+}
+
+/// List the members of the robot's group (Tram extension; scope
+/// `read_members`).
+///
+/// Authenticated like `/robot/send`: `access_token`, and with signing on
+/// `timestamp` and `sign`. Answers HTTP 200 with `errcode` 0 and
+/// `members` (`userid`, `name`), or DingTalk's codes (60011 without the
+/// scope).
+#[utoipa::path(get, path = "/robot/members", tag = "robots",
+    params(("access_token" = String, Query, description = "The robot's token"),
+           ("timestamp" = Option<String>, Query, description = "Unix milliseconds (signing)"),
+           ("sign" = Option<String>, Query, description = "The signature (signing)")),
+    responses((status = 200, body = MembersAnswer)))]
+pub async fn members(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    RawQuery(query): RawQuery,
+) -> Json<MembersAnswer> {
+    let params = params(query.as_deref());
+    let call = Call {
+        access_token: param(&params, "access_token"),
+        timestamp: param(&params, "timestamp"),
+        sign: param(&params, "sign"),
+        ip: &client.ip,
+        body: &[],
+    };
+    match webhook::members(&state, &call).await {
+        Ok(members) => Json(MembersAnswer {
+            errcode: 0,
+            errmsg: "ok".into(),
+            members: Some(members),
+        }),
+        Err(refusal) => Json(MembersAnswer {
+            errcode: refusal.errcode(),
+            errmsg: refusal.errmsg(),
+            members: None,
+        }),
+    }
 }

@@ -100,3 +100,69 @@ async fn a_message_crosses_nodes_and_clients_fail_over_without_loss() {
     );
     node_a.stop().await;
 }
+
+#[tokio::test]
+async fn a_robots_rate_limit_holds_when_its_calls_alternate_between_nodes() {
+    if !cluster_available() {
+        eprintln!(
+            "skipped: set TRAM_TEST_DATABASE_URL and TRAM_TEST_NATS_URL to run the two-node test"
+        );
+        return;
+    }
+    use crate::robots::{add_robot, errcode, post, text};
+    let node_a = TestServer::start_with(|c| c.bots.rate_limit_per_minute = 5).await;
+    let node_b = node_a.second_node().await;
+    let owner = node_a.setup().await;
+    let (_, created) = owner
+        .post_json(
+            "/api/v1/conversations",
+            json!({ "name": "限流", "member_ids": [] }),
+        )
+        .await;
+    let g = created["conversation_id"].as_str().unwrap().to_string();
+    let robot = add_robot(&owner, &g, json!({ "name": "Burst", "keywords": ["報表"] })).await;
+    let on_b = robot.webhook.replace(&node_a.base, &node_b.base);
+    assert_ne!(on_b, robot.webhook);
+
+    // Twelve calls at once, every other one through node B: five pass.
+    let calls = (0..12).map(|i| {
+        let url = if i % 2 == 0 {
+            robot.webhook.clone()
+        } else {
+            on_b.clone()
+        };
+        async move { errcode(&post(&url, &text(&format!("報表 {i}"))).await) }
+    });
+    let codes = futures::future::join_all(calls).await;
+    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 5, "{codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| **c == 130101).count(),
+        7,
+        "{codes:?}"
+    );
+    // One after another on alternate nodes: still refused this minute.
+    assert_eq!(errcode(&post(&on_b, &text("報表 b")).await), 130101);
+    assert_eq!(
+        errcode(&post(&robot.webhook, &text("報表 a")).await),
+        130101
+    );
+    // A minute later each node admits again, and the count is shared.
+    node_a.advance(61);
+    for i in 0..5 {
+        let url = if i % 2 == 0 { &on_b } else { &robot.webhook };
+        assert_eq!(
+            errcode(&post(url, &text(&format!("報表 later {i}"))).await),
+            0
+        );
+    }
+    assert_eq!(
+        errcode(&post(&robot.webhook, &text("報表 6th")).await),
+        130101
+    );
+    let (_, history) = owner
+        .get_json(&format!("/api/v1/conversations/{g}/messages?limit=100"))
+        .await;
+    assert_eq!(history.as_array().unwrap().len(), 10);
+    node_b.server.stop().await;
+    node_a.server.stop().await;
+}

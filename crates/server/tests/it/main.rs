@@ -21,4 +21,6 @@ mod qr_login;
 mod registration;
 mod robots;
 mod robots_admin;
+mod robots_interactive;
+mod robots_outgoing;
 mod two_factor;
