@@ -6,13 +6,15 @@
 //! `robots` keeps the robots and their credentials, `security` holds the
 //! DingTalk rules (signature, keywords, allow-list), `dingtalk` the wire
 //! format, `webhook` receives a call and posts through chat's send path,
-//! `calls` logs calls, limits their rate and prunes the log.
+//! `calls` logs calls, limits their rate and prunes the log. `schedule`
+//! keeps scheduled and check-in robots and runs them.
 
 pub mod calls;
 pub mod dingtalk;
 pub mod error;
 pub mod mention;
 pub mod robots;
+pub mod schedule;
 pub mod security;
 pub mod web;
 pub mod webhook;

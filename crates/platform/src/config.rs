@@ -51,6 +51,12 @@ pub struct BotsConfig {
     pub rate_limit_per_minute: i64,
     /// How long the log of robot calls is kept.
     pub log_retention_days: i64,
+    /// What a scheduled robot does by default with a run picked up later
+    /// than due + grace (the server was down): `late` posts it once,
+    /// late; `skip` posts nothing and logs a skipped run.
+    pub schedule_missed_default: String,
+    /// How late a scheduled run may start and still count as on time.
+    pub schedule_grace_secs: i64,
 }
 
 impl Default for BotsConfig {
@@ -58,6 +64,8 @@ impl Default for BotsConfig {
         BotsConfig {
             rate_limit_per_minute: 20,
             log_retention_days: 90,
+            schedule_missed_default: "late".to_string(),
+            schedule_grace_secs: 600,
         }
     }
 }
@@ -301,6 +309,13 @@ impl Config {
         if self.bots.rate_limit_per_minute < 1 || self.bots.log_retention_days < 1 {
             return Err(ConfigError(
                 "bots.rate_limit_per_minute and bots.log_retention_days must be at least 1".into(),
+            ));
+        }
+        if !matches!(self.bots.schedule_missed_default.as_str(), "late" | "skip")
+            || self.bots.schedule_grace_secs < 0
+        {
+            return Err(ConfigError(
+                "bots.schedule_missed_default must be late or skip, and bots.schedule_grace_secs at least 0".into(),
             ));
         }
         Ok(())

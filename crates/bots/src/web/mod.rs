@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod pages;
+pub mod schedule;
 pub mod webhook;
 
 /// Path prefixes that machines call without a browser session (the

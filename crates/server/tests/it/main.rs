@@ -20,4 +20,5 @@ mod qr_login;
 mod registration;
 mod robots;
 mod robots_admin;
+mod robots_schedule;
 mod two_factor;

@@ -1,0 +1,72 @@
+// A scheduled robot as a group admin sets it up in three steps: Ada opens
+// her group's panel, names the robot (step 1), picks "Monday to Friday" at
+// 09:15 and sees the next three runs in Hong Kong time (step 2), writes the
+// message (step 3) and creates it; the section lists it with its next run.
+// A bad time shows an error under the field and nothing is made.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startServer, launchBrowser, setUpOrg, joinOrg, online } from "./lib.mjs";
+
+let server, browser, ada;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("a group", async () => {
+  ada = await setUpOrg(browser, server.url, { org: "港鐵貿易有限公司", name: "陳大文", email: "ada@example.com" });
+  await joinOrg(browser, ada, { name: "李小明", email: "ben@example.com" });
+  ada.on("dialog", (dialog) => dialog.accept());
+  await ada.goto("/chat");
+  await ada.getByTestId("new-group").click();
+  await ada.getByTestId("group-name").fill("財務部");
+  await ada.getByTestId("group-member").check();
+  await ada.getByTestId("group-create").click();
+  await ada.waitForURL(/\/chat\/[0-9a-f-]+$/);
+  await online(ada);
+});
+
+test("the three-step wizard previews the next runs and makes the robot", async () => {
+  await ada.getByTestId("chat-settings").click();
+  const section = ada.getByTestId("schedules");
+  await section.waitFor();
+  await section.getByTestId("schedule-add-open").click();
+  // Step 1: the name.
+  await section.getByTestId("wizard-name").fill("現金流提醒");
+  await section.getByTestId("wizard-next-1").click();
+  // Step 2: when, with a preview.
+  await section.getByTestId("wizard-rule").selectOption("weekdays");
+  await section.getByTestId("wizard-time").fill("25:00");
+  const error = section.locator('[data-step="2"] [data-error-for="time"]');
+  await error.waitFor({ state: "visible" });
+  assert.match(await error.textContent(), /HH:MM/);
+  await section.getByTestId("wizard-time").fill("09:15");
+  const items = section.getByTestId("wizard-preview").locator("li");
+  await items.nth(2).waitFor();
+  const labels = await items.allTextContents();
+  assert.equal(labels.length, 3);
+  for (const label of labels) {
+    assert.match(label, /^\d{4}-\d\d-\d\d \((Mon|Tue|Wed|Thu|Fri)\) 09:15$/);
+  }
+  assert.ok(await error.isHidden());
+  await section.getByTestId("wizard-next-2").click();
+  // Step 3: the message.
+  await section.getByTestId("wizard-body").fill("請提交昨日現金流報表");
+  await section.getByTestId("wizard-save").click();
+  // The section reloads with the robot and its next run.
+  await ada.getByTestId("schedule").waitFor();
+  assert.equal(await ada.getByTestId("schedule-name").textContent(), "現金流提醒");
+  assert.match(await ada.getByTestId("schedule-next").textContent(), /09:15$/);
+  assert.equal(labels[0], (await ada.getByTestId("schedule-next").textContent()).trim());
+  // Paused, then resumed.
+  await ada.getByTestId("schedule-pause").click();
+  await ada.getByTestId("schedule-paused").waitFor();
+  await ada.getByTestId("schedule-pause").click();
+  await ada.getByTestId("schedule-paused").waitFor({ state: "detached" });
+});
