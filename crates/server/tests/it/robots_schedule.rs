@@ -447,17 +447,17 @@ async fn bad_input_is_refused_per_field_and_nothing_is_made() {
     assert_eq!(status, 400);
     assert!(answer["error"]["fields"]["time"].is_string());
     assert!(answer["error"]["fields"]["body"].is_string());
-    // In English too.
+    // The cron message says what is wrong.
     let (_, answer) = alice
         .post_json(
             &path,
-            json!({ "name": "x", "rule": "cron", "cron": "0 25 * * *", "body": "hi", }),
+            json!({ "name": "x", "rule": "cron", "cron": "0 25 * * *", "body": "hi" }),
         )
         .await;
     assert!(answer["error"]["fields"]["cron"]
         .as_str()
         .unwrap()
-        .contains("cron"));
+        .contains("hour: 25 is outside 0-23"));
     // A member who is not an admin, and a stranger.
     let (status, _) = bob.post_json(&path, cash_report()).await;
     assert_eq!(status, 403);
