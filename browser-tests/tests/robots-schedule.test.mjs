@@ -41,7 +41,15 @@ test("the three-step wizard previews the next runs and makes the robot", async (
   await section.getByTestId("wizard-name").fill("現金流提醒");
   await section.getByTestId("wizard-next-1").click();
   // Step 2: when, with a preview.
+  // Cron: only its field shows, and a bad one is explained under it.
+  await section.getByTestId("wizard-rule").selectOption("cron");
+  assert.ok(await section.getByTestId("wizard-time").isHidden());
+  await section.getByTestId("wizard-cron").fill("0 25 * * *");
+  const cronError = section.locator('[data-step="2"] [data-error-for="cron"]');
+  await cronError.waitFor({ state: "visible" });
+  assert.match(await cronError.textContent(), /25/);
   await section.getByTestId("wizard-rule").selectOption("weekdays");
+  assert.ok(await section.getByTestId("wizard-cron").isHidden());
   await section.getByTestId("wizard-time").fill("25:00");
   const error = section.locator('[data-step="2"] [data-error-for="time"]');
   await error.waitFor({ state: "visible" });

@@ -10,7 +10,18 @@
       part.hidden = part.getAttribute("data-step") !== String(step);
     });
     form.setAttribute("data-at", String(step));
+    fit(form);
     if (step === 2) preview(form);
+  }
+  // Only the fields of the chosen rule (and kind) show.
+  function fit(form) {
+    var rule = form.querySelector("[name=rule]"), kind = form.querySelector("[name=kind]");
+    form.querySelectorAll("[data-for-rule]").forEach(function (part) {
+      part.hidden = rule && part.getAttribute("data-for-rule").split(" ").indexOf(rule.value) < 0;
+    });
+    form.querySelectorAll("[data-for-kind]").forEach(function (part) {
+      part.hidden = !kind || part.getAttribute("data-for-kind") !== kind.value;
+    });
   }
   function body(form) {
     var out = { days: [] };
@@ -45,6 +56,8 @@
   });
   var timers = new WeakMap();
   function changed(event) {
+    var wizard = event.target.closest && event.target.closest("form[data-wizard]");
+    if (wizard && (event.target.name === "rule" || event.target.name === "kind")) fit(wizard);
     if (!event.target.hasAttribute || !event.target.hasAttribute("data-preview-input")) return;
     var form = event.target.closest("form[data-wizard]");
     if (!form) return;
