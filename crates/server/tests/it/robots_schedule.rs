@@ -595,8 +595,7 @@ async fn check_in_cards_record_each_member_once_and_remind_those_who_have_not() 
         .as_array()
         .unwrap()
         .iter()
-        .filter(|m| m["kind"] == "text")
-        .last()
+        .rfind(|m| m["kind"] == "text")
         .cloned()
         .unwrap();
     assert_eq!(reminder["mentions"], json!([alice_id]), "{reminder}");
