@@ -2,12 +2,15 @@
 // her group's panel, names the robot (step 1), picks "Monday to Friday" at
 // 09:15 and sees the next three runs in Hong Kong time (step 2), writes the
 // message (step 3) and creates it; the section lists it with its next run.
-// A bad time shows an error under the field and nothing is made.
+// A bad time or cron shows an error under the field. Then a check-in
+// robot running every minute (real time: the server's own runner) posts
+// its card in Ben's pane; its button opens the run's page, where Ben checks
+// in once and the roster shows who has and who has not.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launchBrowser, setUpOrg, joinOrg, online } from "./lib.mjs";
 
-let server, browser, ada;
+let server, browser, ada, ben, groupPath;
 
 before(async () => {
   server = await startServer();
@@ -21,7 +24,7 @@ after(async () => {
 
 test("a group", async () => {
   ada = await setUpOrg(browser, server.url, { org: "港鐵貿易有限公司", name: "陳大文", email: "ada@example.com" });
-  await joinOrg(browser, ada, { name: "李小明", email: "ben@example.com" });
+  ben = await joinOrg(browser, ada, { name: "李小明", email: "ben@example.com" });
   ada.on("dialog", (dialog) => dialog.accept());
   await ada.goto("/chat");
   await ada.getByTestId("new-group").click();
@@ -29,6 +32,7 @@ test("a group", async () => {
   await ada.getByTestId("group-member").check();
   await ada.getByTestId("group-create").click();
   await ada.waitForURL(/\/chat\/[0-9a-f-]+$/);
+  groupPath = new URL(ada.url()).pathname;
   await online(ada);
 });
 
@@ -77,4 +81,37 @@ test("the three-step wizard previews the next runs and makes the robot", async (
   await ada.getByTestId("schedule-paused").waitFor();
   await ada.getByTestId("schedule-pause").click();
   await ada.getByTestId("schedule-paused").waitFor({ state: "detached" });
+});
+
+test("a check-in card opens the run's page, where a member checks in once", { timeout: 120000 }, async () => {
+  const section = ada.getByTestId("schedules");
+  await section.getByTestId("schedule-add-open").click();
+  await section.getByTestId("wizard-kind").selectOption("checkin");
+  await section.getByTestId("wizard-name").fill("打卡機器人");
+  await section.getByTestId("wizard-next-1").click();
+  await section.getByTestId("wizard-rule").selectOption("cron");
+  await section.getByTestId("wizard-cron").fill("* * * * *");
+  await section.getByTestId("wizard-preview").locator("li").nth(2).waitFor();
+  await section.getByTestId("wizard-next-2").click();
+  await section.getByTestId("wizard-remind").waitFor();
+  await section.getByTestId("wizard-body").fill("早晨！請打卡");
+  await section.getByTestId("wizard-save").click();
+  await ada.getByTestId("schedule").nth(1).waitFor();
+
+  await ben.goto(groupPath);
+  await online(ben);
+  const card = ben.getByTestId("message").filter({ hasText: "早晨！請打卡" }).first();
+  await card.waitFor({ timeout: 75000 });
+  const button = card.locator("a.card-button");
+  assert.equal((await button.textContent()).trim(), "打卡");
+  const href = await button.getAttribute("href");
+  assert.match(href, new RegExp(`^${server.url}${groupPath}/checkins/[0-9a-f-]+/\\d+$`));
+  await ben.goto(href);
+  await ben.getByTestId("checkin-button").click();
+  await ben.locator('[data-testid="checkin-entry"][data-checked="yes"]').waitFor();
+  assert.equal(await ben.getByTestId("checkin-button").count(), 0, "once");
+  assert.equal(await ben.locator('[data-testid="checkin-entry"][data-checked="no"]').count(), 1, "Ada has not");
+  await ada.goto(href);
+  assert.match(await ada.getByTestId("checkin-count").textContent(), /1 \/ 2/);
+  await ada.getByTestId("checkin-button").waitFor();
 });

@@ -220,8 +220,9 @@ pub(crate) async fn remind(state: AppState, job: Job) -> JobResult {
         // Once, however often the job is retried or taken over.
         client_id: Some(job.key.clone()),
     };
-    messages::send_as_robot(&state, &author(&s), new, None)
+    let message = messages::send_as_robot(&state, &author(&s), new, None)
         .await
         .map_err(|e| e.to_string())?;
+    super::runs::announce(&state, message).await;
     Ok(())
 }

@@ -12,7 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use tram_chat::messages::{self, MessageKind, NewMessage, RobotAuthor};
+use tram_chat::live::Event;
+use tram_chat::messages::{self, Message, MessageKind, NewMessage, RobotAuthor};
 use tram_platform::db::Db;
 use tram_platform::jobs::{self, Job, JobResult, Runner};
 use tram_platform::AppState;
@@ -66,6 +67,17 @@ pub async fn log(db: &Db, robot_id: &str, limit: i64) -> Result<Vec<Run>, sqlx::
         .collect()
 }
 
+/// Tells the group's sockets (on every node) about a robot's message;
+/// delivery applies mentions and do-not-disturb as for any message.
+pub(crate) async fn announce(state: &AppState, message: Message) {
+    let conversation_id = message.conversation_id.clone();
+    let event = Event::Message {
+        conversation_id: conversation_id.clone(),
+        message,
+    };
+    tram_chat::live::announce(state, &conversation_id, &event).await;
+}
+
 pub(crate) fn author(s: &Schedule) -> RobotAuthor {
     RobotAuthor {
         conversation_id: s.conversation_id.clone(),
@@ -113,6 +125,7 @@ async fn run(state: AppState, job: Job) -> JobResult {
         .and_then(|c| c.next_after(tz, now.max(due.due)));
 
     let mut roster = Vec::new();
+    let mut posted_message = None;
     let (outcome, message_id) = if late && s.missed == "skip" {
         ("skipped", None)
     } else {
@@ -126,7 +139,11 @@ async fn run(state: AppState, job: Job) -> JobResult {
             _ => messages::send_as_robot(&state, &author(&s), message(&s, &job.key), None).await,
         };
         match posted {
-            Ok(m) => (if late { "late" } else { "posted" }, Some(m.id)),
+            Ok(m) => {
+                let id = m.id.clone();
+                posted_message = Some(m);
+                (if late { "late" } else { "posted" }, Some(id))
+            }
             // Retried while attempts remain; then logged as failed and the
             // schedule goes on.
             Err(e) if !job.is_last_attempt() => return Err(e.to_string()),
@@ -177,5 +194,10 @@ async fn run(state: AppState, job: Job) -> JobResult {
         }
     }
     tx.commit().await.map_err(|e| e.to_string())?;
+    // After the commit: a runner that lost the job leaves this to the one
+    // that completes it.
+    if let Some(message) = posted_message {
+        announce(&state, message).await;
+    }
     Ok(())
 }

@@ -533,9 +533,18 @@ async fn check_in_cards_record_each_member_once_and_remind_those_who_have_not() 
     assert_eq!(made["kind"], "checkin");
     let robot = made["robot_id"].as_str().unwrap().to_string();
     let due = made["next_due"].as_i64().unwrap();
+    let mut bob_socket = bob.socket().await;
+    bob_socket.expect("ready", 2.0).await;
+    let mut alice_socket = alice.socket().await;
+    alice_socket.expect("ready", 2.0).await;
     advance_to(&t, due + 1_000);
     run_due(&t).await;
     assert_eq!(robot_posts(&t, &robot).await, 1);
+    // The card arrives live.
+    let live = bob_socket.expect("message", 2.0).await;
+    assert_eq!(live["message"]["kind"], "card");
+    assert_eq!(live["message"]["robot_id"], robot.as_str());
+    alice_socket.expect("message", 2.0).await;
     let (_, history) = bob
         .get_json(&format!("/api/v1/conversations/{g}/messages"))
         .await;
