@@ -14,9 +14,11 @@ use chrono::TimeZone;
 use serde::{Deserialize, Serialize};
 use tram_chat::conversations::{self, ConversationSummary, Participant};
 use tram_org::web::OrgMember;
+use tram_platform::error::ErrorBody;
 use tram_platform::web::ClientInfo;
 use tram_platform::web::{render, PageContext};
 use tram_platform::{ApiError, ApiResult, AppState};
+use utoipa::{OpenApi, ToSchema};
 
 use crate::robots::{flexible_bool, RobotKind};
 use crate::schedule::checkin::{self, Entry};
@@ -49,7 +51,15 @@ async fn admin(state: &AppState, member: &OrgMember, id: &str) -> ScheduleResult
     Ok(me)
 }
 
-#[derive(Deserialize)]
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, create, update, set_paused, remove, run_log, preview, roster, check_in),
+    components(schemas(Schedule, ScheduleInput, NewSchedule, Paused, RemovedSchedule, Run, Preview, RunRoster, Entry, CheckedIn)),
+    tags((name = "scheduled robots", description = "Scheduled and check-in robots of a group. See docs/robots.md."))
+)]
+pub struct ScheduleApi;
+
+#[derive(Deserialize, ToSchema)]
 struct NewSchedule {
     /// `scheduled` (default) or `checkin`.
     #[serde(default)]
@@ -58,6 +68,9 @@ struct NewSchedule {
     input: ScheduleInput,
 }
 
+/// The scheduled and check-in robots of a group (group admins).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/scheduled-robots", tag = "scheduled robots", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<Schedule>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list(
     State(state): State<AppState>,
     member: OrgMember,
@@ -67,6 +80,9 @@ async fn list(
     Ok(Json(schedule::list(&state.db, &me.conversation_id).await?))
 }
 
+/// Add a scheduled (`kind` `scheduled`) or check-in (`checkin`) robot (group admins).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/scheduled-robots", tag = "scheduled robots", params(("id" = String, Path)), request_body = NewSchedule,
+    responses((status = 200, body = Schedule), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     member: OrgMember,
@@ -84,6 +100,9 @@ async fn create(
     ))
 }
 
+/// Change a scheduled robot; its pending run is replaced (group admins).
+#[utoipa::path(put, path = "/api/v1/conversations/{id}/scheduled-robots/{robot_id}", tag = "scheduled robots", params(("id" = String, Path), ("robot_id" = String, Path)), request_body = ScheduleInput,
+    responses((status = 200, body = Schedule), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     member: OrgMember,
@@ -97,12 +116,15 @@ async fn update(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Paused {
     #[serde(deserialize_with = "flexible_bool")]
     paused: bool,
 }
 
+/// Pause or resume a scheduled robot (group admins).
+#[utoipa::path(put, path = "/api/v1/conversations/{id}/scheduled-robots/{robot_id}/paused", tag = "scheduled robots", params(("id" = String, Path), ("robot_id" = String, Path)), request_body = Paused,
+    responses((status = 200, body = Schedule), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn set_paused(
     State(state): State<AppState>,
     member: OrgMember,
@@ -116,22 +138,28 @@ async fn set_paused(
     ))
 }
 
-#[derive(Serialize)]
-struct Removed {
+#[derive(Serialize, ToSchema)]
+struct RemovedSchedule {
     removed: bool,
 }
 
+/// Remove a scheduled robot and its pending run (group admins).
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}/scheduled-robots/{robot_id}", tag = "scheduled robots", params(("id" = String, Path), ("robot_id" = String, Path)),
+    responses((status = 200, body = RemovedSchedule), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn remove(
     State(state): State<AppState>,
     member: OrgMember,
     client: ClientInfo,
     Path((id, robot_id)): Path<(String, String)>,
-) -> ApiResult<Json<Removed>> {
+) -> ApiResult<Json<RemovedSchedule>> {
     let me = admin(&state, &member, &id).await?;
     schedule::delete(&state, &me, &client, &robot_id).await?;
-    Ok(Json(Removed { removed: true }))
+    Ok(Json(RemovedSchedule { removed: true }))
 }
 
+/// A scheduled robot's runs, newest first (group admins).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/scheduled-robots/{robot_id}/runs", tag = "scheduled robots", params(("id" = String, Path), ("robot_id" = String, Path)),
+    responses((status = 200, body = Vec<Run>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn run_log(
     State(state): State<AppState>,
     member: OrgMember,
@@ -146,7 +174,7 @@ async fn run_log(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Preview {
     time_zone: String,
     /// Unix ms.
@@ -156,6 +184,9 @@ struct Preview {
 }
 
 /// The next 3 runs of a rule (step 2 of the wizard), in the org's zone.
+/// The next 3 runs of a rule in the org's time zone (group admins).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/scheduled-robots/preview", tag = "scheduled robots", params(("id" = String, Path)), request_body = ScheduleInput,
+    responses((status = 200, body = Preview), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn preview(
     State(state): State<AppState>,
     member: OrgMember,
@@ -186,11 +217,14 @@ fn parse_due(due: &str) -> ScheduleResult<i64> {
         .map_err(|_| crate::error::BotError::NotFound.into())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct RunRoster {
     entries: Vec<Entry>,
 }
 
+/// Who of a check-in run has checked in (group members).
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/checkins/{robot_id}/{due}", tag = "scheduled robots", params(("id" = String, Path), ("robot_id" = String, Path), ("due" = i64, Path)),
+    responses((status = 200, body = RunRoster), (status = 404, body = ErrorBody)))]
 async fn roster(
     State(state): State<AppState>,
     member: OrgMember,
@@ -201,11 +235,14 @@ async fn roster(
     Ok(Json(RunRoster { entries }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct CheckedIn {
     checked_at: i64,
 }
 
+/// Check in to a run, once (group members at the time of the run).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/checkins/{robot_id}/{due}", tag = "scheduled robots", params(("id" = String, Path), ("robot_id" = String, Path), ("due" = i64, Path)),
+    responses((status = 200, body = CheckedIn), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn check_in(
     State(state): State<AppState>,
     member: OrgMember,

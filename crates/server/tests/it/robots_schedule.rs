@@ -511,6 +511,15 @@ async fn the_preview_shows_the_next_three_runs_in_hong_kong_time() {
         assert!((1..=5).contains(&hk_weekday(*run)));
         assert!(label.as_str().unwrap().ends_with("09:15"), "{label}");
     }
+    // The API is described.
+    let (_, doc) = t.client().get_json("/api/openapi.json").await;
+    for path in [
+        "/api/v1/conversations/{id}/scheduled-robots",
+        "/api/v1/conversations/{id}/scheduled-robots/preview",
+        "/api/v1/conversations/{id}/checkins/{robot_id}/{due}",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
     t.stop().await;
 }
 
