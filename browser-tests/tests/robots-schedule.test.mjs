@@ -76,6 +76,13 @@ test("the three-step wizard previews the next runs and makes the robot", async (
   assert.equal(await ada.getByTestId("schedule-name").textContent(), "現金流提醒");
   assert.match(await ada.getByTestId("schedule-next").textContent(), /09:15$/);
   assert.equal(labels[0], (await ada.getByTestId("schedule-next").textContent()).trim());
+  // Edited: a new time, the same message.
+  const robot = ada.getByTestId("schedule");
+  await robot.locator("summary").first().click();
+  await robot.locator('input[name="time"]').fill("10:30");
+  await robot.getByTestId("schedule-save").click();
+  await ada.getByTestId("schedule-next").filter({ hasText: "10:30" }).waitFor();
+  assert.match(await ada.getByTestId("schedule").textContent(), /請提交昨日現金流報表/);
   // Paused, then resumed.
   await ada.getByTestId("schedule-pause").click();
   await ada.getByTestId("schedule-paused").waitFor();
