@@ -110,9 +110,9 @@ async fn run(state: AppState, job: Job) -> JobResult {
     let schedule = super::by_robot(&state.db, &due.robot_id)
         .await
         .map_err(|e| e.to_string())?;
-    // Removed, paused, stopped, or changed since this job was planned
-    // (the change planned its own): nothing to post.
-    let Some(s) = schedule.filter(|s| !s.paused && s.enabled && s.next_due == Some(due.due)) else {
+    // Removed, paused, or changed since this job was planned (the change
+    // planned its own): nothing to do.
+    let Some(s) = schedule.filter(|s| !s.paused && s.next_due == Some(due.due)) else {
         return Ok(());
     };
     let now = state.clock.now_ms();
@@ -126,7 +126,9 @@ async fn run(state: AppState, job: Job) -> JobResult {
 
     let mut roster = Vec::new();
     let mut posted_message = None;
-    let (outcome, message_id) = if late && s.missed == "skip" {
+    // A robot stopped through the robots API skips its runs but keeps its
+    // schedule, so starting it again needs nothing more.
+    let (outcome, message_id) = if !s.enabled || (late && s.missed == "skip") {
         ("skipped", None)
     } else {
         let posted = match s.kind {

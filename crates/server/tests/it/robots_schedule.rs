@@ -369,6 +369,22 @@ async fn edit_pause_resume_and_delete_replace_the_pending_run() {
     assert!(resumed["next_due"].as_i64().unwrap() > t.clock.now_ms());
     assert_eq!(pending_runs(&t, &robot).await, 1);
 
+    // Stopped through the robots API: runs are skipped, the schedule goes on.
+    let (status, _) = alice
+        .call(
+            Method::PUT,
+            &format!("/api/v1/conversations/{g}/robots/{robot}/enabled"),
+            json!({ "enabled": false }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let due = resumed["next_due"].as_i64().unwrap();
+    advance_to(&t, due + 1_000);
+    run_due(&t).await;
+    assert_eq!(robot_posts(&t, &robot).await, 0);
+    assert_eq!(runs_of(&alice, &g, &robot).await[0]["outcome"], "skipped");
+    assert_eq!(pending_runs(&t, &robot).await, 1);
+
     let (status, _) = alice.call(Method::DELETE, &base, Value::Null).await;
     assert_eq!(status, 200);
     assert_eq!(pending_runs(&t, &robot).await, 0);
