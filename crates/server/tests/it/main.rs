@@ -20,5 +20,6 @@ mod qr_login;
 mod registration;
 mod robots;
 mod robots_admin;
+mod robots_checkin;
 mod robots_schedule;
 mod two_factor;

@@ -3,8 +3,8 @@
 //! posts at 09:15 Hong Kong time on weekdays and not on Saturday, once
 //! after a restart, once with runners racing, once after a crash between
 //! the post and the job's completion; both missed-run policies after
-//! downtime; edit, pause and delete replace the pending run; the check-in
-//! flow and its reminder; bad input refused per field with nothing made.
+//! downtime; edit, pause and delete replace the pending run; bad input
+//! refused per field with nothing made. (Check-in robots: robots_checkin.rs.)
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -28,7 +28,7 @@ fn hk_weekday(ms: i64) -> i64 {
 
 /// A team whose server's own runner stays out of the way, so the test's
 /// runner decides when jobs run.
-async fn quiet_team() -> Team {
+pub(crate) async fn quiet_team() -> Team {
     team_with(|c| c.jobs.poll_ms = 3_600_000).await
 }
 
@@ -56,7 +56,7 @@ pub(crate) fn cash_report() -> Value {
 }
 
 /// Moves the server clock to `at` (Unix ms; never backwards).
-fn advance_to(t: &TestServer, at: i64) {
+pub(crate) fn advance_to(t: &TestServer, at: i64) {
     let now = t.clock.now_ms();
     if at > now {
         t.advance(((at - now) as u64).div_ceil(1_000));
@@ -536,103 +536,5 @@ async fn the_preview_shows_the_next_three_runs_in_hong_kong_time() {
     ] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
-    t.stop().await;
-}
-
-#[tokio::test]
-async fn check_in_cards_record_each_member_once_and_remind_those_who_have_not() {
-    let Team {
-        t,
-        owner,
-        alice: (alice, alice_id),
-        bob: (bob, bob_id),
-    } = quiet_team().await;
-    let g = group(&alice, "打卡群", &[&bob_id]).await;
-    let made = add_schedule(
-        &alice,
-        &g,
-        json!({ "kind": "checkin", "name": "打卡機器人", "rule": "daily", "time": "09:00",
-                "body": "早晨！請打卡", "remind_after_min": "30" }),
-    )
-    .await;
-    assert_eq!(made["kind"], "checkin");
-    let robot = made["robot_id"].as_str().unwrap().to_string();
-    let due = made["next_due"].as_i64().unwrap();
-    let mut bob_socket = bob.socket().await;
-    bob_socket.expect("ready", 2.0).await;
-    let mut alice_socket = alice.socket().await;
-    alice_socket.expect("ready", 2.0).await;
-    advance_to(&t, due + 1_000);
-    run_due(&t).await;
-    assert_eq!(robot_posts(&t, &robot).await, 1);
-    // The card arrives live.
-    let live = bob_socket.expect("message", 2.0).await;
-    assert_eq!(live["message"]["kind"], "card");
-    assert_eq!(live["message"]["robot_id"], robot.as_str());
-    alice_socket.expect("message", 2.0).await;
-    let (_, history) = bob
-        .get_json(&format!("/api/v1/conversations/{g}/messages"))
-        .await;
-    let card = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["kind"] == "card")
-        .cloned()
-        .unwrap_or_else(|| panic!("a card in {history}"));
-    let text = card.to_string();
-    let run_path = format!("/chat/{g}/checkins/{robot}/{due}");
-    assert!(text.contains(&run_path), "the button opens the run: {text}");
-    assert!(text.contains("打卡"), "{text}");
-
-    let api = format!("/api/v1/conversations/{g}/checkins/{robot}/{due}");
-    let (status, answer) = bob.post_json(&api, json!({})).await;
-    assert_eq!(status, 200, "{answer}");
-    let (status, answer) = bob.post_json(&api, json!({})).await;
-    assert_eq!(status, 409, "once per member: {answer}");
-    assert_eq!(error_code(&answer), "already_checked_in");
-    let (status, _) = owner.post_json(&api, json!({})).await;
-    assert_eq!(status, 404, "not a member of the group");
-
-    let (_, roster) = alice.get_json(&api).await;
-    let entries = roster["entries"].as_array().unwrap();
-    assert_eq!(entries.len(), 2);
-    let checked = |id: &str| {
-        entries
-            .iter()
-            .find(|e| e["user_id"] == id)
-            .map(|e| !e["checked_at"].is_null())
-            .unwrap()
-    };
-    assert!(checked(&bob_id));
-    assert!(!checked(&alice_id));
-    // The run's page shows both.
-    let page = alice.get(&run_path).await;
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    assert!(html.contains("data-checked=\"yes\"") && html.contains("data-checked=\"no\""));
-    assert!(html.contains("checkin-button"), "Alice may still check in");
-
-    // Half an hour later: one reminder, @Alice only.
-    advance_to(&t, due + 30 * 60_000 + 1_000);
-    run_due(&t).await;
-    run_due(&t).await;
-    assert_eq!(
-        robot_posts(&t, &robot).await,
-        2,
-        "the card and one reminder"
-    );
-    let (_, history) = alice
-        .get_json(&format!("/api/v1/conversations/{g}/messages"))
-        .await;
-    let reminder = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .rfind(|m| m["kind"] == "text")
-        .cloned()
-        .unwrap();
-    assert_eq!(reminder["mentions"], json!([alice_id]), "{reminder}");
-    assert!(reminder["body"].as_str().unwrap().contains("@Alice"));
     t.stop().await;
 }
