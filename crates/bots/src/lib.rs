@@ -10,7 +10,8 @@
 //! calls a robot's server when a member @mentions it (DingTalk's outgoing
 //! robots) and takes its replies through session webhooks, `scopes` says
 //! what each robot may do, `interactive` sends cards composed in the group
-//! panel and takes clicks on their callback buttons.
+//! panel and takes clicks on their callback buttons, `schedule` keeps
+//! scheduled and check-in robots and runs them.
 
 pub mod calls;
 pub mod dingtalk;
@@ -19,6 +20,7 @@ pub mod interactive;
 pub mod mention;
 pub mod outgoing;
 pub mod robots;
+pub mod schedule;
 pub mod scopes;
 pub mod security;
 pub mod web;

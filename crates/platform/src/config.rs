@@ -57,6 +57,12 @@ pub struct BotsConfig {
     pub outgoing_retry_base_ms: i64,
     /// How long Tram waits for the robot's server to answer.
     pub outgoing_timeout_ms: u64,
+    /// What a scheduled robot does by default with a run picked up later
+    /// than due + grace (the server was down): `late` posts it once,
+    /// late; `skip` posts nothing and logs a skipped run.
+    pub schedule_missed_default: String,
+    /// How late a scheduled run may start and still count as on time.
+    pub schedule_grace_secs: i64,
 }
 
 impl Default for BotsConfig {
@@ -67,6 +73,8 @@ impl Default for BotsConfig {
             outgoing_attempts: 4,
             outgoing_retry_base_ms: 2_000,
             outgoing_timeout_ms: 5_000,
+            schedule_missed_default: "late".to_string(),
+            schedule_grace_secs: 600,
         }
     }
 }
@@ -318,6 +326,13 @@ impl Config {
         {
             return Err(ConfigError(
                 "bots.outgoing_attempts, bots.outgoing_retry_base_ms and bots.outgoing_timeout_ms must be at least 1".into(),
+            ));
+        }
+        if !matches!(self.bots.schedule_missed_default.as_str(), "late" | "skip")
+            || self.bots.schedule_grace_secs < 0
+        {
+            return Err(ConfigError(
+                "bots.schedule_missed_default must be late or skip, and bots.schedule_grace_secs at least 0".into(),
             ));
         }
         Ok(())

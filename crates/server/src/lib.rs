@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tram_bots::web::webhook::routes())
         .merge(tram_bots::web::pages::routes())
         .merge(tram_approvals::web::api::routes())
+        .merge(tram_bots::web::schedule::routes())
         .merge(home::routes())
         .merge(openapi::routes())
         // Uploads have their own limit (chat.max_upload_bytes), checked
@@ -107,7 +108,8 @@ pub fn router(state: AppState) -> Router {
 pub fn job_runner() -> tram_platform::jobs::Runner {
     let runner = tram_platform::jobs::Runner::new();
     let runner = tram_approvals::deadlines::register(runner);
-    tram_bots::mention::register(runner)
+    let runner = tram_bots::mention::register(runner);
+    tram_bots::schedule::runs::register(runner)
 }
 
 /// A running server (used by `serve` and by the integration tests).

@@ -5,6 +5,7 @@ pub mod api;
 pub mod cards;
 pub mod outgoing;
 pub mod pages;
+pub mod schedule;
 pub mod webhook;
 
 /// Path prefixes that machines call without a browser session (the

@@ -18,7 +18,7 @@ use tram_platform::{ApiError, AppState};
 
 use crate::calls::{self, CallFilter, RobotCall};
 use crate::error::{BotError, BotResult};
-use crate::robots::{self, RobotWebhook};
+use crate::robots::{self, RobotKind, RobotWebhook};
 use crate::security::{MAX_IP_RULES, MAX_KEYWORDS};
 
 pub fn routes() -> Router<AppState> {
@@ -89,7 +89,12 @@ async fn section(
 ) -> Response {
     let result = async {
         let me = admin(&state, &member, &id).await?;
-        let robots = robots::list(&state.db, &me.conversation_id).await?;
+        // Scheduled and check-in robots have their own section (no webhook).
+        let robots = robots::list(&state.db, &me.conversation_id)
+            .await?
+            .into_iter()
+            .filter(|r| !matches!(r.kind, RobotKind::Scheduled | RobotKind::Checkin))
+            .collect();
         Ok::<_, BotError>(RobotsSection {
             ctx,
             conversation_id: me.conversation_id,

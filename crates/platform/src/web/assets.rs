@@ -24,6 +24,7 @@ const FILES: &[(&str, &str, &[u8])] = static_files![
     ("quiet-hours.js", JS, "quiet-hours.js"),
     ("qr-login.js", JS, "qr-login.js"),
     ("robots.js", JS, "robots.js"),
+    ("robots-schedule.js", JS, "robots-schedule.js"),
     ("swagger-init.js", JS, "swagger-init.js"),
     ("htmx.min.js", JS, "vendor/htmx.min.js"),
     ("swagger-ui-bundle.js", JS, "vendor/swagger-ui-bundle.js"),

@@ -166,3 +166,51 @@ async fn a_robots_rate_limit_holds_when_its_calls_alternate_between_nodes() {
     node_b.server.stop().await;
     node_a.server.stop().await;
 }
+
+/// Two nodes on one PostgreSQL database, both polling for due jobs every
+/// 50 ms: each scheduled run posts once.
+#[tokio::test]
+async fn a_scheduled_robot_posts_once_with_two_nodes_polling() {
+    if !cluster_available() {
+        eprintln!(
+            "skipped: set TRAM_TEST_DATABASE_URL and TRAM_TEST_NATS_URL to run the two-node test"
+        );
+        return;
+    }
+    use crate::robots_schedule::{add_schedule, cash_report, robot_posts, wait_for_posts};
+    let node_a = TestServer::start_with(|c| c.jobs.poll_ms = 50).await;
+    let node_b = node_a.second_node().await;
+    let owner = node_a.setup().await;
+    let (_, created) = owner
+        .post_json(
+            "/api/v1/conversations",
+            json!({ "name": "兩節點", "member_ids": [] }),
+        )
+        .await;
+    let g = created["conversation_id"].as_str().unwrap().to_string();
+    let made = add_schedule(&owner, &g, cash_report()).await;
+    let robot = made["robot_id"].as_str().unwrap().to_string();
+    let mut due = made["next_due"].as_i64().unwrap();
+    for n in 1..=3 {
+        // Both nodes share the clock; both see the run due at once.
+        let now = node_a.clock.now_ms();
+        node_a.advance(((due - now) as u64).div_ceil(1_000) + 1);
+        wait_for_posts(&node_a, &robot, n).await;
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(robot_posts(&node_b, &robot).await, n, "one post per run");
+        let (_, list) = owner
+            .get_json(&format!("/api/v1/conversations/{g}/scheduled-robots"))
+            .await;
+        due = list[0]["next_due"].as_i64().unwrap();
+    }
+    assert_eq!(
+        node_a
+            .count(&format!(
+                "SELECT COUNT(*) FROM jobs WHERE job_key LIKE 'robot.schedule:{robot}:%' AND finished_at IS NULL"
+            ))
+            .await,
+        1
+    );
+    node_b.stop().await;
+    node_a.stop().await;
+}

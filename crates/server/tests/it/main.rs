@@ -21,6 +21,8 @@ mod qr_login;
 mod registration;
 mod robots;
 mod robots_admin;
+mod robots_checkin;
 mod robots_interactive;
 mod robots_outgoing;
+mod robots_schedule;
 mod two_factor;
