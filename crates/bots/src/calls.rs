@@ -71,6 +71,7 @@ pub async fn record(state: &AppState, call: &CallRecord<'_>) -> BotResult<String
         &id,
         call,
         None,
+        None,
         state.clock.now_ms(),
     )
     .await?;
@@ -82,11 +83,12 @@ async fn insert(
     id: &str,
     call: &CallRecord<'_>,
     ordinal: Option<i64>,
+    message_id: Option<&str>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO robot_calls (id, robot_id, robot_name, conversation_id, ip, msgtype, errcode, errmsg, created_at, direction, attempt, ordinal) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        "INSERT INTO robot_calls (id, robot_id, robot_name, conversation_id, ip, msgtype, errcode, errmsg, created_at, direction, attempt, ordinal, message_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(id)
     .bind(call.robot_id)
@@ -100,6 +102,7 @@ async fn insert(
     .bind(if call.outgoing { "out" } else { "in" })
     .bind(call.attempt)
     .bind(ordinal)
+    .bind(message_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -113,9 +116,25 @@ pub async fn admit(
     call: &CallRecord<'_>,
     limit: i64,
 ) -> BotResult<Option<String>> {
-    let robot_id = call.robot_id.unwrap_or_default();
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
+    let admitted = admit_in(&mut tx, call, limit, None, now).await?;
+    if admitted.is_some() {
+        tx.commit().await?;
+    }
+    Ok(admitted)
+}
+
+/// [`admit`] inside the caller's transaction (the one that stores the
+/// message the call posts, whose id it records).
+pub async fn admit_in(
+    conn: &mut sqlx::AnyConnection,
+    call: &CallRecord<'_>,
+    limit: i64,
+    message_id: Option<&str>,
+    now: i64,
+) -> Result<Option<String>, sqlx::Error> {
+    let robot_id = call.robot_id.unwrap_or_default();
     // Numbers this call among the robot's accepted calls, and locks the
     // robot's row until commit: calls of one robot queue here, on every node.
     let ordinal: i64 = sqlx::query(
@@ -124,7 +143,7 @@ pub async fn admit(
     )
     .bind(now)
     .bind(robot_id)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?
     .try_get("accepted_calls")?;
     // Over the limit when the accepted call `limit` places back is still
@@ -134,18 +153,17 @@ pub async fn admit(
             sqlx::query("SELECT created_at FROM robot_calls WHERE robot_id = $1 AND ordinal = $2")
                 .bind(robot_id)
                 .bind(ordinal - limit)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *conn)
                 .await?;
         if let Some(row) = earlier {
             if row.try_get::<i64, _>("created_at")? > now - RATE_WINDOW_MS {
-                // Rolls the count back with the transaction.
+                // The caller rolls the count back with its transaction.
                 return Ok(None);
             }
         }
     }
     let id = new_id();
-    insert(&mut tx, &id, call, Some(ordinal), now).await?;
-    tx.commit().await?;
+    insert(conn, &id, call, Some(ordinal), message_id, now).await?;
     Ok(Some(id))
 }
 

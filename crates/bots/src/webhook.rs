@@ -5,9 +5,10 @@
 //! to members. Every call is logged, whatever the answer.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tram_chat::error::ChatError;
-use tram_chat::messages::{self, Message, NewMessage, RobotAuthor};
+use tram_chat::messages::{self, InStoreTransaction, Message, NewMessage, RobotAuthor, StoreWork};
 use tram_platform::AppState;
 
 use crate::calls::{self, CallRecord};
@@ -212,42 +213,53 @@ pub(crate) async fn admit_and_post(
     // The message is checked whole before it counts against the limit.
     let card = check_post(&post)?;
     let limit = state.config.bots.rate_limit_per_minute.max(1);
-    let accepted = CallRecord {
-        robot_id: Some(&robot.id),
-        robot_name: Some(&robot.name),
-        conversation_id: Some(&robot.conversation_id),
-        ip,
-        msgtype: Some(&post.msgtype),
-        errcode: 0,
-        errmsg: "ok",
-        ..CallRecord::default()
+    let msgtype = post.msgtype.clone();
+    let admission = Admission {
+        call: CallRecord {
+            robot_id: Some(&robot.id),
+            robot_name: Some(&robot.name),
+            conversation_id: Some(&robot.conversation_id),
+            ip,
+            msgtype: Some(&msgtype),
+            errcode: 0,
+            errmsg: "ok",
+            ..CallRecord::default()
+        },
+        limit,
+        over_limit: AtomicBool::new(false),
     };
-    let call_id = match calls::admit(state, &accepted, limit).await {
-        Ok(Some(id)) => id,
-        Ok(None) => return Err(Refusal::TooFast(limit)),
-        Err(err) => {
-            tracing::error!(error = %err, "robot rate limit check failed");
-            return Err(Refusal::Busy);
-        }
-    };
-    let sent = post_message(state, robot, post, card).await;
-    let finished = match &sent {
-        Ok(message) => calls::finish(&state.db, &call_id, Some(&message.id), 0, "ok").await,
-        Err(refusal) => {
-            calls::finish(
-                &state.db,
-                &call_id,
-                None,
-                refusal.errcode(),
-                &refusal.errmsg(),
-            )
-            .await
-        }
-    };
-    if let Err(err) = finished {
-        tracing::warn!(error = %err, "could not complete a robot call's log entry");
+    match post_message(state, robot, post, card, Some(&admission)).await {
+        Err(_) if admission.over_limit.load(Ordering::Relaxed) => Err(Refusal::TooFast(limit)),
+        sent => sent,
     }
-    sent
+}
+
+/// The call's log entry and its place under the rate limit, written in the
+/// transaction that stores its message: an accepted call and its message
+/// commit together, and a call over the limit stores nothing.
+struct Admission<'a> {
+    call: CallRecord<'a>,
+    limit: i64,
+    over_limit: AtomicBool,
+}
+
+impl InStoreTransaction for Admission<'_> {
+    fn run<'a>(
+        &'a self,
+        conn: &'a mut sqlx::AnyConnection,
+        message_id: &'a str,
+        now: i64,
+    ) -> StoreWork<'a> {
+        Box::pin(async move {
+            match calls::admit_in(conn, &self.call, self.limit, Some(message_id), now).await? {
+                Some(_) => Ok(()),
+                None => {
+                    self.over_limit.store(true, Ordering::Relaxed);
+                    Err(ChatError::Declined)
+                }
+            }
+        })
+    }
 }
 
 /// A parsed message checked whole: its length, and its card (links safe).
@@ -297,6 +309,7 @@ pub(crate) async fn post_message(
     robot: &StoredRobot,
     post: RobotPost,
     card: Option<tram_chat::cards::Card>,
+    in_transaction: Option<&dyn InStoreTransaction>,
 ) -> Result<Message, Refusal> {
     let (mentions, names) =
         resolve_mentions(state, &robot.org_id, &robot.conversation_id, &post.at).await;
@@ -320,7 +333,7 @@ pub(crate) async fn post_message(
         reply_to: None,
         client_id: None,
     };
-    messages::send_as_robot(state, &author, new, card)
+    messages::send_as_robot_with(state, &author, new, card, in_transaction)
         .await
         .map_err(chat_refusal)
 }

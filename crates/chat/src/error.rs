@@ -37,6 +37,8 @@ pub enum ChatError {
     InvalidRole,
     #[error("the replied-to message is not in this conversation")]
     BadReply,
+    #[error("the sender's own check refused the message")]
+    Declined,
     #[error("card without a title, or too long or too many")]
     InvalidCard,
     #[error("a link or picture is not an http(s) address")]
@@ -124,6 +126,13 @@ impl From<ChatError> for ApiError {
                 StatusCode::BAD_REQUEST,
                 "invalid_card",
                 "chat.error.invalid_card",
+            ),
+            // Senders that decline (robots over their rate limit) answer
+            // in their own terms before this mapping is reached.
+            Declined => e(
+                StatusCode::TOO_MANY_REQUESTS,
+                "declined",
+                "chat.error.declined",
             ),
             UnsafeLink => e(
                 StatusCode::BAD_REQUEST,

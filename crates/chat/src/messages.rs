@@ -295,7 +295,7 @@ pub async fn send_with(
     new: NewMessage,
     attachment: Option<&NewAttachment>,
 ) -> ChatResult<Message> {
-    store(state, &Author::Member(sender), new, attachment, None).await
+    store(state, &Author::Member(sender), new, attachment, None, None).await
 }
 
 /// A robot of a group, as the sender of its messages. Its name and picture
@@ -310,6 +310,21 @@ pub struct RobotAuthor {
     pub avatar_url: Option<String>,
 }
 
+/// Work a sender does inside the transaction that stores its message (a
+/// robot call's log entry and rate limit), so the two commit together or
+/// not at all. An `Err` stores nothing.
+pub trait InStoreTransaction: Send + Sync {
+    fn run<'a>(
+        &'a self,
+        conn: &'a mut AnyConnection,
+        message_id: &'a str,
+        now: i64,
+    ) -> StoreWork<'a>;
+}
+
+/// What [`InStoreTransaction::run`] returns.
+pub type StoreWork<'a> = futures::future::BoxFuture<'a, ChatResult<()>>;
+
 /// Stores a robot's message in its group: text, Markdown, or a card (with
 /// `kind` `card`; the body is then the card's words, for search). Mentions
 /// and @all work as a member's do.
@@ -319,6 +334,17 @@ pub async fn send_as_robot(
     new: NewMessage,
     card: Option<Card>,
 ) -> ChatResult<Message> {
+    send_as_robot_with(state, robot, new, card, None).await
+}
+
+/// [`send_as_robot`], with work done in the message's own transaction.
+pub async fn send_as_robot_with(
+    state: &AppState,
+    robot: &RobotAuthor,
+    new: NewMessage,
+    card: Option<Card>,
+    in_transaction: Option<&dyn InStoreTransaction>,
+) -> ChatResult<Message> {
     let card = match (new.kind, card) {
         (MessageKind::Card, Some(card)) => Some(card.checked()?),
         (MessageKind::Text | MessageKind::Markdown, None) => None,
@@ -327,7 +353,15 @@ pub async fn send_as_robot(
     if new.reply_to.is_some() || !new.robot_mentions.is_empty() {
         return Err(ChatError::InvalidKind);
     }
-    store(state, &Author::Robot(robot), new, None, card.as_ref()).await
+    store(
+        state,
+        &Author::Robot(robot),
+        new,
+        None,
+        card.as_ref(),
+        in_transaction,
+    )
+    .await
 }
 
 /// Who a message is from.
@@ -373,6 +407,7 @@ async fn store(
     new: NewMessage,
     attachment: Option<&NewAttachment>,
     card: Option<&Card>,
+    in_transaction: Option<&dyn InStoreTransaction>,
 ) -> ChatResult<Message> {
     check_body(&new.body, attachment.is_some())?;
     let conversation_id = author.conversation_id().to_string();
@@ -499,6 +534,9 @@ async fn store(
         Err(e) => return Err(e.into()),
     }
     crate::search::log_change(&mut tx, &id, now).await?;
+    if let Some(work) = in_transaction {
+        work.run(&mut *tx, &id, now).await?;
+    }
     for robot_id in &robot_mentions {
         let job = tram_platform::jobs::NewJob::new(
             ROBOT_MENTION_JOB,

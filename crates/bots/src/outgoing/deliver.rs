@@ -410,7 +410,7 @@ async fn post_reply(
     }
     let post = dingtalk::parse(bytes)?;
     let card = webhook::check_post(&post)?;
-    let message = webhook::post_message(state, robot, post, card).await?;
+    let message = webhook::post_message(state, robot, post, card, None).await?;
     webhook::announce(state, &message).await;
     if let Err(err) = calls::finish(&state.db, call_id, Some(&message.id), 0, "ok").await {
         tracing::warn!(error = %err, "could not complete a robot call's log entry");
