@@ -10,8 +10,10 @@
 //! target/release/tram-bench fanout [--members 1000] [--rate 100] [--seconds 30]
 //! target/release/tram-bench idle-sockets [--sockets 5000]
 //! target/release/tram-bench search [--messages 1000000]
+//! target/release/tram-bench assistant
 //! ```
 
+mod assistant;
 mod baseline;
 mod fanout;
 mod foundation;
@@ -88,6 +90,9 @@ enum Command {
         #[arg(long)]
         users: Option<usize>,
     },
+    /// The AI assistant on the sample knowledge base: top-1 correctness,
+    /// correct refusals, latency (offline, no LLM).
+    Assistant,
     /// The baseline server `fanout` runs as its child (not for direct use).
     #[command(hide = true)]
     BaselineServer,
@@ -171,6 +176,7 @@ async fn main() -> anyhow::Result<()> {
             let users = users.unwrap_or(sockets);
             idle::run(&backend, &idle::Options { sockets, users }).await
         }
+        Command::Assistant => assistant::run(&backend).await,
         Command::BaselineServer => unreachable!("handled above"),
     }
 }

@@ -6,8 +6,10 @@
 //! `robots` keeps the robots and their credentials, `security` holds the
 //! DingTalk rules (signature, keywords, allow-list), `dingtalk` the wire
 //! format, `webhook` receives a call and posts through chat's send path,
-//! `calls` logs calls, limits their rate and prunes the log.
+//! `calls` logs calls, limits their rate and prunes the log; `assistant`
+//! is the AI assistant robot and the org's knowledge base.
 
+pub mod assistant;
 pub mod calls;
 pub mod dingtalk;
 pub mod error;

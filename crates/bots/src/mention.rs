@@ -37,7 +37,12 @@ async fn handle(state: AppState, job: Job) -> JobResult {
     };
     match robot.kind {
         // Each kind answers in its own module.
-        RobotKind::Custom | RobotKind::Scheduled | RobotKind::Checkin | RobotKind::Assistant => {
+        RobotKind::Assistant => {
+            crate::assistant::answer::on_mention(&state, &robot, &mention.message_id)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        RobotKind::Custom | RobotKind::Scheduled | RobotKind::Checkin => {
             tracing::debug!(robot = %robot.id, kind = robot.kind.as_str(), "mention with no handler yet");
             Ok(())
         }

@@ -41,6 +41,7 @@ pub struct Config {
     pub chat: ChatConfig,
     pub bots: BotsConfig,
     pub jobs: JobsConfig,
+    pub assistant: AssistantConfig,
 }
 
 /// Webhook robots.
@@ -59,6 +60,41 @@ impl Default for BotsConfig {
             rate_limit_per_minute: 20,
             log_retention_days: 90,
         }
+    }
+}
+
+/// The AI assistant robot. With no LLM configured it answers offline,
+/// quoting the knowledge base; with one, an OpenAI-compatible
+/// `{llm_base_url}/chat/completions` words the answer from the passages
+/// found.
+#[derive(Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct AssistantConfig {
+    /// e.g. `https://api.openai.com/v1`; empty: no LLM.
+    pub llm_base_url: String,
+    pub llm_model: String,
+    /// Sent as `Authorization: Bearer …`; never logged.
+    pub llm_api_key: String,
+    /// Longest wait for the LLM before answering offline (0: 20 s).
+    pub llm_timeout_secs: u64,
+}
+
+// By hand, so the API key never reaches a log line.
+impl std::fmt::Debug for AssistantConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssistantConfig")
+            .field("llm_base_url", &self.llm_base_url)
+            .field("llm_model", &self.llm_model)
+            .field(
+                "llm_api_key",
+                &if self.llm_api_key.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("llm_timeout_secs", &self.llm_timeout_secs)
+            .finish()
     }
 }
 
@@ -117,6 +153,7 @@ impl Default for Config {
             security: SecurityConfig::default(),
             chat: ChatConfig::default(),
             bots: BotsConfig::default(),
+            assistant: AssistantConfig::default(),
             jobs: JobsConfig::default(),
         }
     }

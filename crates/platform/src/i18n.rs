@@ -101,6 +101,7 @@ macro_rules! catalog_files {
             ($locale, include_str!(concat!("../locales/", $tag, "/org.toml"))),
             ($locale, include_str!(concat!("../locales/", $tag, "/chat.toml"))),
             ($locale, include_str!(concat!("../locales/", $tag, "/bots.toml"))),
+            ($locale, include_str!(concat!("../locales/", $tag, "/assistant.toml"))),
         )*]
     };
 }

@@ -26,6 +26,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(tram_org::web::api::OrgApi::openapi());
     doc.merge(tram_chat::web::api::ChatApi::openapi());
     doc.merge(tram_bots::web::api::RobotsApi::openapi());
+    doc.merge(tram_bots::web::assistant::AssistantApi::openapi());
     doc
 }
 

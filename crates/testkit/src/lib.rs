@@ -1,7 +1,7 @@
 //! Stand-ins for the external services Tram talks to, for integration tests
 //! and benchmarks: an SMTP server that keeps what it receives, and HTTP
 //! servers that answer like Twilio's Messages API and Alibaba Cloud's
-//! `SendSms`. Each listens on 127.0.0.1 on a port of its own and stops when
+//! `SendSms`, and an OpenAI-compatible chat completions endpoint. Each listens on 127.0.0.1 on a port of its own and stops when
 //! dropped. [`browser`] is a client for Tram itself, as a browser would
 //! talk to it.
 //!
@@ -11,13 +11,16 @@
 //! that passes here was not graded by its own code.
 
 mod aliyun;
+pub mod assistant_eval;
 pub mod browser;
 mod http;
+mod llm;
 mod mail;
 mod smtp;
 mod twilio;
 
 pub use aliyun::{AliyunSms, AliyunStandIn};
+pub use llm::{LlmRequest, LlmStandIn};
 pub use mail::ReceivedMail;
 pub use smtp::SmtpSink;
 pub use twilio::{TwilioMessage, TwilioStandIn};

@@ -4,6 +4,7 @@
 
 mod kit;
 
+mod assistant;
 mod chat;
 mod chat_files;
 mod chat_pages;
