@@ -64,7 +64,15 @@ pub async fn decide(state: &AppState, org_id: &str, question: &str) -> Assistant
         let top: Vec<String> = found
             .iter()
             .take(3)
-            .map(|f| format!("{} s={:.2} c={:.2}", f.entry.title, f.score, f.coverage))
+            .map(|f| {
+                format!(
+                    "{} s={:.2} c={:.2} support={:.2}",
+                    f.entry.title,
+                    f.score,
+                    f.coverage,
+                    f.support()
+                )
+            })
             .collect();
         let words = retrieve::content_words(question);
         tracing::debug!(question, ?words, ?top, "assistant retrieval");

@@ -29,9 +29,14 @@ const CANDIDATES: usize = 10;
 /// their bar is lower than for English, where every word is a real word.
 pub const MIN_COVERAGE: f32 = 0.3;
 pub const MIN_COVERAGE_LATIN: f32 = 0.5;
-/// Lowest BM25 score times coverage of a trusted hit: a hit covering a
-/// little of the question must match it strongly.
-pub const MIN_SUPPORT: f32 = 2.2;
+/// The index size word weights assume at least (see `retrieve`).
+const MIN_WEIGHING_DOCS: u64 = 50;
+/// Lowest support of a trusted hit: its BM25 score times its coverage, over
+/// ln(1 + documents in the index). A hit covering little of the question
+/// must match it strongly; the division keeps the bar where it is as the
+/// index grows (BM25's weights grow with the log of its size), so an org
+/// with five entries is judged like one with five hundred.
+pub const MIN_SUPPORT: f32 = 0.55;
 
 /// Words that say little about what is asked (question words, particles,
 /// pronouns), in the folded form `words` gives; they do not count towards
@@ -377,6 +382,8 @@ pub struct Found {
     pub coverage: f32,
     /// The question is written in Latin letters only.
     pub latin: bool,
+    /// Documents in the index when it was asked.
+    pub index_size: u64,
 }
 
 impl Found {
@@ -387,7 +394,12 @@ impl Found {
         } else {
             MIN_COVERAGE
         };
-        self.coverage >= bar && self.score * self.coverage >= MIN_SUPPORT
+        self.coverage >= bar && self.support() >= MIN_SUPPORT
+    }
+
+    /// See [`MIN_SUPPORT`].
+    pub fn support(&self) -> f32 {
+        self.score * self.coverage / (1.0 + self.index_size as f32).ln().max(f32::EPSILON)
     }
 }
 
@@ -411,8 +423,12 @@ pub async fn retrieve(
     }
     let terms = asked.clone();
     // Frequencies over the node's whole index (every org): only a weight.
-    let (n, freqs) = blocking(move || index.doc_freqs(&terms)).await?;
-    let weights: Vec<f32> = freqs.iter().map(|&df| idf(n, df)).collect();
+    let (n_docs, freqs) = blocking(move || index.doc_freqs(&terms)).await?;
+    // In a very small index document frequencies say little (with one
+    // entry, every word it has looks common); weigh as if it had at least
+    // MIN_WEIGHING_DOCS documents.
+    let weighing = n_docs.max(MIN_WEIGHING_DOCS);
+    let weights: Vec<f32> = freqs.iter().map(|&df| idf(weighing, df)).collect();
     let total: f32 = weights.iter().sum();
     let latin_question = asked.iter().all(|w| w.is_ascii());
     let entry_ids: Vec<String> = hits
@@ -460,6 +476,7 @@ pub async fn retrieve(
             score,
             coverage,
             latin: latin_question,
+            index_size: n_docs,
         });
     }
     // BM25 weighted by coverage: a hit that speaks of what was asked wins
@@ -484,7 +501,9 @@ mod tests {
             ["claim", "deadline", "expense"]
         );
         assert_eq!(content_words("bonus"), ["bonus"]);
-        assert_eq!(content_words("IT 熱線電話"), ["it", "热线", "电话"]);
+        // The long word goes when its parts are there. ("IT" is the pronoun
+        // "it" to a stop list: a known loss.)
+        assert_eq!(content_words("IT 熱線電話"), ["热线", "电话"]);
         let cantonese = content_words("我哋上季收入係幾多？");
         assert!(cantonese.contains(&"收入".to_string()), "{cantonese:?}");
         for particle in ["我", "哋", "系", "几多"] {

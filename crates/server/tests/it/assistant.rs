@@ -245,7 +245,7 @@ async fn members_get_cited_answers_and_unknown_questions_reach_admins() {
         .call(
             Method::PUT,
             &format!("/api/v1/assistant/entries/{faq}"),
-            json!({ "kind": "faq", "title": "年假有多少天？", "body": "每年 15 天年假。" }),
+            json!({ "kind": "faq", "title": "年假有多少天？", "body": "每年 15 天年假。", "phrasings": ["有幾多日年假"] }),
         )
         .await;
     assert_eq!(status, 200);
@@ -393,7 +393,7 @@ async fn the_llm_words_answers_from_the_passages_and_tram_keeps_citations() {
     assert_eq!(assistant_eval::cited(body), vec![faq.clone()]);
     llm.fail_with(None);
     llm.delay(Duration::from_secs(3));
-    let (reply, _) = assistant_eval::ask(&team.alice.0, &g, robot, "年假日數係幾多？")
+    let (reply, _) = assistant_eval::ask(&team.alice.0, &g, robot, "我一年有幾多日年假？")
         .await
         .unwrap();
     let body = reply["body"].as_str().unwrap();
