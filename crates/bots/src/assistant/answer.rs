@@ -232,6 +232,10 @@ pub(crate) async fn on_mention(
         return Ok(());
     }
     let reply = decide(state, &robot.org_id, &question).await?;
+    if let Reply::DontKnow = reply {
+        // Queued before the reply says so (a retried job queues it once).
+        super::queue::add(state, robot, &asked, &asker_id, &question).await?;
+    }
     let body = render(state, &asker_name, &reply);
     let sent = post(
         state,
@@ -242,14 +246,9 @@ pub(crate) async fn on_mention(
         client_id,
     )
     .await?;
-    match &reply {
-        Reply::Answer { citations, .. } => {
-            let first = citations.first().map(|c| c.entry_id.as_str());
-            record_answer(state, &robot.org_id, &sent, first).await?;
-        }
-        Reply::DontKnow => {
-            super::queue::add(state, robot, &asked, &asker_id, &question).await?;
-        }
+    if let Reply::Answer { citations, .. } = &reply {
+        let first = citations.first().map(|c| c.entry_id.as_str());
+        record_answer(state, &robot.org_id, &sent, first).await?;
     }
     Ok(())
 }
