@@ -424,3 +424,56 @@ async fn the_evaluation_set_meets_its_targets() {
     assert!(report.refusal_rate() >= 0.95, "{report:#?}");
     team.t.stop().await;
 }
+
+#[tokio::test]
+async fn admins_manage_on_the_page_and_members_read_cited_entries() {
+    let team = fast_team().await;
+    let (g, robot_id, robot_name) = setup(&team).await;
+    let faq = add(&team.owner, leave_faq()).await;
+    assistant_eval::ask(
+        &team.alice.0,
+        &g,
+        (&robot_id, &robot_name),
+        "董事會幾時開會？",
+    )
+    .await
+    .unwrap();
+
+    let page = team.owner.get("/assistant").await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("董事會幾時開會？"), "the queue is listed");
+    assert!(html.contains("年假有多少天？"), "the entries are listed");
+    assert!(html.contains(&format!("data-api=\"/api/v1/assistant/entries/{faq}\"")));
+    assert_eq!(team.alice.0.get("/assistant").await.status(), 403);
+
+    // A citation's link opens the entry for a member; text stays text.
+    let evil = add(
+        &team.owner,
+        json!({ "kind": "faq", "title": "<script>x</script>", "body": "<b>hi</b>" }),
+    )
+    .await;
+    let page = team
+        .alice
+        .0
+        .get(&format!("/assistant/entries/{evil}"))
+        .await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("&#60;script&#62;x") && !html.contains("<script>x"),
+        "{html}"
+    );
+    let rival = team
+        .t
+        .register_email("rival@example.com", "Rival", Some("對手公司"), None)
+        .await;
+    assert_eq!(
+        rival
+            .get(&format!("/assistant/entries/{faq}"))
+            .await
+            .status(),
+        404
+    );
+    team.t.stop().await;
+}
