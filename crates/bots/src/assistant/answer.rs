@@ -5,6 +5,7 @@
 //! A retried job changes nothing: the reply carries an idempotency key and
 //! the queue holds one entry per message.
 
+use tram_chat::live::{self, Event};
 use tram_chat::messages::{self, Message, MessageKind, NewMessage, RobotAuthor};
 use tram_platform::i18n::Locale;
 use tram_platform::AppState;
@@ -183,7 +184,16 @@ pub(crate) async fn post(
         reply_to,
         client_id: Some(client_id),
     };
-    Ok(messages::send_as_robot(state, &author, new, None).await?)
+    let message = messages::send_as_robot(state, &author, new, None).await?;
+    // Shown live in the group, like any message (a retried job announces
+    // the same message again; clients place a message once).
+    let conversation_id = message.conversation_id.clone();
+    let event = Event::Message {
+        conversation_id: conversation_id.clone(),
+        message: message.clone(),
+    };
+    live::announce(state, &conversation_id, &event).await;
+    Ok(message)
 }
 
 /// Records the assistant's answer message (for ratings), once.

@@ -160,12 +160,20 @@ async fn members_get_cited_answers_and_unknown_questions_reach_admins() {
         1
     );
 
-    // The admin's answer reaches Alice in the group, and joins the base.
+    // The admin's answer reaches Alice in the group, live, and joins the base.
+    let mut socket = alice.socket().await;
+    socket.expect("ready", 2.0).await;
     let (status, answered) = owner
         .post_json(&path, json!({ "answer": "明年三月搬到九龍灣。" }))
         .await;
     assert_eq!(status, 200, "{answered}");
     let new_faq = answered["entry_id"].as_str().unwrap().to_string();
+    let live = socket.expect("message", 5.0).await;
+    assert!(
+        live["message"]["body"].as_str().unwrap().contains("九龍灣"),
+        "{live}"
+    );
+    assert_eq!(live["message"]["mentions"], json!([alice_id]));
     let (_, history) = alice
         .get_json(&format!("/api/v1/conversations/{g}/messages"))
         .await;
