@@ -340,6 +340,24 @@ impl Config {
                 "bots.rate_limit_per_minute and bots.log_retention_days must be at least 1".into(),
             ));
         }
+        let llm = self.assistant.llm_base_url.trim();
+        if !llm.is_empty()
+            && !matches!(
+                url::Url::parse(llm)
+                    .map(|u| u.scheme().to_string())
+                    .as_deref(),
+                Ok("http" | "https")
+            )
+        {
+            return Err(ConfigError(
+                "assistant.llm_base_url must be empty or an http(s) URL".into(),
+            ));
+        }
+        if !llm.is_empty() && self.assistant.llm_model.trim().is_empty() {
+            return Err(ConfigError(
+                "assistant.llm_model is needed with assistant.llm_base_url".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -412,5 +430,28 @@ mod tests {
         }
         let err = Config::load(None, Key { secret_key: "abc" }).unwrap_err();
         assert!(err.to_string().contains("64 hex"));
+    }
+
+    #[test]
+    fn the_llm_needs_an_http_address_and_a_model_and_its_key_is_not_shown() {
+        let mut config = Config::default();
+        config.assistant.llm_base_url = "ftp://llm.example".into();
+        config.assistant.llm_model = "m".into();
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("llm_base_url"));
+        config.assistant.llm_base_url = "https://llm.example/v1".into();
+        config.assistant.llm_model = " ".into();
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("llm_model"));
+        config.assistant.llm_model = "m".into();
+        config.assistant.llm_api_key = "sk-very-secret".into();
+        assert!(config.validate().is_ok());
+        assert!(!format!("{config:?}").contains("sk-very-secret"));
     }
 }

@@ -130,9 +130,18 @@ fn link_text(title: &str) -> String {
     title.replace(['[', ']'], " ")
 }
 
+/// The language to reply in: English to a question in Latin letters only,
+/// else the default (zh-HK).
+pub fn reply_locale(question: &str) -> Locale {
+    if !question.is_empty() && question.is_ascii() {
+        Locale::En
+    } else {
+        Locale::default()
+    }
+}
+
 /// The reply's Markdown: the @mention, the answer, the sources.
-pub fn render(state: &AppState, asker_name: &str, reply: &Reply) -> String {
-    let locale = Locale::default();
+pub fn render(state: &AppState, locale: Locale, asker_name: &str, reply: &Reply) -> String {
     match reply {
         Reply::Answer {
             text, citations, ..
@@ -246,7 +255,7 @@ pub(crate) async fn on_mention(
         // Queued before the reply says so (a retried job queues it once).
         super::queue::add(state, robot, &asked, &asker_id, &question).await?;
     }
-    let body = render(state, &asker_name, &reply);
+    let body = render(state, reply_locale(&question), &asker_name, &reply);
     let sent = post(
         state,
         robot,

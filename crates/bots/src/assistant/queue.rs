@@ -188,7 +188,13 @@ async fn notify(
         }],
         from_llm: false,
     };
-    let body = answer::render(state, queued.asker_name.as_deref().unwrap_or(""), &reply);
+    let locale = answer::reply_locale(&queued.question);
+    let body = answer::render(
+        state,
+        locale,
+        queued.asker_name.as_deref().unwrap_or(""),
+        &reply,
+    );
     let posted = answer::post(
         state,
         &robot,

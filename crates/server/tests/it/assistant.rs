@@ -331,13 +331,26 @@ async fn another_org_cannot_see_or_manage_the_knowledge_base_or_queue() {
             .0,
         404
     );
+    // A question in English is answered in English.
+    let (reply, _) = assistant_eval::ask(
+        &team.bob.0,
+        &g,
+        (&robot_id, &robot_name),
+        "Who won the match yesterday?",
+    )
+    .await
+    .unwrap();
+    assert!(
+        reply["body"].as_str().unwrap().contains("I don't know"),
+        "{reply}"
+    );
     // The rival's own base answers nothing from ours.
     assert_eq!(team.t.count("SELECT COUNT(*) FROM kb_entries").await, 1);
     assert_eq!(
         team.t
             .count("SELECT COUNT(*) FROM kb_questions WHERE answered_at IS NULL")
             .await,
-        1
+        2
     );
     team.t.stop().await;
 }
