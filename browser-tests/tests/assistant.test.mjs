@@ -1,5 +1,6 @@
-// The AI assistant as people meet it: Ada, the org's owner, adds an FAQ on
-// the assistant's page and puts the assistant in her group; Ben asks it a
+// The AI assistant as people meet it: Ada, the org's owner, adds an FAQ and
+// uploads a Markdown document on the assistant's page and puts the
+// assistant in her group; Ben asks it a
 // question; the answer shows live in his pane, quoting him, with a link to
 // the entry it came from and buttons to rate it; his rating sticks and he
 // can change it; the link opens the entry.
@@ -52,6 +53,22 @@ test("the owner adds an FAQ on the assistant's page", async () => {
   await ada.getByTestId("entry").filter({ hasText: "年假有多少天？" }).waitFor();
 });
 
+test("the owner uploads a Markdown document", async () => {
+  await ada.goto("/assistant");
+  await ada.getByTestId("add-entry-open").click();
+  const form = ada.getByTestId("add-entry");
+  await form.getByTestId("entry-file").setInputFiles({
+    name: "IT 安全政策.md",
+    mimeType: "text/markdown",
+    buffer: Buffer.from("# 密碼\n密碼最少 12 個字元，每 90 天更換一次。\n\n# USB\n公司電腦禁止使用 USB 儲存裝置。\n"),
+  });
+  await ada.waitForFunction(() => document.querySelector("#body-new").value.includes("90 天"));
+  assert.equal(await form.locator("input[name=title]").inputValue(), "IT 安全政策");
+  assert.equal(await form.locator("select[name=kind]").inputValue(), "doc");
+  await form.locator("button[type=submit]").click();
+  await ada.getByTestId("entry").filter({ hasText: "IT 安全政策" }).waitFor();
+});
+
 test("a member asks, sees the cited answer live, and rates it", async () => {
   await ben.goto(`/chat/${groupId}`);
   await online(ben);
@@ -75,6 +92,12 @@ test("a member asks, sees the cited answer live, and rates it", async () => {
   // After a reload the rating is still his.
   await ben.reload();
   await ben.waitForFunction(() => document.querySelector('[data-testid="rate-not-helpful"]')?.getAttribute("aria-pressed") === "true");
+  // The uploaded document answers with its passage.
+  await api(ben, "POST", `/api/v1/conversations/${groupId}/messages`, {
+    body: `@${robot.name} 密碼最少要幾多個字元？`,
+    robot_mentions: [robot.id],
+  });
+  await messages(ben, "最少 12 個字元").waitFor({ timeout: 15000 });
   // The citation opens the entry.
   await ben.getByTestId("message-body").getByRole("link", { name: "年假有多少天？" }).click();
   await ben.getByTestId("entry-title").filter({ hasText: "年假有多少天？" }).waitFor();

@@ -1,10 +1,24 @@
-// Rating buttons under the AI assistant's answers on the chat page. An
-// answer is a robot's message that cites knowledge base entries (links to
-// /assistant/entries/…); a member rates it helpful or not (PUT
-// /api/v1/assistant/answers/{id}/rating), and may change their mind. The
-// buttons show the totals; the member's own choice is pressed.
+// The AI assistant's page scripts. On the admin page: a Markdown or text
+// file chosen for a document is read into its text box (the form then
+// sends it like pasted text). On the chat page: rating buttons under the
+// assistant's answers. An answer is a robot's message that cites knowledge
+// base entries (links to /assistant/entries/…); a member rates it helpful
+// or not (PUT /api/v1/assistant/answers/{id}/rating), and may change their
+// mind. The buttons show the totals; the member's own choice is pressed.
 (function () {
   "use strict";
+  document.addEventListener("change", function (event) {
+    var input = event.target.closest("input[type=file][data-fill]");
+    if (!input || !input.files || !input.files[0]) return;
+    var file = input.files[0], form = input.form;
+    file.text().then(function (text) {
+      document.getElementById(input.getAttribute("data-fill")).value = text;
+      var title = form && form.querySelector("input[name=title]");
+      if (title && !title.value) title.value = file.name.replace(/\.[^.]*$/, "");
+      var kind = form && form.querySelector("select[name=kind]");
+      if (kind) kind.value = "doc";
+    });
+  });
   var root = document.getElementById("chat"), pane = document.getElementById("messages");
   if (!root || !pane || !window.tram) return;
   var tram = window.tram;
