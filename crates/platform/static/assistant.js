@@ -46,6 +46,7 @@
     box.appendChild(button(true));
     box.appendChild(button(false));
     node.appendChild(box);
+    show(box, { helpful: 0, not_helpful: 0, mine: null });
     var url = "/api/v1/assistant/answers/" + encodeURIComponent(m.id) + "/rating";
     tram.api("GET", url).then(function (r) { if (r.ok) show(box, r.body); });
     box.addEventListener("click", function (event) {
