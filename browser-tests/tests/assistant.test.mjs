@@ -35,10 +35,15 @@ test("a group with a member, and the assistant in it", async () => {
   await ada.getByTestId("group-create").click();
   await ada.waitForURL(/\/chat\/[0-9a-f-]+$/);
   groupId = new URL(ada.url()).pathname.split("/").pop();
-  const added = await api(ada, "POST", `/api/v1/conversations/${groupId}/assistant`, {});
-  assert.equal(added.ok, true, JSON.stringify(added.body));
-  robot = added.body;
-  assert.equal(robot.kind, "assistant");
+  // The group's admin adds it from the robots section of the group panel.
+  await ada.getByTestId("chat-settings").click();
+  const robots = ada.getByTestId("robots");
+  await robots.getByTestId("assistant-add-save").click();
+  await robots.getByTestId("robot-name").filter({ hasText: "AI" }).waitFor();
+  assert.equal(await robots.getByTestId("assistant-add").count(), 0, "offered once");
+  const list = await api(ada, "GET", `/api/v1/conversations/${groupId}/robots`);
+  robot = list.body.find((r) => r.kind === "assistant");
+  assert.ok(robot, JSON.stringify(list.body));
 });
 
 test("the owner adds an FAQ on the assistant's page", async () => {

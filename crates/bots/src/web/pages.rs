@@ -48,6 +48,13 @@ impl RobotsSection {
     fn lines(&self, list: &[String]) -> String {
         list.join("\n")
     }
+
+    /// Whether the group has its AI assistant (else the section offers it).
+    fn has_assistant(&self) -> bool {
+        self.robots
+            .iter()
+            .any(|r| r.kind == crate::robots::RobotKind::Assistant)
+    }
 }
 
 /// The robots of a group with the forms to manage them.
