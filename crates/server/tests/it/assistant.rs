@@ -324,6 +324,21 @@ async fn another_org_cannot_see_or_manage_the_knowledge_base_or_queue() {
             .0,
         404
     );
+    // A webhook address issued for the assistant does not post as it.
+    let (status, issued) = team
+        .owner
+        .post_json(
+            &format!("/api/v1/conversations/{g}/robots/{robot_id}/token"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{issued}");
+    let answer = crate::robots::post(
+        issued["webhook_url"].as_str().unwrap(),
+        &json!({ "msgtype": "text", "text": { "content": "假冒" } }),
+    )
+    .await;
+    assert_eq!(answer["errcode"], 300005, "{answer}");
     assert_eq!(
         rival
             .post_json(&format!("/api/v1/conversations/{g}/assistant"), json!({}))
