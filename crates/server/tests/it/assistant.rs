@@ -513,3 +513,58 @@ async fn admins_manage_on_the_page_and_members_read_cited_entries() {
     );
     team.t.stop().await;
 }
+
+/// Each node keeps its own index, following the change log: what an admin
+/// writes through one node is what the other answers from.
+#[tokio::test]
+async fn a_second_node_answers_from_entries_written_through_the_first() {
+    if !crate::kit::cluster_available() {
+        eprintln!(
+            "skipped: set TRAM_TEST_DATABASE_URL and TRAM_TEST_NATS_URL to run the two-node test"
+        );
+        return;
+    }
+    use tram_bots::assistant::answer::{decide, Reply};
+    let team = fast_team().await;
+    let node_b = team.t.second_node().await;
+    let org_id = team.owner.get_json("/api/v1/org").await.1["org"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let question = "我一年有幾多日年假？";
+    let on_b = || decide(node_b.state(), &org_id, question);
+    assert!(matches!(on_b().await.unwrap(), Reply::DontKnow));
+
+    let faq = add(&team.owner, leave_faq()).await;
+    match on_b().await.unwrap() {
+        Reply::Answer {
+            text, citations, ..
+        } => {
+            assert!(text.contains("12 天年假"), "{text}");
+            assert_eq!(citations[0].entry_id, faq);
+        }
+        Reply::DontKnow => panic!("node B does not know what node A was told"),
+    }
+    let (status, _) = team
+        .owner
+        .call(
+            Method::PUT,
+            &format!("/api/v1/assistant/entries/{faq}"),
+            json!({ "kind": "faq", "title": "年假有多少天？", "body": "每年 15 天年假。", "phrasings": ["有幾多日年假"] }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(matches!(on_b().await.unwrap(), Reply::Answer { text, .. } if text.contains("15 天")));
+    let (status, _) = team
+        .owner
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/assistant/entries/{faq}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(matches!(on_b().await.unwrap(), Reply::DontKnow));
+    node_b.stop().await;
+    team.t.stop().await;
+}
