@@ -92,6 +92,14 @@ async fn members_get_cited_answers_and_unknown_questions_reach_admins() {
     let faq = add(owner, leave_faq()).await;
     let doc = add(owner, security_doc()).await;
 
+    // A mention with no question: a hint, nothing queued.
+    let (reply, _) = assistant_eval::ask(alice, &g, robot, "").await.unwrap();
+    assert!(
+        reply["body"].as_str().unwrap().contains("寫低你嘅問題"),
+        "{reply}"
+    );
+    assert_eq!(team.t.count("SELECT COUNT(*) FROM kb_questions").await, 0);
+
     // An FAQ answers a paraphrase, quoting the question and @mentioning the asker.
     let (reply, _) = assistant_eval::ask(alice, &g, robot, "我一年有幾多日年假？")
         .await
