@@ -41,6 +41,7 @@ test("a group with a member, and the assistant in it", async () => {
   await robots.getByTestId("assistant-add-save").click();
   await robots.getByTestId("robot-name").filter({ hasText: "AI" }).waitFor();
   assert.equal(await robots.getByTestId("assistant-add").count(), 0, "offered once");
+  assert.equal(await robots.getByTestId("robot-new-token").count(), 0, "no webhook to manage");
   const list = await api(ada, "GET", `/api/v1/conversations/${groupId}/robots`);
   robot = list.body.find((r) => r.kind === "assistant");
   assert.ok(robot, JSON.stringify(list.body));

@@ -51,9 +51,12 @@ impl RobotsSection {
 
     /// Whether the group has its AI assistant (else the section offers it).
     fn has_assistant(&self) -> bool {
-        self.robots
-            .iter()
-            .any(|r| r.kind == crate::robots::RobotKind::Assistant)
+        self.robots.iter().any(|r| self.is_assistant(r))
+    }
+
+    /// The assistant has no webhook, keywords or secret to manage.
+    fn is_assistant(&self, robot: &RobotWebhook) -> bool {
+        robot.kind == crate::robots::RobotKind::Assistant
     }
 }
 
