@@ -17,7 +17,7 @@ pub const MAX_TITLE_CHARS: usize = 200;
 /// Longest FAQ answer, in characters.
 pub const MAX_ANSWER_CHARS: usize = 4000;
 /// Longest document, in characters.
-pub const MAX_DOCUMENT_CHARS: usize = 200_000;
+pub const MAX_DOCUMENT_CHARS: usize = 100_000;
 /// Most alternative phrasings of one FAQ question.
 pub const MAX_PHRASINGS: usize = 20;
 /// A document is cut into at most this many passages (the index deletes
