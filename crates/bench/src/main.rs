@@ -11,8 +11,10 @@
 //! target/release/tram-bench idle-sockets [--sockets 5000]
 //! target/release/tram-bench search [--messages 1000000]
 //! target/release/tram-bench ingest [--members 100] [--rates 1000,2000,3000] [--seconds 10]
+//! target/release/tram-bench assistant
 //! ```
 
+mod assistant;
 mod baseline;
 mod fanout;
 mod foundation;
@@ -102,6 +104,9 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
     },
+    /// The AI assistant on the sample knowledge base: top-1 correctness,
+    /// correct refusals, latency (offline, no LLM).
+    Assistant,
     /// The baseline server `fanout` runs as its child (not for direct use).
     #[command(hide = true)]
     BaselineServer,
@@ -207,6 +212,7 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Assistant => assistant::run(&backend).await,
         Command::BaselineServer => unreachable!("handled above"),
     }
 }

@@ -11,8 +11,10 @@
 //! robots) and takes its replies through session webhooks, `scopes` says
 //! what each robot may do, `interactive` sends cards composed in the group
 //! panel and takes clicks on their callback buttons, `schedule` keeps
-//! scheduled and check-in robots and runs them.
+//! scheduled and check-in robots and runs them; `assistant`
+//! is the AI assistant robot and the org's knowledge base.
 
+pub mod assistant;
 pub mod calls;
 pub mod dingtalk;
 pub mod error;

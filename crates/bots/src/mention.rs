@@ -41,8 +41,15 @@ async fn handle(state: AppState, job: Job) -> JobResult {
             crate::outgoing::enqueue_mention(&state, &robot, &mention.message_id).await
         }
         // Each kind answers in its own module.
-        RobotKind::Scheduled | RobotKind::Checkin | RobotKind::Assistant => {
-            tracing::debug!(robot = %robot.id, kind = robot.kind.as_str(), "mention with no handler yet");
+        RobotKind::Assistant => {
+            crate::assistant::answer::on_mention(&state, &robot, &mention.message_id)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        // Scheduled and check-in robots post on their own; a mention asks
+        // nothing of them.
+        RobotKind::Scheduled | RobotKind::Checkin => {
+            tracing::debug!(robot = %robot.id, kind = robot.kind.as_str(), "a mention asks nothing of this robot");
             Ok(())
         }
     }

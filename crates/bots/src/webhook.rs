@@ -58,6 +58,8 @@ pub(crate) async fn find_robot(state: &AppState, call: &Call<'_>) -> Result<Stor
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Refusal::MissingParam("access_token".into()))?;
     match robots::by_token(&state.db, token).await {
+        // The AI assistant speaks only for itself: no webhook posts as it.
+        Ok(Some(robot)) if robot.kind == robots::RobotKind::Assistant => Err(Refusal::UnknownToken),
         Ok(Some(robot)) => Ok(robot),
         Ok(None) => Err(Refusal::UnknownToken),
         Err(err) => {

@@ -327,7 +327,7 @@ pub type StoreWork<'a> = futures::future::BoxFuture<'a, ChatResult<()>>;
 
 /// Stores a robot's message in its group: text, Markdown, or a card (with
 /// `kind` `card`; the body is then the card's words, for search). Mentions
-/// and @all work as a member's do.
+/// and @all work as a member's do, and so does quoting (`reply_to`).
 pub async fn send_as_robot(
     state: &AppState,
     robot: &RobotAuthor,
@@ -350,7 +350,9 @@ pub async fn send_as_robot_with(
         (MessageKind::Text | MessageKind::Markdown, None) => None,
         _ => return Err(ChatError::InvalidKind),
     };
-    if new.reply_to.is_some() || !new.robot_mentions.is_empty() {
+    // A robot may quote a message of its group (the assistant answers the
+    // question it was asked); it cannot @mention robots.
+    if !new.robot_mentions.is_empty() {
         return Err(ChatError::InvalidKind);
     }
     store(

@@ -41,6 +41,7 @@ pub struct Config {
     pub chat: ChatConfig,
     pub bots: BotsConfig,
     pub jobs: JobsConfig,
+    pub assistant: AssistantConfig,
 }
 
 /// Webhook robots.
@@ -76,6 +77,41 @@ impl Default for BotsConfig {
             schedule_missed_default: "late".to_string(),
             schedule_grace_secs: 600,
         }
+    }
+}
+
+/// The AI assistant robot. With no LLM configured it answers offline,
+/// quoting the knowledge base; with one, an OpenAI-compatible
+/// `{llm_base_url}/chat/completions` words the answer from the passages
+/// found.
+#[derive(Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct AssistantConfig {
+    /// e.g. `https://api.openai.com/v1`; empty: no LLM.
+    pub llm_base_url: String,
+    pub llm_model: String,
+    /// Sent as `Authorization: Bearer …`; never logged.
+    pub llm_api_key: String,
+    /// Longest wait for the LLM before answering offline (0: 20 s).
+    pub llm_timeout_secs: u64,
+}
+
+// By hand, so the API key never reaches a log line.
+impl std::fmt::Debug for AssistantConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssistantConfig")
+            .field("llm_base_url", &self.llm_base_url)
+            .field("llm_model", &self.llm_model)
+            .field(
+                "llm_api_key",
+                &if self.llm_api_key.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
+            .field("llm_timeout_secs", &self.llm_timeout_secs)
+            .finish()
     }
 }
 
@@ -134,6 +170,7 @@ impl Default for Config {
             security: SecurityConfig::default(),
             chat: ChatConfig::default(),
             bots: BotsConfig::default(),
+            assistant: AssistantConfig::default(),
             jobs: JobsConfig::default(),
         }
     }
@@ -335,6 +372,24 @@ impl Config {
                 "bots.schedule_missed_default must be late or skip, and bots.schedule_grace_secs at least 0".into(),
             ));
         }
+        let llm = self.assistant.llm_base_url.trim();
+        if !llm.is_empty()
+            && !matches!(
+                url::Url::parse(llm)
+                    .map(|u| u.scheme().to_string())
+                    .as_deref(),
+                Ok("http" | "https")
+            )
+        {
+            return Err(ConfigError(
+                "assistant.llm_base_url must be empty or an http(s) URL".into(),
+            ));
+        }
+        if !llm.is_empty() && self.assistant.llm_model.trim().is_empty() {
+            return Err(ConfigError(
+                "assistant.llm_model is needed with assistant.llm_base_url".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -407,5 +462,28 @@ mod tests {
         }
         let err = Config::load(None, Key { secret_key: "abc" }).unwrap_err();
         assert!(err.to_string().contains("64 hex"));
+    }
+
+    #[test]
+    fn the_llm_needs_an_http_address_and_a_model_and_its_key_is_not_shown() {
+        let mut config = Config::default();
+        config.assistant.llm_base_url = "ftp://llm.example".into();
+        config.assistant.llm_model = "m".into();
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("llm_base_url"));
+        config.assistant.llm_base_url = "https://llm.example/v1".into();
+        config.assistant.llm_model = " ".into();
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("llm_model"));
+        config.assistant.llm_model = "m".into();
+        config.assistant.llm_api_key = "sk-very-secret".into();
+        assert!(config.validate().is_ok());
+        assert!(!format!("{config:?}").contains("sk-very-secret"));
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{BooleanQuery, Occur, Query, TermQuery, TermSetQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery, TermSetQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, STORED, STRING,
 };
@@ -315,6 +315,75 @@ impl TextIndex {
             }
         }
         Ok(hits)
+    }
+
+    /// The `limit` documents in `scopes` that best match any word of
+    /// `query`, by BM25 score (highest first), with their scores. For
+    /// question answering, where a passage rarely holds every word asked.
+    pub fn rank(
+        &self,
+        query: &str,
+        scopes: &[String],
+        limit: usize,
+    ) -> Result<Vec<(Hit, f32)>, IndexError> {
+        let mut terms = words(query);
+        terms.sort();
+        terms.dedup();
+        if terms.is_empty() || scopes.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let f = self.fields;
+        let any_word: Vec<(Occur, Box<dyn Query>)> = terms
+            .iter()
+            .map(|word| {
+                let term = Term::from_field_text(f.text, word);
+                (
+                    Occur::Should,
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)) as Box<dyn Query>,
+                )
+            })
+            .collect();
+        let scope_terms = scopes.iter().map(|s| Term::from_field_text(f.scope, s));
+        // The scope filters without adding to the score.
+        let scope: Box<dyn Query> = Box::new(BoostQuery::new(
+            Box::new(TermSetQuery::new(scope_terms)),
+            0.0,
+        ));
+        let query = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(BooleanQuery::new(any_word)) as Box<dyn Query>,
+            ),
+            (Occur::Must, scope),
+        ]);
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(limit).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let id = doc.get_first(f.id).and_then(|v| v.as_str());
+            let at = doc.get_first(f.at).and_then(|v| v.as_i64());
+            if let Some(id) = id {
+                let hit = Hit {
+                    id: id.to_string(),
+                    at: at.unwrap_or_default(),
+                };
+                hits.push((hit, score));
+            }
+        }
+        Ok(hits)
+    }
+
+    /// How many documents hold each of `words` (as the index cuts them),
+    /// and how many documents there are: what a word's weight (IDF) is
+    /// computed from.
+    pub fn doc_freqs(&self, words: &[String]) -> Result<(u64, Vec<u64>), IndexError> {
+        let searcher = self.reader.searcher();
+        let mut freqs = Vec::with_capacity(words.len());
+        for word in words {
+            freqs.push(searcher.doc_freq(&Term::from_field_text(self.fields.text, word))?);
+        }
+        Ok((searcher.num_docs(), freqs))
     }
 
     /// How many documents the index holds.

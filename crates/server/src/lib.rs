@@ -76,6 +76,8 @@ pub fn router(state: AppState) -> Router {
         .merge(tram_chat::web::files::routes())
         .merge(tram_chat::web::pages::routes())
         .merge(tram_bots::web::api::routes())
+        .merge(tram_bots::web::assistant::routes())
+        .merge(tram_bots::web::assistant_pages::routes())
         .merge(tram_bots::web::webhook::routes())
         .merge(tram_bots::web::pages::routes())
         .merge(tram_approvals::web::api::routes())
@@ -120,6 +122,8 @@ pub struct Server {
     task: tokio::task::JoinHandle<()>,
     indexer: tokio::task::JoinHandle<()>,
     pruner: tokio::task::JoinHandle<()>,
+    /// Keeps the assistant's knowledge index following its change log.
+    knowledge: tokio::task::JoinHandle<()>,
     jobs: tokio::task::JoinHandle<()>,
 }
 
@@ -134,6 +138,7 @@ impl Server {
         }
         let indexer = tram_chat::search::spawn_indexer(state.clone());
         let pruner = tram_bots::calls::spawn_pruner(state.clone());
+        let knowledge = tram_bots::assistant::retrieve::spawn_indexer(state.clone());
         let jobs = job_runner().spawn(state.clone());
         let listener = TcpListener::bind(listen)
             .await
@@ -166,6 +171,7 @@ impl Server {
             task,
             indexer,
             pruner,
+            knowledge,
             jobs,
         })
     }
@@ -188,6 +194,8 @@ impl Server {
         self.indexer.abort();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.pruner).await;
         self.pruner.abort();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.knowledge).await;
+        self.knowledge.abort();
         // A job in flight finishes (its lease would hand it to another
         // node otherwise, after the lease runs out).
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), &mut self.jobs).await;

@@ -28,6 +28,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(tram_bots::web::api::RobotsApi::openapi());
     doc.merge(tram_approvals::web::api::ApprovalsApi::openapi());
     doc.merge(tram_bots::web::schedule::ScheduleApi::openapi());
+    doc.merge(tram_bots::web::assistant::AssistantApi::openapi());
     doc
 }
 

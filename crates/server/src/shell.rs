@@ -48,6 +48,10 @@ fn admin_nav(is_org_admin: bool, is_server_admin: bool, dev_mode: bool) -> Vec<N
             href: "/admin/audit",
             label_key: "nav.admin_audit",
         });
+        items.push(NavItem {
+            href: "/assistant",
+            label_key: "assistant.nav",
+        });
     }
     if is_server_admin && dev_mode {
         items.push(NavItem {

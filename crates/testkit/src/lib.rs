@@ -1,8 +1,9 @@
 //! Stand-ins for the external services Tram talks to, for integration tests
 //! and benchmarks: an SMTP server that keeps what it receives, and HTTP
 //! servers that answer like Twilio's Messages API and Alibaba Cloud's
-//! `SendSms`, and a developer's server behind a DingTalk outgoing robot.
-//! Each listens on 127.0.0.1 on a port of its own and stops when dropped.
+//! `SendSms`, a developer's server behind a DingTalk outgoing robot, and an
+//! OpenAI-compatible chat completions endpoint. Each listens on 127.0.0.1
+//! on a port of its own and stops when dropped.
 //! [`browser`] is a client for Tram itself, as a browser would
 //! talk to it.
 //!
@@ -12,14 +13,17 @@
 //! that passes here was not graded by its own code.
 
 mod aliyun;
+pub mod assistant_eval;
 pub mod browser;
 mod http;
+mod llm;
 mod mail;
 mod robot_server;
 mod smtp;
 mod twilio;
 
 pub use aliyun::{AliyunSms, AliyunStandIn};
+pub use llm::{LlmRequest, LlmStandIn};
 pub use mail::ReceivedMail;
 pub use robot_server::{outgoing_sign, RobotReply, RobotRequest, RobotServer};
 pub use smtp::SmtpSink;

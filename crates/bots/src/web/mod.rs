@@ -2,6 +2,8 @@
 //! and the robot pages.
 
 pub mod api;
+pub mod assistant;
+pub mod assistant_pages;
 pub mod cards;
 pub mod outgoing;
 pub mod pages;

@@ -78,6 +78,16 @@ impl RobotsSection {
     fn is_custom(&self, robot: &RobotWebhook) -> bool {
         robot.kind == crate::robots::RobotKind::Custom
     }
+
+    /// Whether the group has its AI assistant (else the section offers it).
+    fn has_assistant(&self) -> bool {
+        self.robots.iter().any(|r| self.is_assistant(r))
+    }
+
+    /// The assistant has no webhook, keywords or secret to manage.
+    fn is_assistant(&self, robot: &RobotWebhook) -> bool {
+        robot.kind == crate::robots::RobotKind::Assistant
+    }
 }
 
 /// The robots of a group with the forms to manage them.

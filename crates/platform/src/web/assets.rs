@@ -18,6 +18,7 @@ macro_rules! static_files {
 const FILES: &[(&str, &str, &[u8])] = static_files![
     ("app.css", CSS, "app.css"),
     ("app.js", JS, "app.js"),
+    ("assistant.js", JS, "assistant.js"),
     ("chat.js", JS, "chat.js"),
     ("chat-find.js", JS, "chat-find.js"),
     ("live.js", JS, "live.js"),
