@@ -537,7 +537,7 @@ async fn store(
     }
     crate::search::log_change(&mut tx, &id, now).await?;
     if let Some(work) = in_transaction {
-        work.run(&mut *tx, &id, now).await?;
+        work.run(&mut tx, &id, now).await?;
     }
     for robot_id in &robot_mentions {
         let job = tram_platform::jobs::NewJob::new(
