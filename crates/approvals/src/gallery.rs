@@ -183,7 +183,7 @@ mod tests {
     fn every_gallery_design_is_valid_in_every_language() {
         for locale in Locale::ALL {
             for kind in KINDS {
-                let design = design(kind, "finance-user", *locale).expect(kind);
+                let design = design(kind, "finance-user", locale).expect(kind);
                 form::check_design(&design.fields).unwrap_or_else(|e| panic!("{kind}: {e:?}"));
                 let keys: Vec<&str> = design.fields.iter().map(|f| f.key.as_str()).collect();
                 flow::check(&design.flow, &keys).unwrap_or_else(|e| panic!("{kind}: {e:?}"));

@@ -5,6 +5,7 @@
 mod kit;
 
 mod approvals;
+mod approvals_pages;
 mod chat;
 mod chat_files;
 mod chat_pages;
