@@ -465,3 +465,41 @@ async fn the_delegate_setting_saves_and_refuses_a_reversed_period() {
     // 09:00 in Hong Kong is 01:00 UTC.
     assert_eq!(setting["away_from"], json!(1_796_086_800_000_i64));
 }
+
+#[tokio::test]
+async fn bulk_approve_decides_each_ticked_task() {
+    let o = office().await;
+    let template = expense_template(&o).await;
+    let first = submit_6200(&o, &template).await;
+    let second = submit_6200(&o, &template).await;
+    let tasks = [
+        pending_task(&instance(&o.bob.0, &first).await, &o.bob.1),
+        pending_task(&instance(&o.bob.0, &second).await, &o.bob.1),
+    ];
+    // Nothing ticked: refused, nothing decided.
+    let (status, _, html) = form(&o.bob.0, "/approvals/bulk", &[("comment", "")]).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("alert error"));
+    let (status, location, _) = form(
+        &o.bob.0,
+        "/approvals/bulk",
+        &[
+            ("task_id", &tasks[0]),
+            ("task_id", &tasks[1]),
+            ("comment", "一併批准"),
+        ],
+    )
+    .await;
+    assert_eq!((status, location.as_str()), (303, "/approvals?done=2"));
+    for id in [&first, &second] {
+        let now = instance(&o.alice.0, id).await;
+        assert_eq!(now["step_index"], 1, "{now}");
+    }
+    let (_, _, html) = page(&o.bob.0, "/approvals?box=done&done=2").await;
+    assert!(html.contains("data-testid=\"notice\""));
+    assert_eq!(html.matches("data-testid=\"inbox-item\"").count(), 2);
+    // Alice cannot bulk-approve Bob's tasks: nothing changes.
+    let (status, location, _) =
+        form(&o.alice.0, "/approvals/bulk", &[("task_id", &tasks[0])]).await;
+    assert_eq!((status, location.as_str()), (303, "/approvals?done=0"));
+}
