@@ -385,38 +385,42 @@ async fn the_designer_saves_new_versions_and_shows_errors() {
     let (status, _, html) = page(&o.owner.0, &path).await;
     assert_eq!(status, 200);
     assert!(html.contains("data-testid=\"designer-flow\""));
-    let (_, current) = o
-        .owner
-        .0
-        .get_json(&format!("/api/v1/approvals/templates/{template}"))
-        .await;
-    let fields = current["fields"].to_string();
-    let flow = current["flow"].to_string();
-    let (status, _, html) = form(
-        &o.owner.0,
-        &path,
-        &[
-            ("name", "報銷"),
-            ("category", "expense"),
-            ("fields", "[not json"),
-            ("flow", &flow),
-        ],
-    )
-    .await;
-    assert_eq!(status, 400);
+    // The current fields are rows: the lines table with its columns.
+    assert!(html.contains("name=\"f[2].key\" value=\"lines\""), "{html}");
+    let flow = r#"{"nodes":[{"type":"approver","id":"manager","name":"主管","approvers":[{"kind":"manager"}]}]}"#;
+    let fields: Vec<(&str, &str)> = vec![
+        ("name", "報銷（新）"),
+        ("category", "expense"),
+        ("f[1].type", "short_text"),
+        ("f[1].label", "事由"),
+        ("f[1].key", "reason"),
+        ("f[1].required", "on"),
+        ("f[2].type", "money"),
+        ("f[2].label", "金額"),
+        ("f[2].key", "amount"),
+        ("f[2].min", "0"),
+        ("f[2].max", "abc"),
+        ("f[3].type", "single_select"),
+        ("f[3].label", "類別"),
+        ("f[3].key", "kind"),
+        ("f[3].options", "交通\n膳食\n"),
+        ("flow", flow),
+    ];
+    // A bound that is not a number: refused at the fields, rows kept.
+    let (status, _, html) = form(&o.owner.0, &path, &fields).await;
+    assert_eq!(status, 400, "{html}");
     assert!(html.contains("id=\"fields-error\""), "{html}");
-    let (status, location, _) = form(
-        &o.owner.0,
-        &path,
-        &[
-            ("name", "報銷（新）"),
-            ("category", "expense"),
-            ("fields", &fields),
-            ("flow", &flow),
-        ],
-    )
-    .await;
-    assert_eq!((status, location.as_str()), (303, path.as_str()));
+    assert!(html.contains("value=\"abc\""));
+    // Bad flow JSON: refused at the flow.
+    let mut fixed = fields.clone();
+    fixed[10] = ("f[2].max", "100000");
+    let mut broken = fixed.clone();
+    broken[15] = ("flow", "{not json");
+    let (status, _, html) = form(&o.owner.0, &path, &broken).await;
+    assert_eq!(status, 400);
+    assert!(html.contains("id=\"flow-error\""), "{html}");
+    let (status, location, body) = form(&o.owner.0, &path, &fixed).await;
+    assert_eq!((status, location.as_str()), (303, path.as_str()), "{body}");
     let (_, after) = o
         .owner
         .0
@@ -426,6 +430,12 @@ async fn the_designer_saves_new_versions_and_shows_errors() {
         (after["version"].as_i64(), after["name"].as_str()),
         (Some(2), Some("報銷（新）"))
     );
+    assert_eq!(
+        after["fields"][1],
+        json!({ "key": "amount", "label": "金額", "required": false, "type": "money", "currency": "HKD", "min": 0.0, "max": 100000.0 })
+    );
+    assert_eq!(after["fields"][2]["options"], json!(["交通", "膳食"]));
+    assert_eq!(after["fields"][0]["required"], json!(true));
 }
 
 #[tokio::test]

@@ -1,9 +1,10 @@
 //! The admins' template pages: the org's templates with their on/off
 //! switch, adding a gallery template in one click (naming the finance
 //! approver), and the designer. The designer edits name, category and
-//! description as inputs and the form's fields and the flow as JSON (the
-//! same shapes the JSON API takes); saving makes a new version, and the
-//! service's refusal is shown on the page.
+//! description as inputs, the form's fields one row each (type, label,
+//! key, required, options, min/max, pattern; a table's columns as JSON),
+//! and the flow as JSON (the shape the JSON API takes); saving makes a new
+//! version, and the service's refusal is shown on the page.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -16,12 +17,14 @@ use tram_platform::web::page::render_with_status;
 use tram_platform::web::{FormErrors, PageContext};
 use tram_platform::{ApiError, AppState, Msg};
 
+use super::values::Raw;
 use super::{error_page, people, refused, see_other};
 use crate::error::{ApprovalError, ApprovalResult};
 use crate::flow::Flow;
 use crate::form::Field;
 use crate::gallery;
 use crate::templates::{self, Template as ApprovalTemplate, TemplateDesign, CATEGORIES};
+use serde_json::{json, Value};
 
 #[derive(Template)]
 #[template(path = "approvals_admin.html")]
@@ -146,10 +149,144 @@ struct DesignerPage {
     name: String,
     category: String,
     description: String,
-    fields: String,
+    rows: Vec<FieldRow>,
+    blank: FieldRow,
     flow: String,
     categories: &'static [&'static str],
     errors: FormErrors,
+}
+
+/// The field types the designer offers.
+pub const TYPES: &[&str] = &[
+    "short_text",
+    "long_text",
+    "number",
+    "money",
+    "date",
+    "date_range",
+    "single_select",
+    "multi_select",
+    "person",
+    "department",
+    "attachment",
+    "table",
+];
+
+/// One field as a designer row.
+#[derive(Default)]
+pub struct FieldRow {
+    /// Its row number in the posted names (`__ROW__` in the blank row).
+    n: String,
+    key: String,
+    label: String,
+    kind: String,
+    required: bool,
+    /// One option a line.
+    options: String,
+    min: String,
+    max: String,
+    pattern: String,
+    /// A table's columns, as JSON.
+    columns: String,
+}
+
+impl DesignerPage {
+    fn types(&self) -> &'static [&'static str] {
+        TYPES
+    }
+}
+
+fn blank() -> FieldRow {
+    FieldRow {
+        n: "__ROW__".into(),
+        kind: "short_text".into(),
+        ..FieldRow::default()
+    }
+}
+
+fn row_of(n: usize, field: &Field) -> FieldRow {
+    let value = serde_json::to_value(field).unwrap_or_default();
+    let text = |name: &str| match &value[name] {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    FieldRow {
+        n: n.to_string(),
+        key: field.key.clone(),
+        label: field.label.clone(),
+        kind: text("type"),
+        required: field.required,
+        options: value["options"]
+            .as_array()
+            .map(|o| {
+                o.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default(),
+        min: text("min"),
+        max: text("max"),
+        pattern: text("pattern"),
+        columns: value
+            .get("columns")
+            .map(|c| serde_json::to_string_pretty(c).unwrap_or_default())
+            .unwrap_or_default(),
+    }
+}
+
+/// The posted rows as fields; a row without key and label is left out.
+fn fields_of(raw: &Raw) -> Result<Vec<Field>, ApiError> {
+    let bad = |problem: String| {
+        let msg = Msg::new("approvals_pages.designer.bad_field").arg("problem", problem);
+        ApiError::bad_request("invalid_form", "approvals_pages.designer.bad_field")
+            .field("fields", msg)
+    };
+    let mut fields = Vec::new();
+    for row in raw.rows("f") {
+        let get = |name: &str| raw.one(&format!("f[{row}].{name}")).trim().to_string();
+        let (key, label) = (get("key"), get("label"));
+        if key.is_empty() && label.is_empty() {
+            continue;
+        }
+        let mut field = serde_json::Map::new();
+        field.insert("key".into(), json!(key));
+        field.insert("label".into(), json!(label));
+        field.insert("type".into(), json!(get("type")));
+        field.insert("required".into(), json!(!get("required").is_empty()));
+        let options: Vec<&str> = raw
+            .one(&format!("f[{row}].options"))
+            .lines()
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .collect();
+        field.insert("options".into(), json!(options));
+        for bound in ["min", "max"] {
+            let text = get(bound);
+            if !text.is_empty() {
+                let number: f64 = text
+                    .parse()
+                    .map_err(|_| bad(format!("{key}.{bound}: {text}")))?;
+                field.insert(bound.into(), json!(number));
+            }
+        }
+        let pattern = get("pattern");
+        if !pattern.is_empty() {
+            field.insert("pattern".into(), json!(pattern));
+        }
+        let columns = get("columns");
+        let columns: Value = if columns.is_empty() {
+            json!([])
+        } else {
+            serde_json::from_str(&columns).map_err(|e| bad(format!("{key}: {e}")))?
+        };
+        field.insert("columns".into(), columns);
+        fields.push(
+            serde_json::from_value(Value::Object(field)).map_err(|e| bad(format!("{key}: {e}")))?,
+        );
+    }
+    Ok(fields)
 }
 
 fn pretty<T: serde::Serialize>(value: &T) -> String {
@@ -175,7 +312,8 @@ pub async fn designer(
                 name: String::new(),
                 category: "custom".into(),
                 description: String::new(),
-                fields: "[]".into(),
+                rows: Vec::new(),
+                blank: blank(),
                 flow: pretty(&crate::flow::standard(&member.membership.user_id)),
                 categories: CATEGORIES,
                 errors: FormErrors::none(),
@@ -189,7 +327,13 @@ pub async fn designer(
                 name: t.name,
                 category: t.category,
                 description: t.description,
-                fields: pretty(&t.fields),
+                rows: t
+                    .fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| row_of(i + 1, f))
+                    .collect(),
+                blank: blank(),
                 flow: pretty(&t.flow),
                 categories: CATEGORIES,
                 errors: FormErrors::none(),
@@ -201,35 +345,43 @@ pub async fn designer(
     show(result, StatusCode::OK)
 }
 
-#[derive(Deserialize)]
-pub struct DesignForm {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    category: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    fields: String,
-    #[serde(default)]
-    flow: String,
-}
-
 /// JSON that does not parse is refused at its box, naming the problem.
-fn parse(form: &DesignForm) -> Result<TemplateDesign, ApiError> {
-    let bad = |name: &'static str, err: serde_json::Error| {
+fn parse(raw: &Raw) -> Result<TemplateDesign, ApiError> {
+    let fields = fields_of(raw)?;
+    let flow: Flow = serde_json::from_str(raw.one("flow")).map_err(|err| {
         let msg = Msg::new("approvals_pages.designer.bad_json").arg("problem", err.to_string());
-        ApiError::bad_request("invalid_form", "approvals_pages.designer.bad_json").field(name, msg)
-    };
-    let fields: Vec<Field> = serde_json::from_str(&form.fields).map_err(|e| bad("fields", e))?;
-    let flow: Flow = serde_json::from_str(&form.flow).map_err(|e| bad("flow", e))?;
+        ApiError::bad_request("invalid_form", "approvals_pages.designer.bad_json")
+            .field("flow", msg)
+    })?;
     Ok(TemplateDesign {
-        name: form.name.clone(),
-        category: form.category.clone(),
-        description: form.description.clone(),
+        name: raw.one("name").to_string(),
+        category: raw.one("category").to_string(),
+        description: raw.one("description").to_string(),
         fields,
         flow,
     })
+}
+
+/// The rows as posted, to show them again with the error.
+fn rows_of(raw: &Raw) -> Vec<FieldRow> {
+    raw.rows("f")
+        .into_iter()
+        .map(|row| {
+            let get = |name: &str| raw.one(&format!("f[{row}].{name}")).to_string();
+            FieldRow {
+                n: row.to_string(),
+                key: get("key"),
+                label: get("label"),
+                kind: get("type"),
+                required: !get("required").is_empty(),
+                options: get("options"),
+                min: get("min"),
+                max: get("max"),
+                pattern: get("pattern"),
+                columns: get("columns"),
+            }
+        })
+        .collect()
 }
 
 pub async fn save(
@@ -237,10 +389,11 @@ pub async fn save(
     ctx: PageContext,
     member: OrgMember,
     Path(id): Path<String>,
-    Form(form): Form<DesignForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
     let me = &member.membership;
-    let saved = match parse(&form) {
+    let raw = Raw::from_pairs(pairs);
+    let saved = match parse(&raw) {
         Ok(design) if id == "new" => templates::create(&state, me, &design)
             .await
             .map_err(ApiError::from),
@@ -264,11 +417,12 @@ pub async fn save(
                     ctx,
                     id,
                     version,
-                    name: form.name,
-                    category: form.category,
-                    description: form.description,
-                    fields: form.fields,
-                    flow: form.flow,
+                    name: raw.one("name").to_string(),
+                    category: raw.one("category").to_string(),
+                    description: raw.one("description").to_string(),
+                    rows: rows_of(&raw),
+                    blank: blank(),
+                    flow: raw.one("flow").to_string(),
                     categories: CATEGORIES,
                     errors,
                 },
