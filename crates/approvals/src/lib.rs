@@ -6,7 +6,8 @@
 //! request takes through the org chart (read by `directory`); `templates`
 //! keeps every version of a template; `instances` creates requests and
 //! their tasks, `decisions` carries them through approvers' actions to the
-//! archive, `deadlines` moves overdue tasks to delegates.
+//! archive, `deadlines` moves overdue tasks to delegates; `gallery` holds
+//! ready-made designs, `web::pages` the server-rendered pages.
 
 pub mod deadlines;
 pub mod decisions;
@@ -15,6 +16,7 @@ pub mod directory;
 pub mod error;
 pub mod flow;
 pub mod form;
+pub mod gallery;
 pub mod instances;
 pub mod route;
 pub mod templates;

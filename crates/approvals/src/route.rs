@@ -273,6 +273,8 @@ pub fn holds(condition: &Condition, values: &Map<String, Value>, directory: &Dir
 
 /// A cleaned value against the condition's value.
 fn compare(given: &Value, op: Op, wanted: &Value) -> bool {
+    // A detail table compares as its money total (an expense claim's lines).
+    let given = table_money_total(given).unwrap_or(given);
     if op == Op::In {
         let Some(list) = wanted.as_array() else {
             return false;
@@ -307,6 +309,15 @@ fn compare(given: &Value, op: Op, wanted: &Value) -> bool {
         Op::Ne => !given.contains(&wanted),
         _ => false,
     }
+}
+
+/// The first money column total of a cleaned table value.
+fn table_money_total(value: &Value) -> Option<&Value> {
+    value
+        .get("totals")?
+        .as_object()?
+        .values()
+        .find(|total| total.get("cents").is_some())
 }
 
 /// A cleaned value as a number: money in cents, a range in days.
@@ -483,6 +494,23 @@ mod tests {
         }
         let steps = plan(&expense_flow(), &money(620_000), &org());
         assert_eq!(approvals(&steps)[1].1, vec!["director"]);
+    }
+
+    #[test]
+    fn a_table_compares_as_its_money_total() {
+        let table = |cents: i64| {
+            json!({ "amount": { "rows": [], "totals": { "n": 3.0, "cost": { "currency": "HKD", "cents": cents } } } })
+                .as_object()
+                .unwrap()
+                .clone()
+        };
+        for (cents, expected) in [
+            (500_000, vec!["manager", "finance"]),
+            (500_001, vec!["manager", "second", "finance"]),
+        ] {
+            let steps = plan(&expense_flow(), &table(cents), &org());
+            assert_eq!(ids(&steps), expected, "table total {cents} cents");
+        }
     }
 
     #[test]

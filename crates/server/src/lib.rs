@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tram_bots::web::webhook::routes())
         .merge(tram_bots::web::pages::routes())
         .merge(tram_approvals::web::api::routes())
+        .merge(tram_approvals::web::pages::routes())
         .merge(tram_bots::web::schedule::routes())
         .merge(home::routes())
         .merge(openapi::routes())

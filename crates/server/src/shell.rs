@@ -26,6 +26,10 @@ fn main_nav() -> Vec<NavItem> {
             href: "/contacts",
             label_key: "nav.contacts",
         },
+        NavItem {
+            href: "/approvals",
+            label_key: "nav.approvals",
+        },
     ]
 }
 

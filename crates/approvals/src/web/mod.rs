@@ -1,3 +1,4 @@
-//! HTTP for approvals: the JSON API.
+//! HTTP for approvals: the JSON API and the server-rendered pages.
 
 pub mod api;
+pub mod pages;

@@ -24,6 +24,7 @@ const FILES: &[(&str, &str, &[u8])] = static_files![
     ("live.js", JS, "live.js"),
     ("quiet-hours.js", JS, "quiet-hours.js"),
     ("qr-login.js", JS, "qr-login.js"),
+    ("approvals.js", JS, "approvals.js"),
     ("robots.js", JS, "robots.js"),
     ("robots-schedule.js", JS, "robots-schedule.js"),
     ("swagger-init.js", JS, "swagger-init.js"),

@@ -5,6 +5,7 @@
 mod kit;
 
 mod approvals;
+mod approvals_pages;
 mod assistant;
 mod chat;
 mod chat_files;
