@@ -6,7 +6,8 @@
 //! request takes through the org chart (read by `directory`); `templates`
 //! keeps every version of a template; `instances` creates requests and
 //! their tasks, `decisions` carries them through approvers' actions to the
-//! archive, `deadlines` moves overdue tasks to delegates.
+//! archive, `deadlines` moves overdue tasks to delegates, `notices` tells
+//! the people involved in chat.
 
 pub mod deadlines;
 pub mod decisions;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod flow;
 pub mod form;
 pub mod instances;
+pub mod notices;
 pub mod route;
 pub mod templates;
 pub mod web;

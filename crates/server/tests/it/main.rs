@@ -4,6 +4,7 @@
 
 mod kit;
 
+mod approval_notices;
 mod approvals;
 mod chat;
 mod chat_files;
