@@ -7,7 +7,7 @@
 //! keeps every version of a template; `instances` creates requests and
 //! their tasks, `decisions` carries them through approvers' actions to the
 //! archive, `deadlines` moves overdue tasks to delegates, `notices` tells
-//! the people involved in chat.
+//! the people involved in chat, `stats` counts and times for admins.
 
 pub mod deadlines;
 pub mod decisions;
@@ -19,5 +19,6 @@ pub mod form;
 pub mod instances;
 pub mod notices;
 pub mod route;
+pub mod stats;
 pub mod templates;
 pub mod web;

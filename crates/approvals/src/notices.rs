@@ -83,13 +83,8 @@ pub(crate) async fn trail_entry(
         "cc" => json!({ "what": "cc", "instance_id": instance_id, "to": detail["to"] }),
         _ => return Ok(()),
     };
-    let job = NewJob::new(
-        NOTICE_JOB,
-        format!("{NOTICE_JOB}:{trail_id}"),
-        payload,
-        now,
-    )
-    .retried(5, 5_000);
+    let job =
+        NewJob::new(NOTICE_JOB, format!("{NOTICE_JOB}:{trail_id}"), payload, now).retried(5, 5_000);
     jobs::enqueue_in(tx, &job, now).await.map(|_| ())
 }
 
@@ -249,22 +244,25 @@ async fn send(state: &AppState, job: &Job) -> Result<(), String> {
                 "notices.approval.remind"
             };
             let lead = l.tf(lead_key, &[("title", about.title.clone())]);
-            let base = format!("/approvals/tasks/{task_id}");
+            // The request's page (approvals web pages) shows the decision
+            // form, with session, CSRF and a comment box; the query says
+            // which task and decision the click meant.
+            let base = format!("/approvals/{}?task={task_id}", about.instance_id);
             let card = Card::Action {
                 title: about.title.clone(),
                 text: summary(l, &about, &lead),
                 buttons: vec![
                     page(
                         l.t("notices.approval.approve"),
-                        format!("{base}?decision=approve"),
+                        format!("{base}&decision=approve"),
                     ),
                     page(
                         l.t("notices.approval.reject"),
-                        format!("{base}?decision=reject"),
+                        format!("{base}&decision=reject"),
                     ),
                     page(
                         l.t("notices.approval.open"),
-                        format!("/approvals/instances/{}", about.instance_id),
+                        format!("/approvals/{}", about.instance_id),
                     ),
                 ],
                 horizontal: true,
@@ -309,7 +307,7 @@ async fn send(state: &AppState, job: &Job) -> Result<(), String> {
                     text: summary(l, &about, &lead),
                     buttons: vec![page(
                         l.t("notices.approval.open"),
-                        format!("/approvals/instances/{}", about.instance_id),
+                        format!("/approvals/{}", about.instance_id),
                     )],
                     horizontal: true,
                 };

@@ -1,6 +1,7 @@
 //! The approvals JSON API under `/api/v1/approvals/`: templates (admins
 //! design, everyone reads), submitting, a request's details and trail,
-//! "my submissions", the approver's inbox, and decisions (one or many).
+//! "my submissions", the approver's inbox, decisions (one or many), and
+//! the admins' statistics.
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post, put};
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
             post(return_to_submitter),
         )
         .route("/api/v1/approvals/instances/{id}/resubmit", post(resubmit))
+        .route("/api/v1/approvals/stats", get(stats))
         .route(
             "/api/v1/approvals/delegate",
             get(delegate).put(set_delegate),
@@ -54,14 +56,27 @@ pub fn routes() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(list_templates, create_template, template, update_template, set_enabled, submit, instance, withdraw, mine,
-          inbox, decide, decide_many, delegate, set_delegate, transfer, add_approver, return_to_submitter, resubmit),
-    components(schemas(DelegateSetting, TransferRequest, AddApproverRequest, CommentRequest, AddPosition, Template, TemplateDesign, Instance, Listed, Decision, Submission, DecisionRequest,
+          inbox, decide, decide_many, delegate, set_delegate, transfer, add_approver, return_to_submitter, resubmit, stats),
+    components(schemas(crate::stats::Stats, crate::stats::TemplateStats, crate::stats::ApproverStats, crate::stats::Timing, DelegateSetting, TransferRequest, AddApproverRequest, CommentRequest, AddPosition, Template, TemplateDesign, Instance, Listed, Decision, Submission, DecisionRequest,
                        ManyDecisions, DecisionOutcome, EnabledRequest, crate::form::Field, crate::form::FieldKind,
                        crate::flow::Flow, crate::flow::Node, crate::flow::Branch, crate::flow::Who,
                        crate::flow::Condition, crate::flow::Op, crate::flow::SignMode)),
     tags((name = "approvals", description = "Approval templates, requests and decisions."))
 )]
 pub struct ApprovalsApi;
+
+/// Statistics per template and approver (admins): counts by status,
+/// median and p90 time to decision, overdue tasks.
+#[utoipa::path(get, path = "/api/v1/approvals/stats", tag = "approvals",
+    responses((status = 200, body = crate::stats::Stats), (status = 403, body = ErrorBody)))]
+async fn stats(
+    State(state): State<AppState>,
+    member: OrgMember,
+) -> ApiResult<Json<crate::stats::Stats>> {
+    Ok(Json(
+        crate::stats::compute(&state, &member.membership).await?,
+    ))
+}
 
 /// The org's approval templates.
 #[utoipa::path(get, path = "/api/v1/approvals/templates", tag = "approvals",

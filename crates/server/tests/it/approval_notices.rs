@@ -7,7 +7,9 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::approvals::{create_template, decide, expense_design, office, run_jobs, submit, task_of};
+use crate::approvals::{
+    create_template, decide, expense_design, office, run_jobs, submit, task_of,
+};
 use crate::kit::{error_code, Client, TestServer};
 
 /// The member's notice conversation and its messages, once it has at
@@ -17,7 +19,12 @@ async fn notices(t: &TestServer, c: &Client, n: usize) -> (String, Vec<Value>) {
         run_jobs(t).await;
         let (status, list) = c.get_json("/api/v1/conversations").await;
         assert_eq!(status, 200, "{list}");
-        if let Some(conv) = list.as_array().unwrap().iter().find(|c| c["kind"] == "notice") {
+        if let Some(conv) = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == "notice")
+        {
             let id = conv["id"].as_str().unwrap().to_string();
             let (status, messages) = c
                 .get_json(&format!("/api/v1/conversations/{id}/messages"))
@@ -34,7 +41,10 @@ async fn notices(t: &TestServer, c: &Client, n: usize) -> (String, Vec<Value>) {
 }
 
 fn card_text(message: &Value) -> String {
-    message["card"]["text"].as_str().unwrap_or_default().to_string()
+    message["card"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[tokio::test]
@@ -68,14 +78,25 @@ async fn each_approver_gets_a_card_and_the_submitter_hears_the_outcome_once() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|b| (b["title"].as_str().unwrap().into(), b["url"].as_str().unwrap().into()))
+        .map(|b| {
+            (
+                b["title"].as_str().unwrap().into(),
+                b["url"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     assert_eq!(
         buttons,
         vec![
-            ("批准".into(), format!("/approvals/tasks/{bob_task}?decision=approve")),
-            ("拒絕".into(), format!("/approvals/tasks/{bob_task}?decision=reject")),
-            ("查看".into(), format!("/approvals/instances/{id}")),
+            (
+                "批准".into(),
+                format!("/approvals/{id}?task={bob_task}&decision=approve")
+            ),
+            (
+                "拒絕".into(),
+                format!("/approvals/{id}?task={bob_task}&decision=reject")
+            ),
+            ("查看".into(), format!("/approvals/{id}")),
         ]
     );
     // It notifies (no quiet hours set).
@@ -116,7 +137,11 @@ async fn each_approver_gets_a_card_and_the_submitter_hears_the_outcome_once() {
     let (status, after) = decide(&o.bob.0, &bob_task, "approve").await;
     assert_eq!(status, 200, "{after}");
     let (_, bob_notices) = notices(&o.t, &o.bob.0, 2).await;
-    assert!(card_text(&bob_notices[1]).contains("你已批准「報銷」"), "{}", bob_notices[1]);
+    assert!(
+        card_text(&bob_notices[1]).contains("你已批准「報銷」"),
+        "{}",
+        bob_notices[1]
+    );
     let (_, owner_notices) = notices(&o.t, &o.owner.0, 1).await;
     assert!(card_text(&owner_notices[0]).contains("等你審批"));
     let (_, after) = decide(&o.owner.0, &task_of(&after, &o.owner.1), "approve").await;
@@ -131,10 +156,9 @@ async fn each_approver_gets_a_card_and_the_submitter_hears_the_outcome_once() {
     // Every job ran (more runs change nothing): one notice each, in all.
     run_jobs(&o.t).await;
     run_jobs(&o.t).await;
-    let posted = o
-        .t
-        .count("SELECT COUNT(*) FROM messages WHERE robot_id = 'notice:approvals'")
-        .await;
+    let posted =
+        o.t.count("SELECT COUNT(*) FROM messages WHERE robot_id = 'notice:approvals'")
+            .await;
     // Bob: card + note; owner: card + note; Fiona: card + note; Alice: outcome.
     assert_eq!(posted, 7);
     o.t.stop().await;
@@ -144,20 +168,36 @@ async fn each_approver_gets_a_card_and_the_submitter_hears_the_outcome_once() {
 async fn a_rejection_and_a_reminder_come_as_notices() {
     let o = office().await;
     let template = create_template(&o.owner.0, expense_design(&o.fiona.1)).await;
-    let (_, request) = submit(&o.alice.0, &template, json!({ "reason": "機票", "amount": 800 })).await;
+    let (_, request) = submit(
+        &o.alice.0,
+        &template,
+        json!({ "reason": "機票", "amount": 800 }),
+    )
+    .await;
     let bob_task = task_of(&request, &o.bob.1);
     notices(&o.t, &o.bob.0, 1).await;
 
     // 22 h 30 min later: a reminder notice before the deadline.
     o.t.advance(22 * 3600 + 1800);
     let (_, bob_notices) = notices(&o.t, &o.bob.0, 2).await;
-    assert!(card_text(&bob_notices[1]).starts_with("提醒"), "{}", bob_notices[1]);
-    assert_eq!(bob_notices[1]["card"]["buttons"].as_array().unwrap().len(), 3);
+    assert!(
+        card_text(&bob_notices[1]).starts_with("提醒"),
+        "{}",
+        bob_notices[1]
+    );
+    assert_eq!(
+        bob_notices[1]["card"]["buttons"].as_array().unwrap().len(),
+        3
+    );
 
     let (status, _) = decide(&o.bob.0, &bob_task, "reject").await;
     assert_eq!(status, 200);
     let (_, alice_notices) = notices(&o.t, &o.alice.0, 1).await;
-    assert!(card_text(&alice_notices[0]).contains("已被拒絕"), "{}", alice_notices[0]);
+    assert!(
+        card_text(&alice_notices[0]).contains("已被拒絕"),
+        "{}",
+        alice_notices[0]
+    );
     let (_, bob_notices) = notices(&o.t, &o.bob.0, 3).await;
     assert!(card_text(&bob_notices[2]).contains("你已拒絕"));
     o.t.stop().await;

@@ -82,7 +82,11 @@ pub(crate) async fn create_template(admin: &Client, design: Value) -> String {
     body["id"].as_str().unwrap().to_string()
 }
 
-pub(crate) async fn submit(c: &Client, template: &str, values: Value) -> (reqwest::StatusCode, Value) {
+pub(crate) async fn submit(
+    c: &Client,
+    template: &str,
+    values: Value,
+) -> (reqwest::StatusCode, Value) {
     c.post_json(
         &format!("/api/v1/approvals/templates/{template}/submit"),
         json!({ "values": values }),

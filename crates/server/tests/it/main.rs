@@ -5,6 +5,7 @@
 mod kit;
 
 mod approval_notices;
+mod approval_stats;
 mod approvals;
 mod chat;
 mod chat_files;
