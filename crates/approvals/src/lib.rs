@@ -20,5 +20,6 @@ pub mod instances;
 pub mod notices;
 pub mod route;
 pub mod stats;
+pub mod stats_chart;
 pub mod templates;
 pub mod web;

@@ -71,5 +71,37 @@ async fn stats_count_time_to_decision_and_overdue_tasks() {
         json!({ "decided": 0, "median_ms": null, "p90_ms": null })
     );
     assert_eq!(fiona["overdue"], 2);
+
+    // The same as an SVG bar chart: overdue per approver, Bob 1 and Fiona 2
+    // (the longest bar).
+    let res = o
+        .owner
+        .0
+        .get("/api/v1/approvals/stats/chart.svg?by=approver&measure=overdue")
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("image/svg+xml"));
+    let chart = res.text().await.unwrap();
+    assert!(chart.starts_with("<svg"), "{chart}");
+    assert!(chart.contains("逾期任務（按審批人）"), "{chart}");
+    assert!(
+        chart.contains("width=\"360.0\" height=\"20\" fill=\"#3478f6\" data-value=\"2\""),
+        "{chart}"
+    );
+    assert!(
+        chart.contains("width=\"180.0\" height=\"20\" fill=\"#3478f6\" data-value=\"1\""),
+        "{chart}"
+    );
+    let (status, body) = o
+        .owner
+        .0
+        .get_json("/api/v1/approvals/stats/chart.svg?measure=speed")
+        .await;
+    assert_eq!((status.as_u16(), error_code(&body)), (400, "invalid_chart"));
+    let res = o.alice.0.get("/api/v1/approvals/stats/chart.svg").await;
+    assert_eq!(res.status(), 403);
     o.t.stop().await;
 }
