@@ -11,8 +11,10 @@
 //! target/release/tram-bench idle-sockets [--sockets 5000]
 //! target/release/tram-bench search [--messages 1000000]
 //! target/release/tram-bench ingest [--members 100] [--rates 1000,2000,3000] [--seconds 10]
+//! target/release/tram-bench approvals [--instances 10000] [--clients 16]
 //! ```
 
+mod approvals;
 mod baseline;
 mod fanout;
 mod foundation;
@@ -101,6 +103,15 @@ enum Command {
         rates: Vec<f64>,
         #[arg(long, default_value_t = 10.0)]
         seconds: f64,
+    },
+    /// Approval throughput: a three-node flow with a condition branch,
+    /// instances submitted and approved to the archive by concurrent
+    /// clients; completed instances/s and approve latency.
+    Approvals {
+        #[arg(long, default_value_t = 10_000)]
+        instances: usize,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
     },
     /// The baseline server `fanout` runs as its child (not for direct use).
     #[command(hide = true)]
@@ -206,6 +217,10 @@ async fn main() -> anyhow::Result<()> {
                 },
             )
             .await
+        }
+        Command::Approvals { instances, clients } => {
+            anyhow::ensure!(instances > 0 && clients > 0, "need instances and clients");
+            approvals::run(&backend, &approvals::Options { instances, clients }).await
         }
         Command::BaselineServer => unreachable!("handled above"),
     }
