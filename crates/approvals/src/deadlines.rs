@@ -1,5 +1,5 @@
-//! Deadlines of approval tasks, run by the job runner: a reminder before
-//! the deadline, and at the deadline the task moves to the approver's
+//! Deadlines of approval tasks, run by the job runner: a reminder (a chat
+//! notice) before the deadline, and at the deadline the task moves to the approver's
 //! delegate. Both jobs are enqueued with the task (same transaction) and
 //! complete in the transaction of their effect, so after a restart or with
 //! several nodes each fires once.
@@ -64,7 +64,8 @@ async fn enqueue(
             jobs::enqueue_in(tx, &job, now).await?;
         }
     }
-    Ok(())
+    // Every task that starts waiting for its approver is announced to them.
+    crate::notices::task_created(tx, task_id, due, now).await
 }
 
 /// Adds the approvals' job handlers to the server's runner.
@@ -72,6 +73,7 @@ pub fn register(runner: Runner) -> Runner {
     runner
         .handle(TIMEOUT_JOB, on_timeout)
         .handle(REMINDER_JOB, on_reminder)
+        .handle(crate::notices::NOTICE_JOB, crate::notices::on_notice)
 }
 
 fn task_id(job: &Job) -> Result<String, String> {
@@ -172,6 +174,7 @@ pub async fn remind(state: &AppState, job: &Job, task_id: &str) -> ApprovalResul
             json!({ "approver": task.assignee_id }),
         )
         .await?;
+        crate::notices::reminder(&mut tx, task_id, &job.key, now).await?;
     }
     done(tx, job, now).await
 }

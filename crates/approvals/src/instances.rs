@@ -349,10 +349,13 @@ pub(crate) async fn trail(
     comment: Option<&str>,
     detail: Value,
 ) -> Result<(), sqlx::Error> {
+    let id = new_id();
+    // The notice this entry calls for (if any) goes out once it commits.
+    crate::notices::trail_entry(tx, &id, instance_id, actor, action, &detail, at).await?;
     sqlx::query(
         "INSERT INTO approval_trail (id, instance_id, at, actor_id, action, comment, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(new_id())
+    .bind(&id)
     .bind(instance_id)
     .bind(at)
     .bind(actor)

@@ -6,8 +6,9 @@
 //! request takes through the org chart (read by `directory`); `templates`
 //! keeps every version of a template; `instances` creates requests and
 //! their tasks, `decisions` carries them through approvers' actions to the
-//! archive, `deadlines` moves overdue tasks to delegates; `gallery` holds
-//! ready-made designs, `web::pages` the server-rendered pages.
+//! archive, `deadlines` moves overdue tasks to delegates, `notices` tells
+//! the people involved in chat, `stats` counts and times for admins;
+//! `gallery` holds ready-made designs, `web::pages` the server-rendered pages.
 
 pub mod deadlines;
 pub mod decisions;
@@ -18,6 +19,9 @@ pub mod flow;
 pub mod form;
 pub mod gallery;
 pub mod instances;
+pub mod notices;
 pub mod route;
+pub mod stats;
+pub mod stats_chart;
 pub mod templates;
 pub mod web;

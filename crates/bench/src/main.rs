@@ -12,8 +12,10 @@
 //! target/release/tram-bench search [--messages 1000000]
 //! target/release/tram-bench ingest [--members 100] [--rates 1000,2000,3000] [--seconds 10]
 //! target/release/tram-bench assistant
+//! target/release/tram-bench approvals [--instances 10000] [--clients 16]
 //! ```
 
+mod approvals;
 mod assistant;
 mod baseline;
 mod fanout;
@@ -107,6 +109,15 @@ enum Command {
     /// The AI assistant on the sample knowledge base: top-1 correctness,
     /// correct refusals, latency (offline, no LLM).
     Assistant,
+    /// Approval throughput: a three-node flow with a condition branch,
+    /// instances submitted and approved to the archive by concurrent
+    /// clients; completed instances/s and approve latency.
+    Approvals {
+        #[arg(long, default_value_t = 10_000)]
+        instances: usize,
+        #[arg(long, default_value_t = 16)]
+        clients: usize,
+    },
     /// The baseline server `fanout` runs as its child (not for direct use).
     #[command(hide = true)]
     BaselineServer,
@@ -213,6 +224,10 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Command::Assistant => assistant::run(&backend).await,
+        Command::Approvals { instances, clients } => {
+            anyhow::ensure!(instances > 0 && clients > 0, "need instances and clients");
+            approvals::run(&backend, &approvals::Options { instances, clients }).await
+        }
         Command::BaselineServer => unreachable!("handled above"),
     }
 }

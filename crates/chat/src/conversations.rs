@@ -48,6 +48,9 @@ pub struct Participant {
     pub user_id: String,
     pub role: GroupRole,
     pub is_group: bool,
+    /// A work-notice conversation (`notices`): services post, the member
+    /// only reads.
+    pub is_notice: bool,
     pub read_seq: i64,
 }
 
@@ -86,12 +89,14 @@ pub async fn participant(
     if row.try_get::<Option<i64>, _>("dissolved_at")?.is_some() {
         return Err(ChatError::Dissolved);
     }
+    let kind: String = row.try_get("kind")?;
     Ok(Participant {
         conversation_id: conversation_id.to_string(),
         org_id: row.try_get("org_id")?,
         user_id: user_id.to_string(),
         role: GroupRole::parse(&row.try_get::<String, _>("role")?)?,
-        is_group: row.try_get::<String, _>("kind")? == "group",
+        is_group: kind == "group",
+        is_notice: kind == "notice",
         read_seq: row.try_get("read_seq")?,
     })
 }
@@ -118,7 +123,7 @@ async fn ensure_org_member(
     Ok(())
 }
 
-async fn add_member(
+pub(crate) async fn add_member(
     conn: &mut AnyConnection,
     now: i64,
     conversation_id: &str,
@@ -452,9 +457,10 @@ pub async fn members(db: &Db, conversation_id: &str) -> ChatResult<Vec<Conversat
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConversationSummary {
     pub id: String,
-    /// `direct` or `group`.
+    /// `direct`, `group` or `notice` (work notices).
     pub kind: String,
-    /// The group name, or for a 1:1 chat the other person's name.
+    /// The group name (or the work-notice conversation's), or for a 1:1
+    /// chat the other person's name.
     pub title: String,
     pub announcement: Option<String>,
     pub my_role: GroupRole,
@@ -476,7 +482,7 @@ const SUMMARY_SELECT: &str = "SELECT c.id, c.kind, c.name, c.announcement, c.las
 
 fn summary_from_row(row: &sqlx::any::AnyRow) -> ChatResult<ConversationSummary> {
     let kind: String = row.try_get("kind")?;
-    let title = if kind == "group" {
+    let title = if kind == "group" || kind == "notice" {
         row.try_get::<Option<String>, _>("name")?
             .unwrap_or_default()
     } else {

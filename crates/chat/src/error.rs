@@ -59,6 +59,8 @@ pub enum ChatError {
     InvalidQuery,
     #[error("search index: {0}")]
     Index(String),
+    #[error("work notices cannot be answered")]
+    NoticeReadOnly,
     #[error("not found")]
     NotFound,
     #[error(transparent)]
@@ -76,6 +78,11 @@ impl From<ChatError> for ApiError {
             AdminOnly => e(StatusCode::FORBIDDEN, "admin_only", "chat.error.admin_only"),
             OwnerOnly => e(StatusCode::FORBIDDEN, "owner_only", "chat.error.owner_only"),
             Dissolved => e(StatusCode::GONE, "dissolved", "chat.error.dissolved"),
+            NoticeReadOnly => e(
+                StatusCode::FORBIDDEN,
+                "notice_read_only",
+                "notices.error.read_only",
+            ),
             NotAGroup => e(
                 StatusCode::BAD_REQUEST,
                 "not_a_group",

@@ -1,6 +1,7 @@
 //! Chat: conversations (1:1 and groups), messages with per-conversation
 //! sequence numbers, live delivery over WebSocket, read receipts, search,
-//! and do-not-disturb.
+//! do-not-disturb, and work notices (`notices`) that Tram's own services
+//! post to a member.
 
 pub mod attachments;
 pub mod cards;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod live;
 pub mod markdown;
 pub mod messages;
+pub mod notices;
 pub mod quiet;
 pub mod search;
 pub mod settings;

@@ -295,6 +295,9 @@ pub async fn send_with(
     new: NewMessage,
     attachment: Option<&NewAttachment>,
 ) -> ChatResult<Message> {
+    if sender.is_notice {
+        return Err(ChatError::NoticeReadOnly);
+    }
     store(state, &Author::Member(sender), new, attachment, None, None).await
 }
 
@@ -366,10 +369,49 @@ pub async fn send_as_robot_with(
     .await
 }
 
+/// One of Tram's own services, as the sender of a work notice (see
+/// `notices`). Stored like a robot's message: `robot_id` holds
+/// `notice:<service>`, so delivery, do-not-disturb and idempotency keys
+/// work as they do for robots, and `author_name` the sender's name.
+#[derive(Debug, Clone)]
+pub(crate) struct NoticeAuthor {
+    pub conversation_id: String,
+    pub sender_key: String,
+    pub name: String,
+}
+
+/// Stores a work notice (text, Markdown or a card) in a member's notice
+/// conversation; `notices::post` is the way in.
+pub(crate) async fn send_as_notice(
+    state: &AppState,
+    author: &NoticeAuthor,
+    new: NewMessage,
+    card: Option<Card>,
+) -> ChatResult<Message> {
+    let card = match (new.kind, card) {
+        (MessageKind::Card, Some(card)) => Some(card.checked()?),
+        (MessageKind::Text | MessageKind::Markdown, None) => None,
+        _ => return Err(ChatError::InvalidKind),
+    };
+    if new.reply_to.is_some() || !new.robot_mentions.is_empty() || !new.mentions.is_empty() {
+        return Err(ChatError::InvalidKind);
+    }
+    store(
+        state,
+        &Author::Notice(author),
+        new,
+        None,
+        card.as_ref(),
+        None,
+    )
+    .await
+}
+
 /// Who a message is from.
 enum Author<'a> {
     Member(&'a Participant),
     Robot(&'a RobotAuthor),
+    Notice(&'a NoticeAuthor),
 }
 
 impl Author<'_> {
@@ -377,13 +419,14 @@ impl Author<'_> {
         match self {
             Author::Member(p) => &p.conversation_id,
             Author::Robot(r) => &r.conversation_id,
+            Author::Notice(n) => &n.conversation_id,
         }
     }
 
     fn user_id(&self) -> Option<&str> {
         match self {
             Author::Member(p) => Some(&p.user_id),
-            Author::Robot(_) => None,
+            Author::Robot(_) | Author::Notice(_) => None,
         }
     }
 
@@ -392,6 +435,7 @@ impl Author<'_> {
         match self {
             Author::Member(p) => ("sender_id", &p.user_id),
             Author::Robot(r) => ("robot_id", &r.robot_id),
+            Author::Notice(n) => ("robot_id", &n.sender_key),
         }
     }
 }
@@ -436,6 +480,7 @@ async fn store(
             }
             true
         }
+        Author::Notice(_) => false,
     };
     // Most messages mention no one; a group's member list can be long.
     let members = if new.mentions.is_empty() {
@@ -479,6 +524,7 @@ async fn store(
             Some(r.name.clone()),
             r.avatar_url.as_deref().and_then(crate::cards::safe_picture),
         ),
+        Author::Notice(n) => (Some(n.sender_key.clone()), Some(n.name.clone()), None),
     };
     let card_json = card.map(|c| serde_json::to_string(c).expect("cards serialise"));
     let now = state.clock.now_ms();

@@ -1,6 +1,7 @@
 //! The approvals JSON API under `/api/v1/approvals/`: templates (admins
 //! design, everyone reads), submitting, a request's details and trail,
-//! "my submissions", the approver's inbox, and decisions (one or many).
+//! "my submissions", the approver's inbox, decisions (one or many), and
+//! the admins' statistics.
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post, put};
@@ -45,6 +46,8 @@ pub fn routes() -> Router<AppState> {
             post(return_to_submitter),
         )
         .route("/api/v1/approvals/instances/{id}/resubmit", post(resubmit))
+        .route("/api/v1/approvals/stats", get(stats))
+        .route("/api/v1/approvals/stats/chart.svg", get(stats_chart))
         .route(
             "/api/v1/approvals/delegate",
             get(delegate).put(set_delegate),
@@ -54,14 +57,88 @@ pub fn routes() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(list_templates, create_template, template, update_template, set_enabled, submit, instance, withdraw, mine,
-          inbox, decide, decide_many, delegate, set_delegate, transfer, add_approver, return_to_submitter, resubmit),
-    components(schemas(DelegateSetting, TransferRequest, AddApproverRequest, CommentRequest, AddPosition, Template, TemplateDesign, Instance, Listed, Decision, Submission, DecisionRequest,
+          inbox, decide, decide_many, delegate, set_delegate, transfer, add_approver, return_to_submitter, resubmit, stats, stats_chart),
+    components(schemas(crate::stats::Stats, crate::stats::TemplateStats, crate::stats::ApproverStats, crate::stats::Timing, DelegateSetting, TransferRequest, AddApproverRequest, CommentRequest, AddPosition, Template, TemplateDesign, Instance, Listed, Decision, Submission, DecisionRequest,
                        ManyDecisions, DecisionOutcome, EnabledRequest, crate::form::Field, crate::form::FieldKind,
                        crate::flow::Flow, crate::flow::Node, crate::flow::Branch, crate::flow::Who,
                        crate::flow::Condition, crate::flow::Op, crate::flow::SignMode)),
     tags((name = "approvals", description = "Approval templates, requests and decisions."))
 )]
 pub struct ApprovalsApi;
+
+/// Statistics per template and approver (admins): counts by status,
+/// median and p90 time to decision, overdue tasks.
+#[utoipa::path(get, path = "/api/v1/approvals/stats", tag = "approvals",
+    responses((status = 200, body = crate::stats::Stats), (status = 403, body = ErrorBody)))]
+async fn stats(
+    State(state): State<AppState>,
+    member: OrgMember,
+) -> ApiResult<Json<crate::stats::Stats>> {
+    Ok(Json(
+        crate::stats::compute(&state, &member.membership).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct ChartQuery {
+    /// `template` (default) or `approver`.
+    by: Option<String>,
+    /// `count` (default), `median`, `p90` (hours to decision) or `overdue`.
+    measure: Option<String>,
+}
+
+/// A bar chart of the statistics as SVG (admins).
+#[utoipa::path(get, path = "/api/v1/approvals/stats/chart.svg", tag = "approvals", params(ChartQuery),
+    responses((status = 200, content_type = "image/svg+xml", body = String), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody)))]
+async fn stats_chart(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Query(query): Query<ChartQuery>,
+) -> ApiResult<axum::response::Response> {
+    use crate::stats_chart::{bars, svg, Measure};
+    use axum::response::IntoResponse;
+    let measure_key = query.measure.as_deref().unwrap_or("count");
+    let by_key = query.by.as_deref().unwrap_or("template");
+    let (Some(measure), true) = (
+        Measure::parse(measure_key),
+        matches!(by_key, "template" | "approver"),
+    ) else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_chart",
+            tram_platform::Msg::new("approvals_stats.invalid_chart"),
+        ));
+    };
+    let stats = crate::stats::compute(&state, &member.membership).await?;
+    let l = tram_platform::i18n::current();
+    let title = l.tf(
+        "approvals_stats.title",
+        &[
+            (
+                "measure",
+                l.t(&format!("approvals_stats.measure.{measure_key}"))
+                    .to_string(),
+            ),
+            (
+                "by",
+                l.t(&format!("approvals_stats.by.{by_key}")).to_string(),
+            ),
+        ],
+    );
+    let chart = svg(&title, &bars(&stats, by_key == "approver", measure));
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "image/svg+xml; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        chart,
+    )
+        .into_response())
+}
 
 /// The org's approval templates.
 #[utoipa::path(get, path = "/api/v1/approvals/templates", tag = "approvals",

@@ -11,15 +11,15 @@ use crate::chat::{team, user_id, Team};
 use crate::kit::{error_code, Client, TestServer};
 
 /// Alice (staff) reports to Bob, Bob to the owner; Fiona is finance.
-struct Office {
-    t: TestServer,
-    owner: (Client, String),
-    alice: (Client, String),
-    bob: (Client, String),
-    fiona: (Client, String),
+pub(crate) struct Office {
+    pub(crate) t: TestServer,
+    pub(crate) owner: (Client, String),
+    pub(crate) alice: (Client, String),
+    pub(crate) bob: (Client, String),
+    pub(crate) fiona: (Client, String),
 }
 
-async fn office() -> Office {
+pub(crate) async fn office() -> Office {
     let Team {
         t,
         owner,
@@ -51,7 +51,7 @@ async fn office() -> Office {
     }
 }
 
-fn expense_design(finance: &str) -> Value {
+pub(crate) fn expense_design(finance: &str) -> Value {
     json!({
         "name": "報銷",
         "category": "expense",
@@ -76,13 +76,17 @@ fn expense_design(finance: &str) -> Value {
     })
 }
 
-async fn create_template(admin: &Client, design: Value) -> String {
+pub(crate) async fn create_template(admin: &Client, design: Value) -> String {
     let (status, body) = admin.post_json("/api/v1/approvals/templates", design).await;
     assert_eq!(status, 200, "{body}");
     body["id"].as_str().unwrap().to_string()
 }
 
-async fn submit(c: &Client, template: &str, values: Value) -> (reqwest::StatusCode, Value) {
+pub(crate) async fn submit(
+    c: &Client,
+    template: &str,
+    values: Value,
+) -> (reqwest::StatusCode, Value) {
     c.post_json(
         &format!("/api/v1/approvals/templates/{template}/submit"),
         json!({ "values": values }),
@@ -91,7 +95,7 @@ async fn submit(c: &Client, template: &str, values: Value) -> (reqwest::StatusCo
 }
 
 /// The pending task of `user` on the instance.
-fn task_of(instance: &Value, user: &str) -> String {
+pub(crate) fn task_of(instance: &Value, user: &str) -> String {
     instance["tasks"]
         .as_array()
         .unwrap()
@@ -103,7 +107,7 @@ fn task_of(instance: &Value, user: &str) -> String {
         .to_string()
 }
 
-async fn decide(c: &Client, task: &str, decision: &str) -> (reqwest::StatusCode, Value) {
+pub(crate) async fn decide(c: &Client, task: &str, decision: &str) -> (reqwest::StatusCode, Value) {
     c.post_json(
         &format!("/api/v1/approvals/tasks/{task}/decision"),
         json!({ "decision": decision, "comment": "OK" }),
@@ -456,7 +460,7 @@ async fn set_delegate(c: &Client, body: Value) -> (reqwest::StatusCode, Value) {
     (status, res.json().await.unwrap())
 }
 
-async fn instance_of(c: &Client, id: &str) -> Value {
+pub(crate) async fn instance_of(c: &Client, id: &str) -> Value {
     let (status, body) = c
         .get_json(&format!("/api/v1/approvals/instances/{id}"))
         .await;
@@ -466,7 +470,7 @@ async fn instance_of(c: &Client, id: &str) -> Value {
 
 /// Runs the due jobs now (the server's own poller may have run some
 /// already; each runs once either way).
-async fn run_jobs(t: &TestServer) {
+pub(crate) async fn run_jobs(t: &TestServer) {
     tram::job_runner().run_due(t.state()).await.unwrap();
 }
 

@@ -4,6 +4,8 @@
 
 mod kit;
 
+mod approval_notices;
+mod approval_stats;
 mod approvals;
 mod approvals_pages;
 mod assistant;

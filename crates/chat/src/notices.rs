@@ -1,0 +1,121 @@
+//! Work notices (工作通知): each member has one notice conversation per org,
+//! made on first use, where Tram's own services (approvals today) post
+//! text or cards under a named sender such as "審批". The member reads and
+//! clicks; they cannot write there. A notice is an ordinary message of that
+//! conversation, so it is listed in the chat list, numbered, searchable,
+//! and delivered live with the member's do-not-disturb rules like a
+//! robot's message.
+
+use sqlx::Row;
+use tram_platform::db::{is_unique_violation, new_id};
+use tram_platform::i18n::Locale;
+use tram_platform::AppState;
+
+use crate::cards::Card;
+use crate::conversations::{add_member, GroupRole};
+use crate::error::{ChatError, ChatResult};
+use crate::live::{self, Event};
+use crate::messages::{self, Message, NewMessage, NoticeAuthor};
+
+/// The conversation kind of work notices.
+pub const KIND: &str = "notice";
+
+/// Who posts a notice: a service key (stable, e.g. `approvals`) and the
+/// name members see (e.g. "審批").
+#[derive(Debug, Clone)]
+pub struct Sender<'a> {
+    pub key: &'a str,
+    pub name: &'a str,
+}
+
+fn notice_key(org_id: &str, user_id: &str) -> String {
+    format!("notice:{org_id}:{user_id}")
+}
+
+/// The member's notice conversation in the org, made on first use (and
+/// announced to their open pages then, so it joins their chat list).
+pub async fn conversation(state: &AppState, org_id: &str, user_id: &str) -> ChatResult<String> {
+    let key = notice_key(org_id, user_id);
+    if let Some(row) = sqlx::query("SELECT id FROM conversations WHERE direct_key = $1")
+        .bind(&key)
+        .fetch_optional(state.db.read())
+        .await?
+    {
+        return Ok(row.try_get("id")?);
+    }
+    // The title is in the member's language when the conversation is made.
+    let locale = tram_accounts::users::get(&state.db, user_id)
+        .await
+        .ok()
+        .and_then(|u| Locale::parse(&u.locale))
+        .unwrap_or_default();
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    sqlx::query("SELECT 1 AS x FROM memberships WHERE org_id = $1 AND user_id = $2")
+        .bind(org_id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(ChatError::NotInOrg)?;
+    let id = new_id();
+    let created = sqlx::query(
+        "INSERT INTO conversations (id, org_id, kind, name, direct_key, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&id)
+    .bind(org_id)
+    .bind(KIND)
+    .bind(locale.t("notices.title"))
+    .bind(&key)
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
+    match created {
+        Ok(_) => {}
+        // Two services posted the first notice at once: use the winner.
+        Err(e) if is_unique_violation(&e) => {
+            drop(tx);
+            let row = sqlx::query("SELECT id FROM conversations WHERE direct_key = $1")
+                .bind(&key)
+                .fetch_one(state.db.read())
+                .await?;
+            return Ok(row.try_get("id")?);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    add_member(&mut tx, now, &id, user_id, GroupRole::Member).await?;
+    tx.commit().await?;
+    live::announce_to_users(state, &[user_id.to_string()], &id).await;
+    Ok(id)
+}
+
+/// Posts a notice to a member: `new.kind` text or Markdown (no card), or
+/// `card` with a card. `new.client_id` is the idempotency key: posting the
+/// same key again (a retried job) returns the first message and stores
+/// nothing. Delivered live to the member's open pages.
+pub async fn post(
+    state: &AppState,
+    org_id: &str,
+    user_id: &str,
+    sender: &Sender<'_>,
+    new: NewMessage,
+    card: Option<Card>,
+) -> ChatResult<Message> {
+    let conversation_id = conversation(state, org_id, user_id).await?;
+    let author = NoticeAuthor {
+        conversation_id: conversation_id.clone(),
+        sender_key: format!("notice:{}", sender.key),
+        name: sender.name.to_string(),
+    };
+    let message = messages::send_as_notice(state, &author, new, card).await?;
+    live::announce(
+        state,
+        &conversation_id,
+        &Event::Message {
+            conversation_id: conversation_id.clone(),
+            message: message.clone(),
+        },
+    )
+    .await;
+    Ok(message)
+}
