@@ -322,6 +322,15 @@ impl Follower {
     /// Follows every conversation of the user (and stops following those it
     /// left); returns (id, last seq) of each.
     pub async fn sync_conversations(&mut self) -> Vec<(String, i64)> {
+        self.follow_conversations(false).await.0
+    }
+
+    /// Follows the member's conversations. At connect a new follower starts
+    /// at the present (the client resumes from its own cursors); one that
+    /// appears later (made, joined, a first work notice) starts at the
+    /// member's read mark, so what was posted into it before this socket
+    /// noticed it still arrives live: those are returned to be caught up.
+    async fn follow_conversations(&mut self, later: bool) -> (Vec<(String, i64)>, Vec<String>) {
         let list = conversations::list(&self.state.db, &self.org_id, &self.user_id)
             .await
             .unwrap_or_default();
@@ -329,6 +338,7 @@ impl Follower {
         self.sent.retain(|id, _| current.contains(&id.as_str()));
         self.gaps.retain(|id, _| current.contains(&id.as_str()));
         let mut out = Vec::with_capacity(list.len());
+        let mut behind = Vec::new();
         for conversation in list {
             self.muted
                 .insert(conversation.id.clone(), conversation.muted);
@@ -337,13 +347,22 @@ impl Follower {
                 let stream = self.state.bus.subscribe(&conversation_topic(&id)).await;
                 self.streams
                     .push(stream.map(move |b| (id.clone(), b)).boxed());
-                // New followers start at the present; `resume` moves back.
-                self.sent
-                    .insert(conversation.id.clone(), conversation.last_seq);
+                let start = if later {
+                    conversation.read_seq.clamp(0, conversation.last_seq)
+                } else {
+                    conversation.last_seq
+                };
+                // Read after subscribing: a message stored between the
+                // list and the subscription is found here, one stored
+                // after it arrives on the bus.
+                if later {
+                    behind.push(conversation.id.clone());
+                }
+                self.sent.insert(conversation.id.clone(), start);
             }
             out.push((conversation.id, conversation.last_seq));
         }
-        out
+        (out, behind)
     }
 
     /// Moves cursors back to what the client has seen and returns the
@@ -492,7 +511,7 @@ impl Follower {
                 continue;
             }
             if self.list_stale.is_some() {
-                self.sync_conversations().await;
+                let (_, behind) = self.follow_conversations(true).await;
                 let change = self.list_stale.take().expect("checked above");
                 self.outbox
                     .extend(change.events.into_iter().map(Outgoing::Event));
@@ -507,6 +526,11 @@ impl Follower {
                         }
                         .into(),
                     );
+                }
+                // The page learns of the conversation first, then of what
+                // was already posted into it.
+                for id in behind {
+                    self.catch_up(&id).await;
                 }
                 continue;
             }

@@ -789,3 +789,32 @@ async fn sockets_close_when_the_device_is_removed_and_refuse_other_origins() {
     let _ = alice;
     t.stop().await;
 }
+
+#[tokio::test]
+async fn the_first_messages_of_a_new_group_reach_open_sockets_live() {
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (bob, bob_id),
+        ..
+    } = team().await;
+    let mut socket = bob.socket().await;
+    socket.expect("ready", 2.0).await;
+    for round in 0..5 {
+        // Posted at once: often before Bob's socket has noticed the group.
+        let g = group(&alice, &format!("新組 {round}"), &[&bob_id]).await;
+        say(&alice, &g, json!({ "body": format!("first {round}") })).await;
+        let events = socket.drain(1.0).await;
+        let bodies: Vec<&str> = events
+            .iter()
+            .filter(|e| e["type"] == "message" && e["conversation_id"] == g.as_str())
+            .map(|e| e["message"]["body"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            bodies,
+            vec![format!("first {round}")],
+            "round {round}: {events:?}"
+        );
+    }
+    t.stop().await;
+}
