@@ -4,52 +4,10 @@
 //! request page to the archive, the print view; outsiders get 404; the
 //! designer and the delegate setting.
 
-use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::chat::{team, user_id, Team};
-use crate::kit::{Client, TestServer};
-
-struct Office {
-    t: TestServer,
-    owner: (Client, String),
-    alice: (Client, String),
-    bob: (Client, String),
-    fiona: (Client, String),
-}
-
-/// Alice reports to Bob, Bob to the owner; Fiona is finance.
-async fn office() -> Office {
-    let Team {
-        t,
-        owner,
-        alice,
-        bob,
-    } = team().await;
-    let code = t.invite(&owner, "member").await;
-    let fiona = t
-        .register_email("fiona@example.com", "Fiona", None, Some(&code))
-        .await;
-    let fiona_id = user_id(&fiona).await;
-    let owner_id = user_id(&owner).await;
-    for (who, manager) in [(&alice.1, &bob.1), (&bob.1, &owner_id)] {
-        let res = owner
-            .send(
-                Method::PUT,
-                &format!("/api/v1/org/members/{who}/manager"),
-                json!({ "manager_user_id": manager }),
-            )
-            .await;
-        assert_eq!(res.status(), 200);
-    }
-    Office {
-        t,
-        owner: (owner, owner_id),
-        alice,
-        bob,
-        fiona: (fiona, fiona_id),
-    }
-}
+use crate::approvals::{office, Office};
+use crate::kit::Client;
 
 /// A page as a browser asks for it: (status, Location, body).
 async fn page(c: &Client, path: &str) -> (u16, String, String) {
