@@ -130,7 +130,11 @@ impl TramNode {
             .arg(data_dir)
             .arg("--config")
             .arg(&config_file)
-            .env("TRAM_LOG", "warn")
+            // TRAM_BENCH_LOG sets the server's log filter (default: warn).
+            .env(
+                "TRAM_LOG",
+                std::env::var("TRAM_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -86,26 +86,53 @@ async fn insert(
     message_id: Option<&str>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO robot_calls (id, robot_id, robot_name, conversation_id, ip, msgtype, errcode, errmsg, created_at, direction, attempt, ordinal, message_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    let sql = insert_sql(1);
+    bind_call(
+        sqlx::query(&sql),
+        id.to_string(),
+        call,
+        ordinal,
+        message_id,
+        now,
     )
-    .bind(id)
-    .bind(call.robot_id)
-    .bind(call.robot_name)
-    .bind(call.conversation_id)
-    .bind(call.ip.chars().take(64).collect::<String>())
-    .bind(call.msgtype)
-    .bind(call.errcode)
-    .bind(call.errmsg.chars().take(200).collect::<String>())
-    .bind(now)
-    .bind(if call.outgoing { "out" } else { "in" })
-    .bind(call.attempt)
-    .bind(ordinal)
-    .bind(message_id)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn insert_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO robot_calls (id, robot_id, robot_name, conversation_id, ip, msgtype, errcode, errmsg, created_at, direction, attempt, ordinal, message_id) \
+         VALUES {}",
+        tram_platform::db::value_rows(rows, 13)
+    )
+}
+
+/// Binds one call's row (13 values) to an insert.
+fn bind_call<'q>(
+    query: Query<'q>,
+    id: String,
+    call: &CallRecord<'q>,
+    ordinal: Option<i64>,
+    message_id: Option<&'q str>,
+    now: i64,
+) -> Query<'q> {
+    query
+        .bind(id)
+        .bind(call.robot_id)
+        .bind(call.robot_name)
+        .bind(call.conversation_id)
+        .bind(call.ip.chars().take(64).collect::<String>())
+        .bind(call.msgtype)
+        .bind(call.errcode)
+        .bind(call.errmsg.chars().take(200).collect::<String>())
+        .bind(now)
+        .bind(if call.outgoing { "out" } else { "in" })
+        .bind(call.attempt)
+        .bind(ordinal)
+        .bind(message_id)
 }
 
 /// Admits a call under the robot's rate limit: records it as accepted and
@@ -165,6 +192,103 @@ pub async fn admit_in(
     let id = new_id();
     insert(conn, &id, call, Some(ordinal), message_id, now).await?;
     Ok(Some(id))
+}
+
+/// [`admit_in`] for `count` calls of one robot at once (a batch of the
+/// webhook's group commit), in order: how many of them, from the first,
+/// are admitted, and the first one's ordinal. Calls over the limit are a
+/// suffix (a later call looks back at a later call), and their numbers are
+/// given back. Records nothing: the caller inserts the admitted calls with
+/// [`insert_admitted`].
+pub async fn admit_run(
+    conn: &mut sqlx::AnyConnection,
+    robot_id: &str,
+    count: i64,
+    limit: i64,
+    now: i64,
+) -> Result<(i64, i64), sqlx::Error> {
+    // Locks the robot's row until commit, as `admit_in` does.
+    let last: i64 = sqlx::query(
+        "UPDATE robots SET accepted_calls = accepted_calls + $1 WHERE id = $2 RETURNING accepted_calls",
+    )
+    .bind(count)
+    .bind(robot_id)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("accepted_calls")?;
+    let first = last - count + 1;
+    // Each call looks back `limit` places: at a call stored earlier (read
+    // here), or at one of this batch (accepted now, so inside the window).
+    let (low, high) = ((first - limit).max(1), (last - limit).min(first - 1));
+    let earlier: std::collections::HashMap<i64, i64> = if low <= high {
+        sqlx::query(
+            "SELECT ordinal, created_at FROM robot_calls WHERE robot_id = $1 AND ordinal >= $2 AND ordinal <= $3",
+        )
+        .bind(robot_id)
+        .bind(low)
+        .bind(high)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("ordinal")?, row.try_get("created_at")?)))
+        .collect::<Result<_, sqlx::Error>>()?
+    } else {
+        Default::default()
+    };
+    let admitted = (0..count)
+        .position(|i| {
+            let back = first + i - limit;
+            back >= first
+                || earlier
+                    .get(&back)
+                    .is_some_and(|&at| at > now - RATE_WINDOW_MS)
+        })
+        .map_or(count, |over| over as i64);
+    // The calls over the limit give their numbers back; the robot's last
+    // call is the last admitted one.
+    sqlx::query(
+        "UPDATE robots SET accepted_calls = accepted_calls - $1, \
+         last_call_at = CASE WHEN $2 > 0 THEN $3 ELSE last_call_at END WHERE id = $4",
+    )
+    .bind(count - admitted)
+    .bind(admitted)
+    .bind(now)
+    .bind(robot_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok((admitted, first))
+}
+
+/// An admitted call to record with others: its log entry, its number
+/// among the robot's accepted calls, the message it posted.
+pub struct Admitted<'a> {
+    pub call: CallRecord<'a>,
+    pub ordinal: i64,
+    pub message_id: &'a str,
+}
+
+/// Inserts the log entries of admitted calls, several rows per statement.
+pub async fn insert_admitted(
+    conn: &mut sqlx::AnyConnection,
+    calls: &[Admitted<'_>],
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    for chunk in calls.chunks(64) {
+        let sql = insert_sql(chunk.len());
+        let mut query = sqlx::query(&sql);
+        for admitted in chunk {
+            query = bind_call(
+                query,
+                new_id(),
+                &admitted.call,
+                Some(admitted.ordinal),
+                Some(admitted.message_id),
+                now,
+            );
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Completes an admitted call: the message it posted, or the refusal that

@@ -5,7 +5,8 @@
 //!
 //! `robots` keeps the robots and their credentials, `security` holds the
 //! DingTalk rules (signature, keywords, allow-list), `dingtalk` the wire
-//! format, `webhook` receives a call and posts through chat's send path,
+//! format, `webhook` receives a call and posts through chat's send path
+//! (`ingest` writes accepted calls in batches under load),
 //! `calls` logs calls, limits their rate and prunes the log, `outgoing`
 //! calls a robot's server when a member @mentions it (DingTalk's outgoing
 //! robots) and takes its replies through session webhooks, `scopes` says
@@ -18,6 +19,7 @@ pub mod assistant;
 pub mod calls;
 pub mod dingtalk;
 pub mod error;
+pub(crate) mod ingest;
 pub mod interactive;
 pub mod mention;
 pub mod outgoing;

@@ -205,7 +205,9 @@ pub async fn members(state: &AppState, call: &Call<'_>) -> Result<Vec<RobotMembe
 
 /// A parsed message from a robot that passed its checks (a `/robot/send`
 /// call, or a reply through a session webhook): checked whole, counted
-/// against the rate limit, logged, and posted through chat's send path.
+/// against the rate limit, logged, posted through chat's send path and
+/// announced to the group's open pages. Most go through the group commit
+/// (`ingest`); one that quotes a message or carries a client id goes alone.
 pub(crate) async fn admit_and_post(
     state: &AppState,
     robot: &StoredRobot,
@@ -214,15 +216,63 @@ pub(crate) async fn admit_and_post(
 ) -> Result<Message, Refusal> {
     // The message is checked whole before it counts against the limit.
     let card = check_post(&post)?;
-    let limit = state.config.bots.rate_limit_per_minute.max(1);
     let msgtype = post.msgtype.clone();
+    let (author, new) = compose(state, robot, post).await;
+    match tram_chat::robot_batch::draft(&state.db, &author, new.clone(), card.clone())
+        .await
+        .map_err(chat_refusal)?
+    {
+        Some(draft) => crate::ingest::post(state, robot, draft, ip, &msgtype).await,
+        None => {
+            let message = post_admitted(state, robot, &author, new, card, ip, &msgtype).await?;
+            announce(state, &message).await;
+            Ok(message)
+        }
+    }
+}
+
+/// A drafted call written on its own (its batch failed as a whole), and
+/// announced.
+pub(crate) async fn admit_alone(
+    state: &AppState,
+    robot: &StoredRobot,
+    draft: tram_chat::robot_batch::RobotDraft,
+    ip: &str,
+    msgtype: &str,
+) -> Result<Message, Refusal> {
+    let new = NewMessage {
+        kind: draft.kind,
+        body: draft.body,
+        mentions: draft.mentions,
+        mention_all: draft.mention_all,
+        robot_mentions: Vec::new(),
+        reply_to: None,
+        client_id: None,
+    };
+    let message = post_admitted(state, robot, &draft.author, new, draft.card, ip, msgtype).await?;
+    announce(state, &message).await;
+    Ok(message)
+}
+
+/// One call's message with its log entry and rate limit in its own
+/// transaction.
+async fn post_admitted(
+    state: &AppState,
+    robot: &StoredRobot,
+    author: &RobotAuthor,
+    new: NewMessage,
+    card: Option<tram_chat::cards::Card>,
+    ip: &str,
+    msgtype: &str,
+) -> Result<Message, Refusal> {
+    let limit = state.config.bots.rate_limit_per_minute.max(1);
     let admission = Admission {
         call: CallRecord {
             robot_id: Some(&robot.id),
             robot_name: Some(&robot.name),
             conversation_id: Some(&robot.conversation_id),
             ip,
-            msgtype: Some(&msgtype),
+            msgtype: Some(msgtype),
             errcode: 0,
             errmsg: "ok",
             ..CallRecord::default()
@@ -230,9 +280,10 @@ pub(crate) async fn admit_and_post(
         limit,
         over_limit: AtomicBool::new(false),
     };
-    match post_message(state, robot, post, card, Some(&admission)).await {
+    match messages::send_as_robot_with(state, author, new, card, Some(&admission)).await {
+        Ok(message) => Ok(message),
         Err(_) if admission.over_limit.load(Ordering::Relaxed) => Err(Refusal::TooFast(limit)),
-        sent => sent,
+        Err(err) => Err(chat_refusal(err)),
     }
 }
 
@@ -313,6 +364,19 @@ pub(crate) async fn post_message(
     card: Option<tram_chat::cards::Card>,
     in_transaction: Option<&dyn InStoreTransaction>,
 ) -> Result<Message, Refusal> {
+    let (author, new) = compose(state, robot, post).await;
+    messages::send_as_robot_with(state, &author, new, card, in_transaction)
+        .await
+        .map_err(chat_refusal)
+}
+
+/// The robot as the author of `post`, and the message: its @mentions
+/// resolved to group members and shown by name.
+async fn compose(
+    state: &AppState,
+    robot: &StoredRobot,
+    post: RobotPost,
+) -> (RobotAuthor, NewMessage) {
     let (mentions, names) =
         resolve_mentions(state, &robot.org_id, &robot.conversation_id, &post.at).await;
     let body = if post.card.is_some() {
@@ -335,9 +399,7 @@ pub(crate) async fn post_message(
         reply_to: None,
         client_id: None,
     };
-    messages::send_as_robot_with(state, &author, new, card, in_transaction)
-        .await
-        .map_err(chat_refusal)
+    (author, new)
 }
 
 /// A phone number as DingTalk clients write it, in E.164: local Hong Kong

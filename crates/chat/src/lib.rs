@@ -13,6 +13,7 @@ pub mod markdown;
 pub mod messages;
 pub mod notices;
 pub mod quiet;
+pub mod robot_batch;
 pub mod search;
 pub mod settings;
 pub mod web;

@@ -90,6 +90,63 @@ pub async fn announce(state: &AppState, conversation_id: &str, event: &Event) {
         .await;
 }
 
+/// Starts a bus payload that holds several new messages of one
+/// conversation (then, per message: its frame's length as 4 bytes,
+/// big-endian, and the frame). JSON never starts with a zero byte.
+const BATCH_MAGIC: &[u8] = b"\0tram-messages\0";
+/// Largest batch payload (NATS refuses payloads over 1 MiB by default).
+const MAX_BATCH_PAYLOAD: usize = 512 * 1024;
+
+/// Announces new messages of one conversation, in order, as few bus
+/// payloads: a follower then gets them with one wake-up and sends them to
+/// its client in one write, instead of one of each per message.
+pub async fn announce_messages(state: &AppState, conversation_id: &str, messages: &[Message]) {
+    let topic = conversation_topic(conversation_id);
+    let mut payload = Vec::new();
+    let mut count = 0;
+    for message in messages {
+        let frame = Event::Message {
+            conversation_id: conversation_id.to_string(),
+            message: message.clone(),
+        }
+        .to_bytes();
+        if count > 0 && payload.len() + 4 + frame.len() > MAX_BATCH_PAYLOAD {
+            state
+                .bus
+                .publish(&topic, Bytes::from(std::mem::take(&mut payload)))
+                .await;
+            count = 0;
+        }
+        if count == 0 {
+            payload.extend_from_slice(BATCH_MAGIC);
+        }
+        payload.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+        payload.extend_from_slice(&frame);
+        count += 1;
+    }
+    if count > 0 {
+        state.bus.publish(&topic, Bytes::from(payload)).await;
+    }
+}
+
+/// The frames of a batch payload (slices of it, no copies); `None` for
+/// any other payload, or a batch cut short.
+fn batch_frames(payload: &Bytes) -> Option<Vec<Bytes>> {
+    let mut rest = payload.strip_prefix(BATCH_MAGIC)?;
+    let mut frames = Vec::new();
+    while !rest.is_empty() {
+        let (length, tail) = rest.split_first_chunk::<4>()?;
+        let length = u32::from_be_bytes(*length) as usize;
+        if tail.len() < length {
+            return None;
+        }
+        let start = payload.len() - tail.len();
+        frames.push(payload.slice(start..start + length));
+        rest = &tail[length..];
+    }
+    Some(frames)
+}
+
 /// Tells a user's sockets that their notification settings changed.
 pub async fn announce_settings(state: &AppState, user_id: &str) {
     state
@@ -182,30 +239,53 @@ struct Announced {
 /// parses per message.
 const RECENTLY_READ: usize = 4;
 
-thread_local! {
-    static READ: RefCell<Vec<(Bytes, Option<Arc<Announced>>)>> = const { RefCell::new(Vec::new()) };
+/// A payload as read: one announcement, or a batch of new messages (each
+/// frame with what it announces).
+#[derive(Clone)]
+enum Reading {
+    One(Option<Arc<Announced>>),
+    Batch(Arc<Vec<(Bytes, Option<Arc<Announced>>)>>),
 }
 
-fn read_announcement(payload: &Bytes) -> Option<Arc<Announced>> {
+thread_local! {
+    static READ: RefCell<Vec<(Bytes, Reading)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn parse_announcement(frame: &[u8]) -> Option<Arc<Announced>> {
+    serde_json::from_slice::<Announced>(frame)
+        .ok()
+        .map(Arc::new)
+}
+
+fn read_announcement(payload: &Bytes) -> Reading {
     READ.with(|read| {
         let mut read = read.borrow_mut();
         // The cache holds its own clone of each payload, so an address in it
         // cannot have been freed and reused: same address and length means
         // the same (immutable) bytes.
-        if let Some((_, announced)) = read
+        if let Some((_, reading)) = read
             .iter()
             .find(|(seen, _)| seen.as_ptr() == payload.as_ptr() && seen.len() == payload.len())
         {
-            return announced.clone();
+            return reading.clone();
         }
-        let announced = serde_json::from_slice::<Announced>(payload)
-            .ok()
-            .map(Arc::new);
+        let reading = match batch_frames(payload) {
+            Some(frames) => Reading::Batch(Arc::new(
+                frames
+                    .into_iter()
+                    .map(|frame| {
+                        let announced = parse_announcement(&frame);
+                        (frame, announced)
+                    })
+                    .collect(),
+            )),
+            None => Reading::One(parse_announcement(payload)),
+        };
         if read.len() == RECENTLY_READ {
             read.remove(0);
         }
-        read.push((payload.clone(), announced.clone()));
-        announced
+        read.push((payload.clone(), reading.clone()));
+        reading
     })
 }
 
@@ -564,11 +644,26 @@ impl Follower {
         if conversation_id.is_empty() {
             return self.take_user_event(&payload);
         }
-        let Some(&sent) = self.sent.get(&conversation_id) else {
+        if !self.sent.contains_key(&conversation_id) {
             // A conversation we no longer follow.
             return;
-        };
-        let Some(announced) = read_announcement(&payload) else {
+        }
+        match read_announcement(&payload) {
+            Reading::One(Some(announced)) => self.take_one(&conversation_id, payload, &announced),
+            Reading::One(None) => {}
+            Reading::Batch(frames) => {
+                for (frame, announced) in frames.iter() {
+                    if let Some(announced) = announced {
+                        self.take_one(&conversation_id, frame.clone(), announced);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Files one announcement of a followed conversation (see `take`).
+    fn take_one(&mut self, conversation_id: &str, payload: Bytes, announced: &Announced) {
+        let Some(&sent) = self.sent.get(conversation_id) else {
             return;
         };
         match (announced.kind.as_str(), &announced.message) {
@@ -578,14 +673,14 @@ impl Follower {
                     return;
                 }
                 if head.seq == sent + 1 {
-                    self.sent.insert(conversation_id.clone(), head.seq);
-                    self.send_frame(&conversation_id, payload, &head);
-                    self.release_ahead(&conversation_id);
+                    self.sent.insert(conversation_id.to_string(), head.seq);
+                    self.send_frame(conversation_id, payload, &head);
+                    self.release_ahead(conversation_id);
                     return;
                 }
                 // Ahead of a missing one: wait for it a moment.
                 self.gaps
-                    .entry(conversation_id)
+                    .entry(conversation_id.to_string())
                     .or_insert_with(|| Gap {
                         due: tokio::time::Instant::now() + REORDER_WAIT,
                         ahead: BTreeMap::new(),
@@ -630,11 +725,18 @@ mod tests {
         ))
     }
 
+    fn one(payload: &Bytes) -> Option<Arc<Announced>> {
+        match read_announcement(payload) {
+            Reading::One(announced) => announced,
+            Reading::Batch(_) => panic!("not a batch"),
+        }
+    }
+
     #[test]
     fn a_payload_shared_by_many_followers_is_read_once_per_thread() {
         let payload = announcement(7);
-        let first = read_announcement(&payload).expect("parses");
-        let again = read_announcement(&payload.clone()).expect("parses");
+        let first = one(&payload).expect("parses");
+        let again = one(&payload.clone()).expect("parses");
         assert!(
             Arc::ptr_eq(&first, &again),
             "the same bytes are not parsed twice"
@@ -642,12 +744,44 @@ mod tests {
         assert_eq!(first.message.as_ref().map(|m| m.seq), Some(7));
         // Equal text in another buffer is another payload: read on its own.
         let copy = announcement(7);
-        assert!(!Arc::ptr_eq(&first, &read_announcement(&copy).unwrap()));
+        assert!(!Arc::ptr_eq(&first, &one(&copy).unwrap()));
         // The cache keeps a few, then forgets the oldest.
         for seq in 0..RECENTLY_READ as i64 {
-            read_announcement(&announcement(100 + seq));
+            one(&announcement(100 + seq));
         }
-        assert!(!Arc::ptr_eq(&first, &read_announcement(&payload).unwrap()));
-        assert!(read_announcement(&Bytes::from_static(b"not json")).is_none());
+        assert!(!Arc::ptr_eq(&first, &one(&payload).unwrap()));
+        assert!(one(&Bytes::from_static(b"not json")).is_none());
+    }
+
+    fn batch_of(frames: &[Bytes]) -> Bytes {
+        let mut payload = BATCH_MAGIC.to_vec();
+        for frame in frames {
+            payload.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+            payload.extend_from_slice(frame);
+        }
+        Bytes::from(payload)
+    }
+
+    #[test]
+    fn a_batch_payload_splits_into_its_frames_without_copies() {
+        let frames = [announcement(1), announcement(2), announcement(3)];
+        let payload = batch_of(&frames);
+        let Reading::Batch(read) = read_announcement(&payload) else {
+            panic!("a batch");
+        };
+        assert_eq!(read.len(), 3);
+        for (i, (frame, announced)) in read.iter().enumerate() {
+            assert_eq!(frame, &frames[i], "each frame as announced");
+            assert_eq!(
+                announced.as_ref().unwrap().message.as_ref().unwrap().seq,
+                i as i64 + 1
+            );
+            let inside = payload.as_ptr_range();
+            assert!(inside.contains(&frame.as_ptr()), "a slice of the payload");
+        }
+        // Cut short: not a batch (and not JSON either).
+        let cut = payload.slice(..payload.len() - 5);
+        assert!(batch_frames(&cut).is_none());
+        assert!(matches!(read_announcement(&cut), Reading::One(None)));
     }
 }

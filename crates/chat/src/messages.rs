@@ -115,7 +115,12 @@ pub fn render_html(kind: MessageKind, body: &str) -> String {
 
 /// The HTML of a message as stored: robots write DingTalk's Markdown
 /// subset, and cards render from their JSON.
-fn display_html(kind: MessageKind, body: &str, card: Option<&Card>, from_robot: bool) -> String {
+pub(crate) fn display_html(
+    kind: MessageKind,
+    body: &str,
+    card: Option<&Card>,
+    from_robot: bool,
+) -> String {
     match (kind, card) {
         (MessageKind::Card, Some(card)) => card.to_html(),
         (MessageKind::Card, None) => escape(body),
@@ -267,7 +272,7 @@ fn default_kind() -> MessageKind {
     MessageKind::Text
 }
 
-fn check_body(body: &str, has_attachment: bool) -> ChatResult<()> {
+pub(crate) fn check_body(body: &str, has_attachment: bool) -> ChatResult<()> {
     let chars = body.chars().count();
     if chars > MAX_BODY_CHARS || (body.trim().is_empty() && !has_attachment) {
         return Err(ChatError::InvalidBody);
@@ -530,6 +535,11 @@ async fn store(
     let now = state.clock.now_ms();
     let id = new_id();
     let mut tx = state.db.begin().await?;
+    // The sender's work first: a robot call locks its robot's row before
+    // the group's, the order the batched path (`robot_batch`) takes them.
+    if let Some(work) = in_transaction {
+        work.run(&mut tx, &id, now).await?;
+    }
     let seq = next_seq(&mut tx, &conversation_id, now).await?;
     if let Some(a) = attachment {
         sqlx::query(
@@ -582,9 +592,6 @@ async fn store(
         Err(e) => return Err(e.into()),
     }
     crate::search::log_change(&mut tx, &id, now).await?;
-    if let Some(work) = in_transaction {
-        work.run(&mut tx, &id, now).await?;
-    }
     for robot_id in &robot_mentions {
         let job = tram_platform::jobs::NewJob::new(
             ROBOT_MENTION_JOB,

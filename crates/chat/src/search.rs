@@ -41,6 +41,27 @@ pub async fn log_change(
     Ok(())
 }
 
+/// [`log_change`] for several messages at once.
+pub async fn log_changes(
+    conn: &mut sqlx::AnyConnection,
+    message_ids: &[&str],
+    now: i64,
+) -> ChatResult<()> {
+    if message_ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO message_changes (message_id, changed_at) VALUES {}",
+        tram_platform::db::value_rows(message_ids.len(), 2)
+    );
+    let mut query = sqlx::query(&sql);
+    for id in message_ids {
+        query = query.bind(*id).bind(now);
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
 fn index(state: &AppState) -> ChatResult<std::sync::Arc<TextIndex>> {
     state
         .indexes

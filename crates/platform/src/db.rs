@@ -132,7 +132,37 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     }
 }
 
+/// The `VALUES` rows of a multi-row insert: `rows` groups of `columns`
+/// numbered placeholders, `($1, $2), ($3, $4)`.
+pub fn value_rows(rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        if row > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for column in 0..columns {
+            if column > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(row * columns + column + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
 /// A new random id (UUIDv7: time-ordered, so indexes stay compact).
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn value_rows_number_every_placeholder() {
+        assert_eq!(super::value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::value_rows(1, 1), "($1)");
+    }
 }

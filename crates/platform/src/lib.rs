@@ -11,6 +11,8 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod extensions;
+pub mod group_commit;
 pub mod i18n;
 pub mod jobs;
 pub mod notify;
@@ -38,6 +40,8 @@ pub struct Services {
     /// Full-text indexes under `<data dir>/search/`.
     pub indexes: search::Indexes,
     pub shutdown: Shutdown,
+    /// Per-server values of the domains (their write queues, caches).
+    pub extensions: extensions::Extensions,
 }
 
 /// Tells long-lived connections (WebSockets, event streams) that the server

@@ -60,6 +60,7 @@ pub async fn build_state(config: Config, clock: Clock) -> anyhow::Result<AppStat
         blobs: tram_platform::blobs::Blobs::new(data_dir.join("blobs")),
         indexes: tram_platform::search::Indexes::new(data_dir.join("search")),
         shutdown: tram_platform::Shutdown::default(),
+        extensions: Default::default(),
     }))
 }
 

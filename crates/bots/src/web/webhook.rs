@@ -94,13 +94,8 @@ pub async fn send(
         ip: &client.ip,
         body: &body,
     };
-    match webhook::receive(&state, &call).await {
-        Ok(message) => {
-            webhook::announce(&state, &message).await;
-            answer(Ok(()))
-        }
-        Err(refusal) => answer(Err(refusal)),
-    }
+    // Posted and announced, or refused (and logged).
+    answer(webhook::receive(&state, &call).await.map(|_| ()))
 }
 
 /// DingTalk answers a GET with 43002 "需要POST请求".
@@ -134,13 +129,7 @@ pub async fn send_by_session(
         ip: &client.ip,
         body: &body,
     };
-    match session::receive(&state, &call).await {
-        Ok(message) => {
-            webhook::announce(&state, &message).await;
-            answer(Ok(()))
-        }
-        Err(refusal) => answer(Err(refusal)),
-    }
+    answer(session::receive(&state, &call).await.map(|_| ()))
 }
 
 /// The members of a robot's group (Tram extension).

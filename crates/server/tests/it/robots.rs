@@ -921,3 +921,145 @@ async fn the_webhook_needs_no_session_and_no_csrf_token() {
     assert_eq!(res.json::<Value>().await.unwrap()["errcode"], 0);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn a_burst_of_calls_is_stored_in_order_and_reads_back_as_announced() {
+    // Calls arriving together are written together (the webhook's group
+    // commit): every one is numbered once, logged with its message, and
+    // what the socket got is what history reads back.
+    let Team {
+        t,
+        alice: (alice, alice_id),
+        bob: (bob, bob_id),
+        ..
+    } = team_with(|c| c.bots.rate_limit_per_minute = 1000).await;
+    let g = group(&alice, "Burst", &[&bob_id]).await;
+    let robot = add_robot(
+        &alice,
+        &g,
+        json!({ "name": "Feed", "avatar_url": "https://example.com/bot.png", "ip_allowlist": ["127.0.0.1"] }),
+    )
+    .await;
+    let mut socket = bob.socket().await;
+    socket.expect("ready", 2.0).await;
+    const CALLS: usize = 60;
+    let bodies: Vec<Value> = (0..CALLS)
+        .map(|i| match i % 4 {
+            0 => text(&format!("burst {i}")),
+            1 => json!({ "msgtype": "markdown", "markdown": { "title": "t", "text": format!("**burst {i}**") },
+                "at": { "atUserIds": [alice_id] } }),
+            2 => json!({ "msgtype": "actionCard", "actionCard": { "title": format!("burst {i}"), "text": "審批",
+                "singleTitle": "查看", "singleURL": "https://example.com/a" } }),
+            _ => json!({ "msgtype": "text", "text": { "content": format!("burst {i} @all") }, "at": { "isAtAll": true } }),
+        })
+        .collect();
+    let calls = bodies.iter().map(|body| {
+        let url = robot.webhook.clone();
+        async move { errcode(&post(&url, body).await) }
+    });
+    let codes = futures::future::join_all(calls).await;
+    assert!(codes.iter().all(|c| *c == 0), "{codes:?}");
+
+    let (_, history) = bob
+        .get_json(&format!("/api/v1/conversations/{g}/messages?limit=200"))
+        .await;
+    let history: Vec<Value> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["robot_id"] == robot.id.as_str())
+        .cloned()
+        .collect();
+    assert_eq!(history.len(), CALLS, "one message per call");
+    let seqs: Vec<i64> = history.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "numbered without gaps or repeats: {seqs:?}"
+    );
+    let mut bursts: Vec<usize> = history
+        .iter()
+        .map(|m| {
+            let body = m["body"].as_str().unwrap();
+            let at = body.find("burst ").expect("a burst message");
+            body[at + 6..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    bursts.sort();
+    assert_eq!(bursts, (0..CALLS).collect::<Vec<_>>(), "each call once");
+
+    // The socket got them in sequence order, each exactly as stored.
+    let mut live = Vec::new();
+    while live.len() < CALLS {
+        let event = socket.expect("message", 3.0).await;
+        live.push(event["message"].clone());
+    }
+    assert_eq!(live, history, "announced as stored");
+    let mentioning = history.iter().find(|m| m["kind"] == "markdown").unwrap();
+    assert_eq!(mentioning["mentions"], json!([alice_id]));
+    assert_eq!(mentioning["sender_name"], "Feed");
+    assert_eq!(mentioning["sender_avatar"], "https://example.com/bot.png");
+    assert!(mentioning["html"].as_str().unwrap().contains("<strong>"));
+    assert!(history
+        .iter()
+        .any(|m| m["kind"] == "card" && m["card"].is_object()));
+
+    // Every call is in the log with the message it posted.
+    let (_, log) = alice
+        .get_json(&format!("/api/v1/conversations/{g}/robot-calls?limit=200"))
+        .await;
+    let mut logged: Vec<String> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["errcode"] == 0)
+        .map(|c| c["message_id"].as_str().unwrap().to_string())
+        .collect();
+    logged.sort();
+    let mut ids: Vec<String> = history
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(logged, ids);
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_call_into_a_dissolved_group_is_refused_and_logged() {
+    let Team {
+        t,
+        alice: (alice, _),
+        bob: (_, bob_id),
+        ..
+    } = team().await;
+    let g = group(&alice, "Short-lived", &[&bob_id]).await;
+    let robot = add_robot(&alice, &g, local_only("Orphan")).await;
+    assert_eq!(errcode(&post(&robot.webhook, &text("before")).await), 0);
+    let (status, body) = alice
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/conversations/{g}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answer = post(&robot.webhook, &text("after")).await;
+    assert_ne!(errcode(&answer), 0, "{answer}");
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM messages WHERE body = 'after'")
+            .await,
+        0
+    );
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM robot_calls WHERE errcode <> 0")
+            .await,
+        1,
+        "the refusal is logged"
+    );
+    t.stop().await;
+}
