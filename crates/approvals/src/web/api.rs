@@ -96,7 +96,7 @@ async fn stats_chart(
     member: OrgMember,
     Query(query): Query<ChartQuery>,
 ) -> ApiResult<axum::response::Response> {
-    use crate::stats_chart::{bars, svg, Measure};
+    use crate::stats_chart::{chart, Measure};
     use axum::response::IntoResponse;
     let measure_key = query.measure.as_deref().unwrap_or("count");
     let by_key = query.by.as_deref().unwrap_or("template");
@@ -111,22 +111,12 @@ async fn stats_chart(
         ));
     };
     let stats = crate::stats::compute(&state, &member.membership).await?;
-    let l = tram_platform::i18n::current();
-    let title = l.tf(
-        "approvals_stats.title",
-        &[
-            (
-                "measure",
-                l.t(&format!("approvals_stats.measure.{measure_key}"))
-                    .to_string(),
-            ),
-            (
-                "by",
-                l.t(&format!("approvals_stats.by.{by_key}")).to_string(),
-            ),
-        ],
+    let chart = chart(
+        &stats,
+        by_key == "approver",
+        measure,
+        tram_platform::i18n::current(),
     );
-    let chart = svg(&title, &bars(&stats, by_key == "approver", measure));
     Ok((
         [
             (

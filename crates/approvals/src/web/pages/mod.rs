@@ -8,6 +8,7 @@
 mod admin;
 mod form_page;
 mod request;
+mod stats_page;
 pub mod values;
 
 use std::collections::HashMap;
@@ -47,6 +48,7 @@ pub fn routes() -> Router<AppState> {
             get(form_page::resubmit_form).post(form_page::resubmit),
         )
         .route("/approvals/{id}/print", get(request::print))
+        .route("/approvals/admin/stats", get(stats_page::show))
         .route("/approvals/admin/templates", get(admin::list))
         .route(
             "/approvals/admin/templates/gallery",
@@ -283,7 +285,7 @@ struct DelegatePage {
 
 /// Hong Kong time (UTC+8, no daylight saving), as the rest of the pages
 /// show times.
-fn hk() -> chrono::FixedOffset {
+pub(crate) fn hk() -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8")
 }
 
