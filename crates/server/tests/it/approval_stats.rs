@@ -1,10 +1,11 @@
 //! Approval statistics with known data: three requests, two decided by Bob
 //! after one and two hours, one left past its deadline; counts, median and
-//! p90 time to decision, and overdue tasks per template and approver.
+//! p90 time to decision, and overdue tasks per template and approver, from
+//! the API, as SVG charts, and on the admins' page with a date range.
 
 use serde_json::{json, Value};
 
-use crate::approvals::{create_template, decide, expense_design, office, submit, task_of};
+use crate::approvals::{create_template, decide, expense_design, office, submit, task_of, Office};
 use crate::kit::error_code;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -26,9 +27,9 @@ fn assert_timing(timing: &Value) {
     assert!(near(&timing["p90_ms"], 2 * HOUR_MS), "{timing}");
 }
 
-#[tokio::test]
-async fn stats_count_time_to_decision_and_overdue_tasks() {
-    let o = office().await;
+/// Alice submits three expenses; Bob approves the first after an hour and
+/// decides the second (`second`) an hour later; then 30 more hours pass.
+async fn seed(o: &Office, second: &str) -> String {
     let template = create_template(&o.owner.0, expense_design(&o.fiona.1)).await;
     let mut tasks = Vec::new();
     for amount in [100, 200, 300] {
@@ -44,9 +45,16 @@ async fn stats_count_time_to_decision_and_overdue_tasks() {
     o.t.advance(3600);
     assert_eq!(decide(&o.bob.0, &tasks[0], "approve").await.0, 200);
     o.t.advance(3600);
-    assert_eq!(decide(&o.bob.0, &tasks[1], "approve").await.0, 200);
-    // 32 h after submitting: Bob's third task and Fiona's two are overdue.
+    assert_eq!(decide(&o.bob.0, &tasks[1], second).await.0, 200);
     o.t.advance(30 * 3600);
+    template
+}
+
+#[tokio::test]
+async fn stats_count_time_to_decision_and_overdue_tasks() {
+    let o = office().await;
+    let template = seed(&o, "approve").await;
+    // 32 h after submitting: Bob's third task and Fiona's two are overdue.
 
     let (status, body) = o.alice.0.get_json("/api/v1/approvals/stats").await;
     assert_eq!((status.as_u16(), error_code(&body)), (403, "admin_only"));
@@ -135,23 +143,7 @@ async fn stats_page(c: &crate::kit::Client, query: &str) -> (u16, String) {
 #[tokio::test]
 async fn the_stats_page_shows_the_seeded_decisions_to_admins_only() {
     let o = office().await;
-    let template = create_template(&o.owner.0, expense_design(&o.fiona.1)).await;
-    let mut tasks = Vec::new();
-    for amount in [100, 200, 300] {
-        let (status, request) = submit(
-            &o.alice.0,
-            &template,
-            json!({ "reason": "的士", "amount": amount }),
-        )
-        .await;
-        assert_eq!(status, 200, "{request}");
-        tasks.push(task_of(&request, &o.bob.1));
-    }
-    o.t.advance(3600);
-    assert_eq!(decide(&o.bob.0, &tasks[0], "approve").await.0, 200);
-    o.t.advance(3600);
-    assert_eq!(decide(&o.bob.0, &tasks[1], "reject").await.0, 200);
-    o.t.advance(30 * 3600);
+    let template = seed(&o, "reject").await;
 
     // Members are refused; the admin page links to the statistics.
     let (status, _) = stats_page(&o.alice.0, "").await;
