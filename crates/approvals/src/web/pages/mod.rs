@@ -48,6 +48,7 @@ pub fn routes() -> Router<AppState> {
             get(form_page::resubmit_form).post(form_page::resubmit),
         )
         .route("/approvals/{id}/print", get(request::print))
+        .route("/approvals/{id}/files/{file}", get(request::file))
         .route("/approvals/admin/stats", get(stats_page::show))
         .route("/approvals/admin/templates", get(admin::list))
         .route(
