@@ -286,7 +286,7 @@ struct DelegatePage {
 
 /// Hong Kong time (UTC+8, no daylight saving), as the rest of the pages
 /// show times.
-pub(crate) fn hk() -> chrono::FixedOffset {
+fn hk() -> chrono::FixedOffset {
     chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8")
 }
 

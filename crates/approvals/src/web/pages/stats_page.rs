@@ -8,14 +8,14 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::NaiveDate;
 use serde::Deserialize;
 use tram_org::web::OrgMember;
+use tram_platform::clock::hk_midnight;
 use tram_platform::web::page::render_with_status;
 use tram_platform::web::{FormErrors, PageContext};
 use tram_platform::{ApiError, AppState, Msg};
 
-use super::{error_page, hk};
+use super::error_page;
 use crate::error::ApprovalError;
 use crate::stats::{self, Period, Stats};
 use crate::stats_chart::{chart, Measure};
@@ -57,38 +57,24 @@ pub struct StatsQuery {
     to: String,
 }
 
-/// Midnight at the start of a Hong Kong date, in ms.
-fn day_start(date: NaiveDate) -> i64 {
-    date.and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(hk()).single())
-        .map(|t| t.timestamp_millis())
-        .unwrap_or(0)
-}
-
 /// The period of the two dates (either may be blank), or the field at fault.
 fn period(from: &str, to: &str) -> Result<Period, ApiError> {
     let bad = |field: &'static str| {
         ApiError::bad_request("invalid_period", "approvals_designer.stats.bad_period")
             .field(field, Msg::new("approvals_designer.stats.bad_period"))
     };
-    let date = |text: &str, field: &'static str| match text.trim() {
-        "" => Ok(None),
-        t => NaiveDate::parse_from_str(t, "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| bad(field)),
-    };
-    let (start, end) = (date(from, "from")?, date(to, "to")?);
+    let start = hk_midnight(from).map_err(|()| bad("from"))?;
+    let end = hk_midnight(to).map_err(|()| bad("to"))?;
     if let (Some(a), Some(b)) = (start, end) {
         if b < a {
             return Err(bad("to"));
         }
     }
+    // Both ends included: up to the midnight after `to` (Hong Kong has no
+    // daylight saving, so a day is always 24 hours).
     Ok(Period {
-        from: start.map(day_start).unwrap_or(i64::MIN),
-        until: end
-            .and_then(|d| d.succ_opt())
-            .map(day_start)
-            .unwrap_or(i64::MAX),
+        from: start.unwrap_or(i64::MIN),
+        until: end.map(|d| d + 86_400_000).unwrap_or(i64::MAX),
     })
 }
 
