@@ -205,6 +205,8 @@ async fn the_stats_page_shows_the_seeded_decisions_to_admins_only() {
     assert_eq!(cell(&html, &template, "requests"), "0");
     assert_eq!(cell(&html, &template, "median"), "–");
     assert!(!html.contains("data-testid=\"stats-approver\""));
+    // No approver charts without approvers; the template ones stay.
+    assert_eq!(html.matches("<svg").count(), 4, "{html}");
     // A reversed period is refused at its field.
     let (status, html) = stats_page(&o.owner.0, "?from=2026-02-01&to=2026-01-01").await;
     assert_eq!(status, 400);
