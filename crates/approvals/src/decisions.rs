@@ -503,7 +503,7 @@ pub async fn resubmit(
         "UPDATE approval_instances SET form_values = $1, steps = $2, step_index = 0, status = 'pending', updated_at = $3 \
          WHERE id = $4 AND status = 'returned' AND submitter_id = $5",
     )
-    .bind(serde_json::Value::Object(values).to_string())
+    .bind(serde_json::to_string(&values).expect("values serialise"))
     .bind(serde_json::to_string(&steps).expect("steps serialise"))
     .bind(now)
     .bind(instance_id)
@@ -513,6 +513,7 @@ pub async fn resubmit(
     if locked.rows_affected() == 0 {
         return Err(ApprovalError::Finished);
     }
+    crate::files::claim(&mut tx, me, instance_id, &template.fields, &values).await?;
     // Earlier rounds' tasks stay in the history, out of the way of this one.
     sqlx::query("UPDATE approval_tasks SET step_index = -1 - step_index WHERE instance_id = $1 AND step_index >= 0")
         .bind(instance_id)
@@ -530,5 +531,6 @@ pub async fn resubmit(
     .await?;
     enter_step(&mut tx, &state.db, &me.org_id, instance_id, &steps, 0, now).await?;
     tx.commit().await?;
+    crate::files::drop_unnamed(state, instance_id, &template.fields, &values).await?;
     get(&state.db, me, instance_id).await
 }

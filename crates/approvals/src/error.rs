@@ -41,6 +41,9 @@ pub enum ApprovalError {
     InvalidDelegate(&'static str),
     #[error("not found")]
     NotFound,
+    /// An upload refused (size, name, storage), as chat refuses it.
+    #[error(transparent)]
+    File(#[from] tram_chat::error::ChatError),
     #[error(transparent)]
     Org(#[from] OrgError),
     #[error(transparent)]
@@ -142,6 +145,7 @@ impl From<ApprovalError> for ApiError {
                 "not_found",
                 "approvals.error.not_found",
             ),
+            File(inner) => inner.into(),
             Org(inner) => inner.into(),
             Database(inner) => ApiError::internal(inner),
         }
@@ -172,6 +176,7 @@ fn field_key(code: &'static str) -> &'static str {
         "not_a_member" => "approvals.field.not_a_member",
         "not_rows" => "approvals.field.not_rows",
         "too_many_rows" => "approvals.field.too_many_rows",
+        "unknown_file" => "approvals_designer.file.unknown",
         _ => "approvals.field.invalid",
     }
 }

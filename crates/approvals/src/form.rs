@@ -123,7 +123,8 @@ pub struct DesignError {
 }
 
 /// Checks a form's design: keys well-formed and unique, options present,
-/// patterns that compile, bounds in order, tables one level deep.
+/// patterns that compile, bounds in order, tables one level deep and
+/// without file columns.
 pub fn check_design(fields: &[Field]) -> Result<(), DesignError> {
     check_fields(fields, true)
 }
@@ -185,6 +186,14 @@ fn check_fields(fields: &[Field], top: bool) -> Result<(), DesignError> {
                         .any(|c| matches!(c.kind, FieldKind::Table { .. }))
                 {
                     return problem(field, "nested_table");
+                }
+                // Files are claimed and listed per field (`files`), not
+                // per cell.
+                if let Some(c) = columns
+                    .iter()
+                    .find(|c| matches!(c.kind, FieldKind::Attachment))
+                {
+                    return problem(c, "attachment_in_table");
                 }
                 check_fields(columns, false)?;
             }
@@ -780,5 +789,17 @@ mod tests {
             },
         )];
         assert_eq!(check_design(&nested).unwrap_err().problem, "nested_table");
+        let files = vec![field(
+            "t",
+            false,
+            FieldKind::Table {
+                columns: vec![field("receipt", false, FieldKind::Attachment)],
+            },
+        )];
+        let err = check_design(&files).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.problem),
+            ("receipt", "attachment_in_table")
+        );
     }
 }

@@ -91,11 +91,12 @@ pub async fn submit(
     .bind(template.version)
     .bind(&me.user_id)
     .bind(&template.name)
-    .bind(Value::Object(values).to_string())
+    .bind(serde_json::to_string(&values).expect("values serialise"))
     .bind(serde_json::to_string(&steps).expect("steps serialise"))
     .bind(now)
     .execute(&mut *tx)
     .await?;
+    crate::files::claim(&mut tx, me, &id, &template.fields, &values).await?;
     trail(
         &mut tx,
         &id,

@@ -8,6 +8,7 @@
 //! their tasks, `decisions` carries them through approvers' actions to the
 //! archive, `deadlines` moves overdue tasks to delegates, `notices` tells
 //! the people involved in chat, `stats` counts and times for admins;
+//! `files` keeps the files uploaded to attachment fields;
 //! `gallery` holds ready-made designs, `web::pages` the server-rendered pages.
 
 pub mod deadlines;
@@ -15,6 +16,7 @@ pub mod decisions;
 pub mod delegates;
 pub mod directory;
 pub mod error;
+pub mod files;
 pub mod flow;
 pub mod form;
 pub mod gallery;

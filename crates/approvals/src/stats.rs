@@ -79,8 +79,34 @@ struct Acc {
     overdue: i64,
 }
 
-/// The org's statistics (admins only).
+/// The time the statistics cover: requests submitted and tasks created
+/// from `from` (inclusive) to `until` (exclusive), in ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: i64,
+    pub until: i64,
+}
+
+impl Period {
+    /// Everything, however old.
+    pub const ALL: Period = Period {
+        from: i64::MIN,
+        until: i64::MAX,
+    };
+}
+
+/// The org's statistics over all time (admins only).
 pub async fn compute(state: &AppState, me: &Membership) -> ApprovalResult<Stats> {
+    compute_in(state, me, Period::ALL).await
+}
+
+/// The org's statistics for requests submitted and tasks created in
+/// `period` (admins only); overdue is still as of now.
+pub async fn compute_in(
+    state: &AppState,
+    me: &Membership,
+    period: Period,
+) -> ApprovalResult<Stats> {
     if !me.role.is_admin() {
         return Err(ApprovalError::AdminOnly);
     }
@@ -89,9 +115,12 @@ pub async fn compute(state: &AppState, me: &Membership) -> ApprovalResult<Stats>
     for row in sqlx::query(
         "SELECT t.id, t.name, i.status, COUNT(i.id) AS n FROM approval_templates t \
          LEFT JOIN approval_instances i ON i.template_id = t.id \
+           AND i.created_at >= $2 AND i.created_at < $3 \
          WHERE t.org_id = $1 GROUP BY t.id, t.name, i.status",
     )
     .bind(&me.org_id)
+    .bind(period.from)
+    .bind(period.until)
     .fetch_all(state.db.read())
     .await?
     {
@@ -105,9 +134,11 @@ pub async fn compute(state: &AppState, me: &Membership) -> ApprovalResult<Stats>
     for row in sqlx::query(
         "SELECT i.template_id, t.assignee_id, t.status, t.created_at, t.decided_at, t.due_at \
          FROM approval_tasks t JOIN approval_instances i ON i.id = t.instance_id \
-         WHERE t.org_id = $1 AND t.kind = 'approve'",
+         WHERE t.org_id = $1 AND t.kind = 'approve' AND t.created_at >= $2 AND t.created_at < $3",
     )
     .bind(&me.org_id)
+    .bind(period.from)
+    .bind(period.until)
     .fetch_all(state.db.read())
     .await?
     {

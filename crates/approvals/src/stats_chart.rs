@@ -3,6 +3,8 @@
 //! script and no external reference, so a page may inline it or load it
 //! as an image.
 
+use tram_platform::i18n::Locale;
+
 use crate::stats::Stats;
 
 /// What a chart shows, per template or per approver.
@@ -19,6 +21,24 @@ pub enum Measure {
 }
 
 impl Measure {
+    /// Every measure, in the order a page shows them.
+    pub const ALL: [Measure; 4] = [
+        Measure::Count,
+        Measure::MedianHours,
+        Measure::P90Hours,
+        Measure::Overdue,
+    ];
+
+    /// Its name in `?measure=` and in the catalog.
+    pub fn key(self) -> &'static str {
+        match self {
+            Measure::Count => "count",
+            Measure::MedianHours => "median",
+            Measure::P90Hours => "p90",
+            Measure::Overdue => "overdue",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Measure> {
         match text {
             "count" => Some(Measure::Count),
@@ -65,6 +85,27 @@ pub fn bars(stats: &Stats, by_approver: bool, measure: Measure) -> Vec<(String, 
             })
             .collect()
     }
+}
+
+/// The chart of one measure per template or approver, titled in `locale`.
+pub fn chart(stats: &Stats, by_approver: bool, measure: Measure, locale: Locale) -> String {
+    let by = if by_approver { "approver" } else { "template" };
+    let title = locale.tf(
+        "approvals_stats.title",
+        &[
+            (
+                "measure",
+                locale
+                    .t(&format!("approvals_stats.measure.{}", measure.key()))
+                    .to_string(),
+            ),
+            (
+                "by",
+                locale.t(&format!("approvals_stats.by.{by}")).to_string(),
+            ),
+        ],
+    );
+    svg(&title, &bars(stats, by_approver, measure))
 }
 
 fn escape(text: &str) -> String {

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use futures::Stream;
 use sqlx::Row;
-use tram_platform::blobs::BlobError;
+use tram_platform::blobs::{BlobError, StagedBlob};
 use tram_platform::db::new_id;
 use tram_platform::AppState;
 
@@ -85,20 +85,34 @@ pub struct Upload<'a> {
     pub client_id: Option<String>,
 }
 
-/// Stores an uploaded file and its message.
-pub async fn upload<S, E>(
+/// An upload checked and written to the blob layer's staging area, not
+/// yet kept: its cleaned name, its type (images recognised by content),
+/// size and hash. Dropping it removes the staged file.
+pub struct StagedUpload {
+    pub staged: StagedBlob,
+    pub file_name: String,
+    pub content_type: String,
+    /// A PNG, JPEG, GIF or WebP image (shown inline).
+    pub image: bool,
+}
+
+/// Checks an upload's name and announced size, and stages its body while
+/// counting it against `max` bytes. Chat and the other domains that take
+/// files (approval forms) share this.
+pub async fn stage_upload<S, E>(
     state: &AppState,
-    sender: &Participant,
-    upload: Upload<'_>,
+    file_name: &str,
+    content_type: Option<&str>,
+    declared_len: Option<u64>,
+    max: u64,
     body: S,
-) -> ChatResult<Message>
+) -> ChatResult<StagedUpload>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let max = state.config.chat.max_upload_bytes;
-    let file_name = clean_file_name(upload.file_name)?;
-    if upload.declared_len.is_some_and(|len| len > max) {
+    let file_name = clean_file_name(file_name)?;
+    if declared_len.is_some_and(|len| len > max) {
         return Err(ChatError::TooLarge { max });
     }
     let staged = state
@@ -111,9 +125,47 @@ where
             BlobError::Interrupted(why) => ChatError::UploadInterrupted(why),
             BlobError::Io(io) => ChatError::Storage(io.to_string()),
         })?;
-    let (kind, content_type) = match sniff_image(&staged.head) {
-        Some(image) => (MessageKind::Image, image.to_string()),
-        None => (MessageKind::File, declared_type(upload.content_type)),
+    let (image, content_type) = match sniff_image(&staged.head) {
+        Some(image) => (true, image.to_string()),
+        None => (false, declared_type(content_type)),
+    };
+    Ok(StagedUpload {
+        staged,
+        file_name,
+        content_type,
+        image,
+    })
+}
+
+/// Stores an uploaded file and its message.
+pub async fn upload<S, E>(
+    state: &AppState,
+    sender: &Participant,
+    upload: Upload<'_>,
+    body: S,
+) -> ChatResult<Message>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let StagedUpload {
+        staged,
+        file_name,
+        content_type,
+        image,
+    } = stage_upload(
+        state,
+        upload.file_name,
+        upload.content_type,
+        upload.declared_len,
+        state.config.chat.max_upload_bytes,
+        body,
+    )
+    .await?;
+    let kind = if image {
+        MessageKind::Image
+    } else {
+        MessageKind::File
     };
     let attachment = NewAttachment {
         id: new_id(),
@@ -202,7 +254,12 @@ pub async fn sweep(state: &AppState) -> ChatResult<usize> {
         .filter_map(|row| row.try_get::<String, _>("id").ok())
         .collect();
     let mut removed = 0;
-    for key in keys.into_iter().filter(|k| !known.contains(k)) {
+    // Keys with a `<domain>_` prefix (approval files: `apf_`) belong to
+    // other domains, which sweep their own; chat's keys are bare ids.
+    for key in keys
+        .into_iter()
+        .filter(|k| !k.contains('_') && !known.contains(k))
+    {
         if state.blobs.delete(&key).await.is_ok() {
             removed += 1;
         }

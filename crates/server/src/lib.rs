@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(limited)
         .merge(tram_chat::web::files::upload_routes())
+        .merge(tram_approvals::web::api::upload_routes())
         .layer(from_fn_with_state(state.clone(), shell::layer))
         .layer(from_fn_with_state(
             state.clone(),
@@ -137,6 +138,11 @@ impl Server {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "removed files no message refers to"),
             Err(err) => tracing::warn!(error = %err, "could not sweep unreferenced files"),
+        }
+        match tram_approvals::files::sweep(&state).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed approval files no request claimed"),
+            Err(err) => tracing::warn!(error = %err, "could not sweep approval files"),
         }
         let indexer = tram_chat::search::spawn_indexer(state.clone());
         let pruner = tram_bots::calls::spawn_pruner(state.clone());

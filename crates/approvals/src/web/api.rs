@@ -18,6 +18,47 @@ use crate::delegates::{self, DelegateSetting};
 use crate::instances::{self, Instance, Listed};
 use crate::templates::{self, Template, TemplateDesign};
 
+/// Upload routes: mounted outside the general body-size limit (a form's
+/// file has its own, `files::MAX_FILE_BYTES`, checked as it streams in).
+pub fn upload_routes() -> Router<AppState> {
+    Router::new().route("/api/v1/approvals/files", post(upload_file))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct UploadQuery {
+    /// The file's name (shown as text).
+    name: String,
+}
+
+/// Upload a file for an attachment field: the body is the file, its
+/// Content-Type the file's type. The answer's id goes in the field's
+/// values when submitting; until then the file is the uploader's only,
+/// and one not submitted within a day is removed.
+#[utoipa::path(post, path = "/api/v1/approvals/files", tag = "approvals", params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = crate::files::ApprovalFile), (status = 400, body = ErrorBody),
+              (status = 413, body = ErrorBody, description = "larger than 20 MiB")))]
+async fn upload_file(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Query(q): Query<UploadQuery>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> ApiResult<Json<crate::files::ApprovalFile>> {
+    use axum::http::header;
+    let header_str = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let file = crate::files::upload(
+        &state,
+        &member.membership,
+        &q.name,
+        header_str(header::CONTENT_TYPE),
+        header_str(header::CONTENT_LENGTH).and_then(|v| v.parse().ok()),
+        body.into_data_stream(),
+    )
+    .await?;
+    Ok(Json(file))
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
@@ -57,8 +98,8 @@ pub fn routes() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     paths(list_templates, create_template, template, update_template, set_enabled, submit, instance, withdraw, mine,
-          inbox, decide, decide_many, delegate, set_delegate, transfer, add_approver, return_to_submitter, resubmit, stats, stats_chart),
-    components(schemas(crate::stats::Stats, crate::stats::TemplateStats, crate::stats::ApproverStats, crate::stats::Timing, DelegateSetting, TransferRequest, AddApproverRequest, CommentRequest, AddPosition, Template, TemplateDesign, Instance, Listed, Decision, Submission, DecisionRequest,
+          inbox, decide, decide_many, delegate, set_delegate, transfer, add_approver, return_to_submitter, resubmit, stats, stats_chart, upload_file),
+    components(schemas(crate::files::ApprovalFile, crate::stats::Stats, crate::stats::TemplateStats, crate::stats::ApproverStats, crate::stats::Timing, DelegateSetting, TransferRequest, AddApproverRequest, CommentRequest, AddPosition, Template, TemplateDesign, Instance, Listed, Decision, Submission, DecisionRequest,
                        ManyDecisions, DecisionOutcome, EnabledRequest, crate::form::Field, crate::form::FieldKind,
                        crate::flow::Flow, crate::flow::Node, crate::flow::Branch, crate::flow::Who,
                        crate::flow::Condition, crate::flow::Op, crate::flow::SignMode)),
@@ -96,7 +137,7 @@ async fn stats_chart(
     member: OrgMember,
     Query(query): Query<ChartQuery>,
 ) -> ApiResult<axum::response::Response> {
-    use crate::stats_chart::{bars, svg, Measure};
+    use crate::stats_chart::{chart, Measure};
     use axum::response::IntoResponse;
     let measure_key = query.measure.as_deref().unwrap_or("count");
     let by_key = query.by.as_deref().unwrap_or("template");
@@ -111,22 +152,12 @@ async fn stats_chart(
         ));
     };
     let stats = crate::stats::compute(&state, &member.membership).await?;
-    let l = tram_platform::i18n::current();
-    let title = l.tf(
-        "approvals_stats.title",
-        &[
-            (
-                "measure",
-                l.t(&format!("approvals_stats.measure.{measure_key}"))
-                    .to_string(),
-            ),
-            (
-                "by",
-                l.t(&format!("approvals_stats.by.{by_key}")).to_string(),
-            ),
-        ],
+    let chart = chart(
+        &stats,
+        by_key == "approver",
+        measure,
+        tram_platform::i18n::current(),
     );
-    let chart = svg(&title, &bars(&stats, by_key == "approver", measure));
     Ok((
         [
             (

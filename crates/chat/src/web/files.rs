@@ -122,6 +122,24 @@ pub async fn download(
         .open(&id)
         .await
         .map_err(|_| crate::error::ChatError::NotFound)?;
+    Ok(file_response(
+        file,
+        found.inline.then_some(found.content_type.as_str()),
+        found.size_bytes,
+        &found.file_name,
+    ))
+}
+
+/// A stored file as a download: an image (`inline_type`, recognised by
+/// content) is shown by the browser, anything else is an attachment it may
+/// not interpret (no HTML or SVG from uploads runs). Shared with the other
+/// domains that keep files in the blob layer.
+pub fn file_response(
+    file: tokio::fs::File,
+    inline_type: Option<&str>,
+    size_bytes: i64,
+    file_name: &str,
+) -> Response {
     let stream = futures::stream::unfold(file, |mut file| async move {
         let mut buf = vec![0u8; 64 * 1024];
         match file.read(&mut buf).await {
@@ -134,13 +152,7 @@ pub async fn download(
         }
     })
     .boxed();
-    // Only recognised images are shown by the browser; everything else is
-    // a download it may not interpret (no HTML or SVG from uploads runs).
-    let content_type = if found.inline {
-        found.content_type.as_str()
-    } else {
-        "application/octet-stream"
-    };
+    let content_type = inline_type.unwrap_or("application/octet-stream");
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -150,11 +162,11 @@ pub async fn download(
     );
     headers.insert(
         header::CONTENT_LENGTH,
-        HeaderValue::from(found.size_bytes.max(0) as u64),
+        HeaderValue::from(size_bytes.max(0) as u64),
     );
     headers.insert(
         header::CONTENT_DISPOSITION,
-        content_disposition(found.inline, &found.file_name),
+        content_disposition(inline_type.is_some(), file_name),
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -164,7 +176,7 @@ pub async fn download(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, max-age=3600"),
     );
-    Ok(response)
+    response
 }
 
 #[cfg(test)]

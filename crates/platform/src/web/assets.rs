@@ -25,6 +25,8 @@ const FILES: &[(&str, &str, &[u8])] = static_files![
     ("quiet-hours.js", JS, "quiet-hours.js"),
     ("qr-login.js", JS, "qr-login.js"),
     ("approvals.js", JS, "approvals.js"),
+    ("approvals-designer.js", JS, "approvals-designer.js"),
+    ("approvals-files.js", JS, "approvals-files.js"),
     ("robots.js", JS, "robots.js"),
     ("robots-schedule.js", JS, "robots-schedule.js"),
     ("swagger-init.js", JS, "swagger-init.js"),

@@ -4,6 +4,7 @@
 
 mod kit;
 
+mod approval_files;
 mod approval_notices;
 mod approval_stats;
 mod approvals;

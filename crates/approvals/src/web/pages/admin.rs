@@ -3,8 +3,11 @@
 //! approver), and the designer. The designer edits name, category and
 //! description as inputs, the form's fields one row each (type, label,
 //! key, required, options, min/max, pattern; a table's columns as JSON),
-//! and the flow as JSON (the shape the JSON API takes); saving makes a new
-//! version, and the service's refusal is shown on the page.
+//! and the flow node by node (`static/approvals-designer.js`, which keeps
+//! the flow as JSON — the shape the JSON API takes — in an "advanced" box
+//! that is what the form posts, and is the editor without script); saving
+//! makes a new version, and the service's refusal is shown on the page (at
+//! the node it names, for a flow).
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -154,6 +157,83 @@ struct DesignerPage {
     flow: String,
     categories: &'static [&'static str],
     errors: FormErrors,
+    /// For the flow editor: the org's people and departments as JSON
+    /// (`{"people": [[id, name]…], "departments": […]}`), and its labels.
+    lists: String,
+    labels: String,
+    /// The node the service refused the flow at, and why.
+    flow_error: Option<(String, String)>,
+}
+
+/// The flow editor's texts (`approvals_designer.flow.<key>`).
+const FLOW_LABELS: &[&str] = &[
+    "approver",
+    "cc",
+    "branch",
+    "node_id",
+    "name",
+    "up",
+    "down",
+    "remove",
+    "approvers",
+    "recipients",
+    "add_who",
+    "who",
+    "who_person",
+    "who_manager",
+    "who_department_head",
+    "who_role",
+    "who_picked_in_field",
+    "level",
+    "role_admin",
+    "role_owner",
+    "field",
+    "mode",
+    "countersign",
+    "or_sign",
+    "deadline_hours",
+    "allow_submitter",
+    "path",
+    "path_name",
+    "remove_path",
+    "add_path",
+    "default_path",
+    "when",
+    "condition",
+    "cond_field",
+    "cond_department",
+    "op",
+    "op_in",
+    "value",
+    "add_condition",
+    "combine_all",
+    "combine_any",
+    "complex",
+    "empty",
+    "start",
+    "end",
+];
+
+/// The flow editor's lists and labels, as JSON for its data attributes.
+async fn editor_data(
+    state: &AppState,
+    org_id: &str,
+    ctx: &PageContext,
+) -> ApprovalResult<(String, String)> {
+    let departments: Vec<(String, String)> = tram_org::departments::list(&state.db, org_id)
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d.name))
+        .collect();
+    let lists = json!({ "people": people(state, org_id).await?, "departments": departments });
+    let labels: serde_json::Map<String, Value> = FLOW_LABELS
+        .iter()
+        .map(|k| {
+            let text = ctx.t(&format!("approvals_designer.flow.{k}"));
+            (k.to_string(), json!(text))
+        })
+        .collect();
+    Ok((lists.to_string(), Value::Object(labels).to_string()))
 }
 
 /// The field types the designer offers.
@@ -304,6 +384,7 @@ pub async fn designer(
             .membership
             .require_admin()
             .map_err(|_| ApprovalError::AdminOnly)?;
+        let (lists, labels) = editor_data(&state, &member.org.id, &ctx).await?;
         let page = if id == "new" {
             DesignerPage {
                 ctx,
@@ -317,6 +398,9 @@ pub async fn designer(
                 flow: pretty(&crate::flow::standard(&member.membership.user_id)),
                 categories: CATEGORIES,
                 errors: FormErrors::none(),
+                lists,
+                labels,
+                flow_error: None,
             }
         } else {
             let t = templates::get(&state.db, &member.org.id, &id, None).await?;
@@ -337,6 +421,9 @@ pub async fn designer(
                 flow: pretty(&t.flow),
                 categories: CATEGORIES,
                 errors: FormErrors::none(),
+                lists,
+                labels,
+                flow_error: None,
             }
         };
         Ok::<_, ApprovalError>(page)
@@ -411,6 +498,14 @@ pub async fn save(
                 Err(_) => 0,
             };
             let errors = FormErrors::from_error(&err, ctx.locale);
+            let flow_error = err.fields.iter().find_map(|(name, msg)| {
+                let node = name.strip_prefix("flow.")?;
+                Some((node.to_string(), msg.render(ctx.locale)))
+            });
+            let (lists, labels) = match editor_data(&state, &member.org.id, &ctx).await {
+                Ok(data) => data,
+                Err(err) => return error_page(err),
+            };
             render_with_status(
                 err.status,
                 &DesignerPage {
@@ -425,6 +520,9 @@ pub async fn save(
                     flow: raw.one("flow").to_string(),
                     categories: CATEGORIES,
                     errors,
+                    lists,
+                    labels,
+                    flow_error,
                 },
             )
         }

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
+use tram_org::members::Membership;
 use tram_org::web::OrgMember;
 use tram_platform::web::page::render_with_status;
 use tram_platform::web::{FormErrors, PageContext};
@@ -31,6 +32,8 @@ pub struct Input {
     pub value: String,
     /// Every value (multi-select, attachments).
     pub values: Vec<String>,
+    /// An attachment field's files: (id, name).
+    pub files: Vec<(String, String)>,
     /// A date range's ends.
     pub start: String,
     pub end: String,
@@ -90,6 +93,7 @@ fn input(field: &Field, name: &str, raw: &Raw, errors: &FormErrors, choices: &Ch
         required: field.required,
         value: raw.one(name).to_string(),
         values: raw.all(name).to_vec(),
+        files: Vec::new(),
         start: raw.one(&format!("{name}.start")).to_string(),
         end: raw.one(&format!("{name}.end")).to_string(),
         options: Vec::new(),
@@ -186,18 +190,28 @@ async fn choices(state: &AppState, org_id: &str) -> ApprovalResult<Choices> {
 async fn form_page(
     state: &AppState,
     ctx: PageContext,
-    org_id: &str,
+    me: &Membership,
     template: ApprovalTemplate,
     raw: &Raw,
     action: String,
     errors: FormErrors,
 ) -> ApprovalResult<FormPage> {
-    let choices = choices(state, org_id).await?;
-    let inputs = template
+    let choices = choices(state, &me.org_id).await?;
+    let mut inputs: Vec<Input> = template
         .fields
         .iter()
         .map(|f| input(f, &f.key, raw, &errors, &choices))
         .collect();
+    // Files already uploaded (a refused submission, a resubmission) are
+    // shown by name; ids that are not the member's files are dropped.
+    for i in inputs.iter_mut().filter(|i| i.kind == "attachment") {
+        let files = crate::files::uploaded_by(state, me, &i.values).await?;
+        i.files = i
+            .values
+            .iter()
+            .filter_map(|id| files.get(id).map(|f| (id.clone(), f.file_name.clone())))
+            .collect();
+    }
     Ok(FormPage {
         ctx,
         template,
@@ -240,7 +254,7 @@ pub async fn new(
         form_page(
             &state,
             ctx,
-            &org_id,
+            &member.membership,
             template,
             &Raw::default(),
             action,
@@ -273,7 +287,16 @@ pub async fn submit(
             let (status, errors) = refused(err, &ctx);
             let action = format!("/approvals/new/{id}");
             show(
-                form_page(&state, ctx, &org_id, template, &raw, action, errors).await,
+                form_page(
+                    &state,
+                    ctx,
+                    &member.membership,
+                    template,
+                    &raw,
+                    action,
+                    errors,
+                )
+                .await,
                 status,
             )
         }
@@ -306,7 +329,7 @@ pub async fn resubmit_form(
         form_page(
             &state,
             ctx,
-            &org_id,
+            &member.membership,
             template,
             &raw,
             action,
@@ -350,7 +373,16 @@ pub async fn resubmit(
             let (status, errors) = refused(err, &ctx);
             let action = format!("/approvals/{id}/resubmit");
             show(
-                form_page(&state, ctx, &org_id, template, &raw, action, errors).await,
+                form_page(
+                    &state,
+                    ctx,
+                    &member.membership,
+                    template,
+                    &raw,
+                    action,
+                    errors,
+                )
+                .await,
                 status,
             )
         }

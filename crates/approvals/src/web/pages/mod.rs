@@ -8,6 +8,7 @@
 mod admin;
 mod form_page;
 mod request;
+mod stats_page;
 pub mod values;
 
 use std::collections::HashMap;
@@ -47,6 +48,8 @@ pub fn routes() -> Router<AppState> {
             get(form_page::resubmit_form).post(form_page::resubmit),
         )
         .route("/approvals/{id}/print", get(request::print))
+        .route("/approvals/{id}/files/{file}", get(request::file))
+        .route("/approvals/admin/stats", get(stats_page::show))
         .route("/approvals/admin/templates", get(admin::list))
         .route(
             "/approvals/admin/templates/gallery",

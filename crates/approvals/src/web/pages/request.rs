@@ -33,6 +33,24 @@ pub struct Shown {
     pub label: String,
     pub text: String,
     pub table: Option<ShownTable>,
+    /// An attachment field's files.
+    pub files: Vec<ShownFile>,
+}
+
+/// A file on the request, as a download link.
+pub struct ShownFile {
+    pub href: String,
+    pub name: String,
+    pub size: String,
+}
+
+/// A size as people read it: `820 B`, `12.3 KB`, `4.0 MB`.
+fn size_text(bytes: i64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
 }
 
 pub struct TaskView {
@@ -190,6 +208,15 @@ async fn parts(
     )
     .await?;
     let names = names(state, &member.org.id).await?;
+    let has_files = template
+        .fields
+        .iter()
+        .any(|f| matches!(f.kind, FieldKind::Attachment));
+    let files = if has_files {
+        crate::files::names_on_request(state, &instance.id).await?
+    } else {
+        HashMap::new()
+    };
     let shown = template
         .fields
         .iter()
@@ -200,11 +227,29 @@ async fn parts(
                     label: field.label.clone(),
                     text: String::new(),
                     table: Some(values::display_table(columns, value, &names)),
+                    files: Vec::new(),
+                },
+                FieldKind::Attachment => Shown {
+                    label: field.label.clone(),
+                    text: String::new(),
+                    table: None,
+                    files: value
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|id| files.get(id.as_str()?))
+                        .map(|f| ShownFile {
+                            href: format!("/approvals/{}/files/{}", instance.id, f.id),
+                            name: f.file_name.clone(),
+                            size: size_text(f.size_bytes),
+                        })
+                        .collect(),
                 },
                 _ => Shown {
                     label: field.label.clone(),
                     text: values::display(field, value, &names),
                     table: None,
+                    files: Vec::new(),
                 },
             })
         })
@@ -389,4 +434,20 @@ pub async fn withdraw(
         .await
         .map(|_| ());
     after(&state, ctx, &member, &id, result).await
+}
+
+/// A file on a request, for whoever may see the request (everyone else:
+/// 404, as for the request itself).
+pub async fn file(
+    State(state): State<AppState>,
+    member: OrgMember,
+    Path((id, file_id)): Path<(String, String)>,
+) -> Response {
+    match crate::files::open(&state, &member.membership, &id, &file_id).await {
+        // Always a download (never shown inline by the browser).
+        Ok((file, handle)) => {
+            tram_chat::web::files::file_response(handle, None, file.size_bytes, &file.file_name)
+        }
+        Err(err) => error_page(err),
+    }
 }
