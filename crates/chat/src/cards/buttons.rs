@@ -55,8 +55,8 @@ pub fn safe_api(raw: &str) -> Option<String> {
     safe_page(raw).filter(|p| p.starts_with("/api/") && !p.contains('?'))
 }
 
-/// An `act` button's values, bounded; `None` when there are too many, a
-/// key is blank or `comment` (the dialog's), or a text is too long.
+/// Whether an `act` button's values are bounded: not too many, no blank
+/// key, no `comment` (the dialog's), no text too long.
 pub(super) fn act_values_ok(values: &BTreeMap<String, String>) -> bool {
     values.len() <= MAX_ACT_VALUES
         && values.iter().all(|(k, v)| {
