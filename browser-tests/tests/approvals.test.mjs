@@ -2,8 +2,10 @@
 // browsers: Ada (the owner) adds the gallery's expense claim naming Fay as
 // finance; Ben fills the form (two lines, the total shown as he types,
 // a bad amount refused at its cell first), submits, and sees it with his
-// manager Carl; Carl, then Ada (second-level manager: over HK$5,000), then
-// Fay approve from their inboxes with comments; Ben sees it approved and
+// manager Carl; Carl approves from the card in his chat's work notices (a
+// dialog with a comment; the card's other button then says it was already
+// decided), then Ada (second-level manager: over HK$5,000) and Fay approve
+// from their inboxes with comments; Ben sees it approved and
 // read-only with the full trail, and the A4 print view.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -87,8 +89,41 @@ async function approveFromInbox(page, comment) {
   await page.getByTestId("trail-entry").filter({ hasText: comment }).waitFor();
 }
 
+/** `page` approves from the card in its work notices (工作通知) with `comment`. */
+async function approveFromChat(page, comment) {
+  let notices;
+  for (let i = 0; i < 100 && !notices; i++) {
+    const list = await (await page.request.get("/api/v1/conversations")).json();
+    notices = list.find((c) => c.kind === "notice");
+    if (!notices) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.ok(notices, "a work-notice conversation");
+  await page.goto(`/chat/${notices.id}`);
+  const card = page.locator(".card-msg").filter({ has: page.getByTestId("card-act") }).last();
+  await card.getByTestId("card-act").first().click();
+  const dialog = page.getByTestId("card-act-dialog");
+  await dialog.waitFor();
+  await page.getByTestId("card-act-comment").fill(comment);
+  await page.getByTestId("card-act-confirm").click();
+  await card.getByTestId("card-outcome").waitFor();
+  assert.ok(await dialog.isHidden(), "the dialog closes");
+  assert.match(await card.getByTestId("card-outcome").textContent(), /Approve|批准/);
+  // Shown again (a reload), the card's reject button is refused in the dialog.
+  await page.reload();
+  await page.locator(".card-msg").last().waitFor();
+  await page.locator(".card-msg").filter({ has: page.getByTestId("card-act") }).last()
+    .getByTestId("card-act").nth(1).click();
+  await page.getByTestId("card-act-confirm").click();
+  const refusal = page.getByTestId("card-act-error");
+  await refusal.waitFor();
+  assert.match(await refusal.textContent(), /already decided|已有決定/);
+  await page.keyboard.press("Escape");
+}
+
 test("manager, second-level manager and finance approve it to the archive", async () => {
-  await approveFromInbox(carl, "同意");
+  await approveFromChat(carl, "同意");
+  await carl.goto(requestPath);
+  await carl.getByTestId("trail-entry").filter({ hasText: "同意" }).waitFor();
   await approveFromInbox(ada, "超過五千，批准");
   await approveFromInbox(fay, "已核對收據");
   await ben.goto(requestPath);

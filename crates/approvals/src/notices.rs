@@ -1,6 +1,7 @@
 //! Approval notices in chat (工作通知, sender "審批"): the approver of a new
 //! task gets a card with the request's title, submitter, amounts and
-//! Approve / Reject / Open buttons; a reminder before the deadline; the
+//! Approve / Reject / Open buttons (approve and reject decide from the
+//! chat, with a comment); a reminder before the deadline; the
 //! submitter hears when the request is approved, rejected or returned; CC
 //! recipients get the request; an approver who decided gets a short note
 //! of it. Each notice is a job enqueued in the transaction of the change it
@@ -244,22 +245,27 @@ async fn send(state: &AppState, job: &Job) -> Result<(), String> {
                 "notices.approval.remind"
             };
             let lead = l.tf(lead_key, &[("title", about.title.clone())]);
-            // The request's page (approvals web pages) shows the decision
-            // form, with session, CSRF and a comment box; the query says
-            // which task and decision the click meant.
-            let base = format!("/approvals/{}?task={task_id}", about.instance_id);
+            // Approve and reject act from the chat (a comment dialog that
+            // posts the decision API as the member who clicks); without
+            // the chat page's script they open the request's page with the
+            // decision chosen.
+            let decide = |title: &str, decision: &str| CardButton {
+                title: title.to_string(),
+                url: format!(
+                    "/approvals/{}?task={task_id}&decision={decision}",
+                    about.instance_id
+                ),
+                action: ButtonAction::Act {
+                    api: format!("/api/v1/approvals/tasks/{task_id}/decision"),
+                    values: [("decision".to_string(), decision.to_string())].into(),
+                },
+            };
             let card = Card::Action {
                 title: about.title.clone(),
                 text: summary(l, &about, &lead),
                 buttons: vec![
-                    page(
-                        l.t("notices.approval.approve"),
-                        format!("{base}&decision=approve"),
-                    ),
-                    page(
-                        l.t("notices.approval.reject"),
-                        format!("{base}&decision=reject"),
-                    ),
+                    decide(l.t("notices.approval.approve"), "approve"),
+                    decide(l.t("notices.approval.reject"), "reject"),
                     page(
                         l.t("notices.approval.open"),
                         format!("/approvals/{}", about.instance_id),

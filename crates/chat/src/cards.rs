@@ -15,7 +15,9 @@ use crate::markdown;
 mod buttons;
 
 use buttons::push_button;
-pub use buttons::{page_with_values, safe_page, ButtonAction, MAX_BUTTON_VALUE_CHARS};
+pub use buttons::{
+    page_with_values, safe_api, safe_page, ButtonAction, MAX_ACT_VALUES, MAX_BUTTON_VALUE_CHARS,
+};
 
 /// Most buttons on one card.
 pub const MAX_BUTTONS: usize = 10;
@@ -135,8 +137,21 @@ fn picture(url: Option<&str>) -> ChatResult<Option<String>> {
 impl Card {
     /// The card with its texts bounded and its links resolved and safe;
     /// `UnsafeLink` if any link or picture is not http(s), `InvalidCard` if
-    /// a title is missing or something is too long or too many.
+    /// a title is missing or something is too long or too many. `act`
+    /// buttons are refused: only Tram's own services may act as the member
+    /// who clicks (see `checked_from_service`).
     pub fn checked(self) -> ChatResult<Card> {
+        self.check(false)
+    }
+
+    /// As `checked`, for a card Tram's own services post as a work notice:
+    /// `act` buttons are allowed (their API path under `/api/`, their page
+    /// on this server, their values bounded).
+    pub fn checked_from_service(self) -> ChatResult<Card> {
+        self.check(true)
+    }
+
+    fn check(self, from_service: bool) -> ChatResult<Card> {
         match self {
             Card::Link {
                 title: t,
@@ -173,6 +188,19 @@ impl Card {
                                 url: safe_page(&b.url).ok_or(ChatError::UnsafeLink)?,
                                 action: ButtonAction::Page,
                             },
+                            ButtonAction::Act { api, values } => {
+                                if !from_service || !buttons::act_values_ok(&values) {
+                                    return Err(ChatError::InvalidCard);
+                                }
+                                CardButton {
+                                    title,
+                                    url: safe_page(&b.url).ok_or(ChatError::UnsafeLink)?,
+                                    action: ButtonAction::Act {
+                                        api: safe_api(&api).ok_or(ChatError::UnsafeLink)?,
+                                        values,
+                                    },
+                                }
+                            }
                             ButtonAction::Callback { value } => {
                                 if value.chars().count() > MAX_BUTTON_VALUE_CHARS {
                                     return Err(ChatError::InvalidCard);
@@ -239,8 +267,10 @@ impl Card {
     }
 
     /// Safe HTML. Links and pictures are checked again here, so a card that
-    /// reached the database some other way still cannot carry script.
-    pub fn to_html(&self) -> String {
+    /// reached the database some other way still cannot carry script; an
+    /// `act` button carries its action only in a work notice
+    /// (`from_service`), elsewhere it is a plain link to its page.
+    pub fn to_html(&self, from_service: bool) -> String {
         let mut out = String::new();
         match self {
             Card::Link {
@@ -279,7 +309,7 @@ impl Card {
                 });
                 out.push_str("\">");
                 for (index, button) in buttons.iter().enumerate() {
-                    push_button(&mut out, index, button);
+                    push_button(&mut out, index, button, from_service);
                 }
                 out.push_str("</div></div>");
             }
@@ -402,7 +432,7 @@ mod tests {
         }
         .checked()
         .unwrap();
-        let html = card.to_html();
+        let html = card.to_html(false);
         assert!(html.contains("&lt;b&gt;審批&lt;/b&gt;"), "{html}");
         assert!(html.contains("<strong>請批</strong>"), "{html}");
         assert!(!html.contains("<script"), "{html}");
@@ -449,7 +479,7 @@ mod tests {
             url: "javascript:alert(1)".into(),
             picture: Some("javascript:x".into()),
         };
-        let html = card.to_html();
+        let html = card.to_html(false);
         assert!(!html.contains("javascript"), "{html}");
         assert!(!html.contains("<img"), "{html}");
     }

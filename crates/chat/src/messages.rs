@@ -114,15 +114,19 @@ pub fn render_html(kind: MessageKind, body: &str) -> String {
 }
 
 /// The HTML of a message as stored: robots write DingTalk's Markdown
-/// subset, and cards render from their JSON.
+/// subset, and cards render from their JSON. `robot_id` is the robot, or
+/// `notice:{service}` for a work notice (whose cards may act).
 pub(crate) fn display_html(
     kind: MessageKind,
     body: &str,
     card: Option<&Card>,
-    from_robot: bool,
+    robot_id: Option<&str>,
 ) -> String {
+    let from_robot = robot_id.is_some();
     match (kind, card) {
-        (MessageKind::Card, Some(card)) => card.to_html(),
+        (MessageKind::Card, Some(card)) => {
+            card.to_html(robot_id.is_some_and(|r| r.starts_with(NOTICE_AUTHOR_PREFIX)))
+        }
         (MessageKind::Card, None) => escape(body),
         (MessageKind::Markdown, _) if from_robot => markdown::render_robot(body),
         _ => render_html(kind, body),
@@ -196,7 +200,7 @@ fn message_from_row(row: &sqlx::any::AnyRow) -> ChatResult<Message> {
         html: if recalled {
             String::new()
         } else {
-            display_html(kind, &body, card.as_ref(), robot_id.is_some())
+            display_html(kind, &body, card.as_ref(), robot_id.as_deref())
         },
         robot_id,
         kind,
@@ -374,6 +378,10 @@ pub async fn send_as_robot_with(
     .await
 }
 
+/// The start of `robot_id` of a work notice: `notice:<service>`. Robots'
+/// ids are generated and never start so.
+pub(crate) const NOTICE_AUTHOR_PREFIX: &str = "notice:";
+
 /// One of Tram's own services, as the sender of a work notice (see
 /// `notices`). Stored like a robot's message: `robot_id` holds
 /// `notice:<service>`, so delivery, do-not-disturb and idempotency keys
@@ -394,7 +402,7 @@ pub(crate) async fn send_as_notice(
     card: Option<Card>,
 ) -> ChatResult<Message> {
     let card = match (new.kind, card) {
-        (MessageKind::Card, Some(card)) => Some(card.checked()?),
+        (MessageKind::Card, Some(card)) => Some(card.checked_from_service()?),
         (MessageKind::Text | MessageKind::Markdown, None) => None,
         _ => return Err(ChatError::InvalidKind),
     };

@@ -104,7 +104,7 @@ pub async fn post(
     let conversation_id = conversation(state, org_id, user_id).await?;
     let author = NoticeAuthor {
         conversation_id: conversation_id.clone(),
-        sender_key: format!("notice:{}", sender.key),
+        sender_key: format!("{}{}", messages::NOTICE_AUTHOR_PREFIX, sender.key),
         name: sender.name.to_string(),
     };
     let message = messages::send_as_notice(state, &author, new, card).await?;

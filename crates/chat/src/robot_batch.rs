@@ -184,7 +184,12 @@ fn message_of(draft: &RobotDraft, seq: i64, now: i64) -> Message {
         robot_id: Some(draft.author.robot_id.clone()),
         sender_avatar: draft.author.avatar_url.clone(),
         kind: draft.kind,
-        html: display_html(draft.kind, &draft.body, draft.card.as_ref(), true),
+        html: display_html(
+            draft.kind,
+            &draft.body,
+            draft.card.as_ref(),
+            Some(&draft.author.robot_id),
+        ),
         body: draft.body.clone(),
         card: draft.card.clone(),
         mentions: draft.mentions.clone(),

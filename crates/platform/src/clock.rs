@@ -55,6 +55,28 @@ pub fn hk_midnight(date: &str) -> Result<Option<i64>, ()> {
     Ok(Some(midnight.and_utc().timestamp_millis() - 8 * 3_600_000))
 }
 
+/// An org's (or member's) zone by its IANA name; Hong Kong when unset or
+/// unknown.
+pub fn zone(name: &str) -> chrono_tz::Tz {
+    name.parse().unwrap_or(chrono_tz::Asia::Hong_Kong)
+}
+
+/// The instant (Unix ms) of a wall-clock time in `tz`: the first of two
+/// when clocks went back, the end of the gap for one that does not exist
+/// (clocks went forward).
+pub fn local_instant(tz: chrono_tz::Tz, local: chrono::NaiveDateTime) -> Option<i64> {
+    use chrono::{LocalResult, TimeZone};
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => Some(t.timestamp_millis()),
+        LocalResult::Ambiguous(first, _) => Some(first.timestamp_millis()),
+        LocalResult::None => (1..=180).find_map(|m| {
+            tz.from_local_datetime(&(local + chrono::Duration::minutes(m)))
+                .earliest()
+                .map(|t| t.timestamp_millis())
+        }),
+    }
+}
+
 /// Formats Unix milliseconds for people, in Hong Kong time.
 pub fn display_hk(ms: i64) -> String {
     let hk = chrono::FixedOffset::east_opt(8 * 3600).expect("static offset");
@@ -66,6 +88,25 @@ pub fn display_hk(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_times_in_a_zone_with_daylight_saving() {
+        let ny = zone("America/New_York");
+        let at = |s: &str| {
+            local_instant(
+                ny,
+                chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M").unwrap(),
+            )
+            .unwrap()
+        };
+        // 2026-03-08 02:30 does not exist in New York: the end of the gap,
+        // 03:00 EDT = 07:00 UTC.
+        assert_eq!(at("2026-03-08T02:30"), at("2026-03-08T03:00"));
+        assert_eq!(rfc3339(at("2026-03-08T03:00")), "2026-03-08T07:00:00Z");
+        // 2026-11-01 01:30 happens twice: the first (EDT, 05:30 UTC).
+        assert_eq!(rfc3339(at("2026-11-01T01:30")), "2026-11-01T05:30:00Z");
+        assert_eq!(zone("Mars/Base"), chrono_tz::Asia::Hong_Kong);
+    }
 
     #[test]
     fn hong_kong_midnight() {

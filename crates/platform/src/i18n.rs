@@ -105,6 +105,7 @@ macro_rules! catalog_files {
             ($locale, include_str!(concat!("../locales/", $tag, "/approvals.toml"))),
             ($locale, include_str!(concat!("../locales/", $tag, "/approvals_pages.toml"))),
             ($locale, include_str!(concat!("../locales/", $tag, "/approvals_designer.toml"))),
+            ($locale, include_str!(concat!("../locales/", $tag, "/approvals_card.toml"))),
             ($locale, include_str!(concat!("../locales/", $tag, "/robots_schedule.toml"))),
             ($locale, include_str!(concat!("../locales/", $tag, "/assistant.toml"))),
             ($locale, include_str!(concat!("../locales/", $tag, "/notices.toml"))),

@@ -623,6 +623,64 @@
     });
   });
 
+  // A work notice's act button (approve or reject from the chat): a dialog
+  // asks for an optional comment, then the button's API is called as this
+  // member. The API decides who may act; its refusal ("already decided",
+  // "not yours") is shown in the dialog. A second click while the first
+  // is under way is ignored, and the API takes a repeat once.
+  var actDialog = $("card-act"), acting = null, actBusy = false;
+  root.addEventListener("click", function (e) {
+    var button = e.target.closest("[data-card-act]");
+    if (!button || !actDialog || !pane.contains(button)) return;
+    e.preventDefault();
+    if (actBusy) return;
+    acting = button;
+    $("card-act-title").textContent = button.textContent;
+    $("card-act-comment").value = "";
+    $("card-act-error").hidden = true;
+    $("card-act-confirm").disabled = false;
+    actDialog.showModal();
+    $("card-act-comment").focus();
+  });
+  function markActed(button) {
+    var card = button.closest(".card-msg");
+    if (!card) return;
+    card.classList.add("acted");
+    Array.prototype.forEach.call(card.querySelectorAll("[data-card-act]"), function (b) {
+      b.classList.add("disabled");
+      b.setAttribute("aria-disabled", "true");
+      b.removeAttribute("data-card-act");
+      b.removeAttribute("href");
+    });
+    var done = card.querySelector(".card-outcome") || el("div", "card-outcome");
+    done.setAttribute("data-testid", "card-outcome");
+    done.textContent = fill(msg("act-done"), { action: button.textContent });
+    card.appendChild(done);
+  }
+  if (actDialog) $("card-act-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var button = acting, path = button && button.getAttribute("data-act-api");
+    if (!button || actBusy || !path || path.indexOf("/api/") !== 0) return;
+    var values = {};
+    try { values = JSON.parse(button.getAttribute("data-act-values") || "{}") || {}; } catch (_) { values = {}; }
+    var comment = $("card-act-comment").value.trim();
+    if (comment) values.comment = comment;
+    actBusy = true;
+    $("card-act-confirm").disabled = true;
+    api("POST", path, values).then(function (r) {
+      actBusy = false;
+      $("card-act-confirm").disabled = false;
+      if (!r.ok) {
+        var error = $("card-act-error");
+        error.textContent = errorText(r, "failed");
+        error.hidden = false;
+        return;
+      }
+      actDialog.close();
+      markActed(button);
+    });
+  });
+
   // Search results and centre entries of this conversation (chat-find.js).
   root.addEventListener("tram:open-message", function (e) {
     e.preventDefault();

@@ -12,7 +12,7 @@
 //! once, at the first; a local time that does not exist (clocks go
 //! forward) runs at the first local time after the gap.
 
-use chrono::{Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 
 /// Years ahead searched for an occurrence (a rule that only matches a
@@ -274,20 +274,12 @@ impl Cron {
 /// The instant of a local time: the first of two (clocks went back), or
 /// the end of the gap for one that does not exist (clocks went forward).
 fn instant(tz: Tz, local: NaiveDateTime) -> Option<i64> {
-    match tz.from_local_datetime(&local) {
-        LocalResult::Single(t) => Some(t.timestamp_millis()),
-        LocalResult::Ambiguous(first, _) => Some(first.timestamp_millis()),
-        LocalResult::None => (1..=180).find_map(|m| {
-            tz.from_local_datetime(&(local + Duration::minutes(m)))
-                .earliest()
-                .map(|t| t.timestamp_millis())
-        }),
-    }
+    tram_platform::clock::local_instant(tz, local)
 }
 
 /// The org's zone; Hong Kong when unset or unknown.
 pub fn zone(name: &str) -> Tz {
-    name.parse().unwrap_or(chrono_tz::Asia::Hong_Kong)
+    tram_platform::clock::zone(name)
 }
 
 #[cfg(test)]

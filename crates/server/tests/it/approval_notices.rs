@@ -2,7 +2,8 @@
 //! card (title, submitter, amount, Approve / Reject / Open) live on their
 //! socket; the approver who decided and the submitter hear the outcome;
 //! reminders come as notices; each notice is posted once; members cannot
-//! write into their notice conversation.
+//! write into their notice conversation; the approver decides from the
+//! card (what its buttons post, with a comment), and no one else can.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -74,7 +75,7 @@ async fn each_approver_gets_a_card_and_the_submitter_hears_the_outcome_once() {
     let text = card_text(card);
     assert!(text.contains("Alice"), "{text}");
     assert!(text.contains("金額: HK$6,200.00"), "{text}");
-    let buttons: Vec<(String, String)> = card["card"]["buttons"]
+    let buttons: Vec<(String, String, Value)> = card["card"]["buttons"]
         .as_array()
         .unwrap()
         .iter()
@@ -82,21 +83,29 @@ async fn each_approver_gets_a_card_and_the_submitter_hears_the_outcome_once() {
             (
                 b["title"].as_str().unwrap().into(),
                 b["url"].as_str().unwrap().into(),
+                b["action"].clone(),
             )
         })
         .collect();
+    let decision_api = format!("/api/v1/approvals/tasks/{bob_task}/decision");
     assert_eq!(
         buttons,
         vec![
             (
                 "批准".into(),
-                format!("/approvals/{id}?task={bob_task}&decision=approve")
+                format!("/approvals/{id}?task={bob_task}&decision=approve"),
+                json!({ "kind": "act", "api": decision_api, "values": { "decision": "approve" } })
             ),
             (
                 "拒絕".into(),
-                format!("/approvals/{id}?task={bob_task}&decision=reject")
+                format!("/approvals/{id}?task={bob_task}&decision=reject"),
+                json!({ "kind": "act", "api": decision_api, "values": { "decision": "reject" } })
             ),
-            ("查看".into(), format!("/approvals/{id}")),
+            (
+                "查看".into(),
+                format!("/approvals/{id}"),
+                json!({ "kind": "page" })
+            ),
         ]
     );
     // It notifies (no quiet hours set).
@@ -200,5 +209,126 @@ async fn a_rejection_and_a_reminder_come_as_notices() {
     );
     let (_, bob_notices) = notices(&o.t, &o.bob.0, 3).await;
     assert!(card_text(&bob_notices[2]).contains("你已拒絕"));
+    o.t.stop().await;
+}
+
+/// A card's button as the chat page uses it: its API path and the JSON it
+/// posts with the dialog's comment.
+fn act_button(card: &Value, index: usize, comment: &str) -> (String, Value) {
+    let action = &card["card"]["buttons"][index]["action"];
+    assert_eq!(action["kind"], "act", "{card}");
+    let mut body = action["values"].clone();
+    body["comment"] = json!(comment);
+    (action["api"].as_str().unwrap().to_string(), body)
+}
+
+#[tokio::test]
+async fn the_approver_decides_from_the_card_with_a_comment_and_no_one_else_can() {
+    let o = office().await;
+    let template = create_template(&o.owner.0, expense_design(&o.fiona.1)).await;
+    let (_, request) = submit(
+        &o.alice.0,
+        &template,
+        json!({ "reason": "文具", "amount": 300 }),
+    )
+    .await;
+    let id = request["id"].as_str().unwrap().to_string();
+    let bob_task = task_of(&request, &o.bob.1);
+    let (conv, bob_notices) = notices(&o.t, &o.bob.0, 1).await;
+    let card = &bob_notices[0];
+    // The chat page's HTML carries what the dialog posts.
+    assert!(
+        card["html"].as_str().unwrap().contains(&format!(
+            "data-act-api=\"/api/v1/approvals/tasks/{bob_task}/decision\""
+        )),
+        "{card}"
+    );
+    let (api, approve) = act_button(card, 0, "同意，請財務跟進");
+    let (_, reject) = act_button(card, 1, "");
+
+    // Someone who is not the approver cannot use the button's call: the
+    // submitter, another approver of the flow, a member of another org.
+    for c in [&o.alice.0, &o.fiona.0] {
+        let res = c.send(Method::POST, &api, approve.clone()).await;
+        assert_eq!(res.status(), 403);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(error_code(&body), "not_your_task");
+    }
+    let stranger =
+        o.t.register_email("eve@example.com", "Eve", Some("別家公司"), None)
+            .await;
+    let res = stranger.send(Method::POST, &api, approve.clone()).await;
+    assert_eq!(res.status(), 404);
+    // Nor read Bob's card.
+    let (status, _) = o
+        .alice
+        .0
+        .get_json(&format!("/api/v1/conversations/{conv}/messages"))
+        .await;
+    assert_eq!(status, 404);
+
+    // Bob's click, twice (a double click): one decision, with the comment.
+    let (status, after) = o.bob.0.post_json(&api, approve.clone()).await;
+    assert_eq!(status, 200, "{after}");
+    let (status, again) = o.bob.0.post_json(&api, approve.clone()).await;
+    assert_eq!(status, 200, "{again}");
+    let (_, instance) = o
+        .alice
+        .0
+        .get_json(&format!("/api/v1/approvals/instances/{id}"))
+        .await;
+    let approvals: Vec<&Value> = instance["trail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "approved")
+        .collect();
+    assert_eq!(approvals.len(), 1, "{instance}");
+    assert_eq!(approvals[0]["actor_id"], o.bob.1.as_str());
+    assert_eq!(approvals[0]["comment"], "同意，請財務跟進");
+    // The card's other button now says it was already decided.
+    let res = o.bob.0.send(Method::POST, &api, reject).await;
+    assert_eq!(res.status(), 409);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(error_code(&body), "already_decided");
+    assert_eq!(body["error"]["message"], "此事項已有決定。");
+    // And the outcome comes back to Bob as a note in the same chat.
+    let (_, bob_notices) = notices(&o.t, &o.bob.0, 2).await;
+    assert!(card_text(&bob_notices[1]).contains("你已批准「報銷」"));
+
+    // Finance opens the page the card's button opens without script: the
+    // decision is chosen, not taken.
+    let fiona_task = task_of(&after, &o.fiona.1);
+    let page = o
+        .fiona
+        .0
+        .get(&format!(
+            "/approvals/{id}?task={fiona_task}&decision=reject"
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-preselected=\"reject\""), "{page}");
+    assert!(page.contains("data-testid=\"preselected\""), "{page}");
+    assert!(!page.contains("data-testid=\"task-gone\""), "{page}");
+    let (_, instance) = o
+        .fiona
+        .0
+        .get_json(&format!("/api/v1/approvals/instances/{id}"))
+        .await;
+    assert_eq!(instance["status"], "pending");
+    assert_eq!(task_of(&instance, &o.fiona.1), fiona_task);
+    // Bob's old link: his task no longer waits for him.
+    let page = o
+        .bob
+        .0
+        .get(&format!("/approvals/{id}?task={bob_task}&decision=approve"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-testid=\"task-gone\""), "{page}");
+    assert!(!page.contains("data-preselected"), "{page}");
     o.t.stop().await;
 }

@@ -7,7 +7,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::chat::{team, user_id, Team};
+use crate::chat::{team_with, user_id, Team};
 use crate::kit::{error_code, Client, TestServer};
 
 /// Alice (staff) reports to Bob, Bob to the owner; Fiona is finance.
@@ -20,12 +20,17 @@ pub(crate) struct Office {
 }
 
 pub(crate) async fn office() -> Office {
+    office_with(|_| {}).await
+}
+
+/// The office on a server configured by `adjust`.
+pub(crate) async fn office_with(adjust: impl FnOnce(&mut tram_platform::config::Config)) -> Office {
     let Team {
         t,
         owner,
         alice,
         bob,
-    } = team().await;
+    } = team_with(adjust).await;
     let code = t.invite(&owner, "member").await;
     let fiona = t
         .register_email("fiona@example.com", "Fiona", None, Some(&code))
@@ -115,7 +120,7 @@ pub(crate) async fn decide(c: &Client, task: &str, decision: &str) -> (reqwest::
     .await
 }
 
-fn actions(instance: &Value) -> Vec<String> {
+pub(crate) fn actions(instance: &Value) -> Vec<String> {
     instance["trail"]
         .as_array()
         .unwrap()
@@ -452,7 +457,7 @@ async fn outsiders_see_nothing_and_requests_keep_their_template_version() {
     o.t.stop().await;
 }
 
-async fn set_delegate(c: &Client, body: Value) -> (reqwest::StatusCode, Value) {
+pub(crate) async fn set_delegate(c: &Client, body: Value) -> (reqwest::StatusCode, Value) {
     let res = c
         .send(Method::PUT, "/api/v1/approvals/delegate", body)
         .await;

@@ -471,3 +471,71 @@ async fn bulk_approve_decides_each_ticked_task() {
         form(&o.alice.0, "/approvals/bulk", &[("task_id", &tasks[0])]).await;
     assert_eq!((status, location.as_str()), (303, "/approvals?done=0"));
 }
+
+#[tokio::test]
+async fn the_out_of_office_period_is_typed_and_shown_in_the_orgs_time_zone() {
+    let o = office().await;
+    // An org in New York (daylight saving; set where the org's settings
+    // would be kept).
+    sqlx::query("UPDATE orgs SET time_zone = 'America/New_York'")
+        .execute(o.t.state().db.write())
+        .await
+        .unwrap();
+    let (_, _, html) = page(&o.alice.0, "/settings/approvals").await;
+    assert!(html.contains("data-zone=\"America/New_York\""), "{html}");
+    let save = |from: &'static str, until: &'static str| {
+        let bob = o.bob.1.clone();
+        let alice = &o.alice.0;
+        async move {
+            form(
+                alice,
+                "/settings/approvals",
+                &[
+                    ("delegate_id", bob.as_str()),
+                    ("away_from", from),
+                    ("away_until", until),
+                ],
+            )
+            .await
+        }
+    };
+    // New Year's Eve, 23:30 in New York, is already 1 January in UTC
+    // (04:30); the wall-clock time comes back as typed.
+    let (status, _, html) = save("2026-12-31T23:30", "2027-01-02T08:00").await;
+    assert_eq!(status, 200, "{html}");
+    let (_, setting) = o.alice.0.get_json("/api/v1/approvals/delegate").await;
+    assert_eq!(setting["away_from"], json!(1_798_777_800_000_i64)); // 2027-01-01T04:30Z
+    assert_eq!(setting["away_until"], json!(1_798_894_800_000_i64)); // 2027-01-02T13:00Z
+    let (_, _, html) = page(&o.alice.0, "/settings/approvals").await;
+    assert!(html.contains("value=\"2026-12-31T23:30\""), "{html}");
+    assert!(html.contains("value=\"2027-01-02T08:00\""), "{html}");
+
+    // Clocks go forward at 02:00 on 8 March: 02:30 does not exist and is
+    // the end of the gap (03:00 EDT, 07:00 UTC); they go back at 02:00 on
+    // 1 November: 01:30 happens twice and is the first (EDT, 05:30 UTC).
+    let (status, _, html) = save("2026-03-08T02:30", "2026-11-01T01:30").await;
+    assert_eq!(status, 200, "{html}");
+    let (_, setting) = o.alice.0.get_json("/api/v1/approvals/delegate").await;
+    assert_eq!(setting["away_from"], json!(1_772_953_200_000_i64)); // 2026-03-08T07:00Z
+    assert_eq!(setting["away_until"], json!(1_793_511_000_000_i64)); // 2026-11-01T05:30Z
+    let (_, _, html) = page(&o.alice.0, "/settings/approvals").await;
+    assert!(html.contains("value=\"2026-03-08T03:00\""), "{html}");
+    assert!(html.contains("value=\"2026-11-01T01:30\""), "{html}");
+
+    // What the API stores in UTC is shown in the zone: 2026-07-01T03:59Z
+    // is 23:59 on 30 June in New York (EDT, UTC-4).
+    let res = o
+        .alice
+        .0
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/approvals/delegate",
+            json!({ "delegate_id": o.bob.1, "away_from": 1_782_878_340_000_i64,
+                    "away_until": 1_782_964_800_000_i64 }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let (_, _, html) = page(&o.alice.0, "/settings/approvals").await;
+    assert!(html.contains("value=\"2026-06-30T23:59\""), "{html}");
+    assert!(html.contains("value=\"2026-07-02T00:00\""), "{html}");
+}

@@ -1,6 +1,8 @@
 //! Two `tram serve` nodes sharing one PostgreSQL database and one NATS
 //! server: a message posted through node A reaches a socket on node B, and
-//! when B goes away its clients reconnect to A and resume without loss.
+//! when B goes away its clients reconnect to A and resume without loss;
+//! job runners on both nodes fire each due job (a robot's schedule, an
+//! approval's deadline) once.
 //! Needs `TRAM_TEST_DATABASE_URL` and `TRAM_TEST_NATS_URL` (CI sets both).
 
 use serde_json::json;
@@ -213,4 +215,95 @@ async fn a_scheduled_robot_posts_once_with_two_nodes_polling() {
     );
     node_b.stop().await;
     node_a.stop().await;
+}
+
+/// Two nodes on one PostgreSQL database, both running their job runners
+/// (polling every 50 ms): when approval deadlines fall due, each task moves
+/// to the approver's delegate exactly once.
+#[tokio::test]
+async fn an_approval_deadline_moves_the_task_to_the_delegate_once_with_two_nodes() {
+    if !cluster_available() {
+        eprintln!(
+            "skipped: set TRAM_TEST_DATABASE_URL and TRAM_TEST_NATS_URL to run the two-node test"
+        );
+        return;
+    }
+    use crate::approvals::{
+        actions, create_template, expense_design, instance_of, office_with, set_delegate, submit,
+        task_of,
+    };
+    let o = office_with(|c| c.jobs.poll_ms = 50).await;
+    let node_b = o.t.second_node().await;
+    let template = create_template(&o.owner.0, expense_design(&o.fiona.1)).await;
+    let (status, body) = set_delegate(&o.bob.0, json!({ "delegate_id": o.owner.1 })).await;
+    assert_eq!(status, 200, "{body}");
+    // Several requests, so both runners find work due at the same moment.
+    let mut requests = Vec::new();
+    for i in 0..6 {
+        let (status, request) = submit(
+            &o.alice.0,
+            &template,
+            json!({ "reason": format!("文具 {i}"), "amount": 100 + i }),
+        )
+        .await;
+        assert_eq!(status, 200, "{request}");
+        task_of(&request, &o.bob.1);
+        requests.push(request["id"].as_str().unwrap().to_string());
+    }
+
+    // Both nodes share the clock: past the deadline for both at once.
+    o.t.advance(24 * 3600 + 60);
+    let all_moved = || async {
+        o.t.count("SELECT COUNT(*) FROM approval_trail WHERE action = 'delegated'")
+            .await
+    };
+    let started = std::time::Instant::now();
+    while all_moved().await < requests.len() as i64 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the deadlines fired on neither node"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Give a late second firing time to show itself.
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    for id in &requests {
+        let now = instance_of(&o.alice.0, id).await;
+        let trail = actions(&now);
+        assert_eq!(
+            trail.iter().filter(|a| *a == "delegated").count(),
+            1,
+            "{now}"
+        );
+        // The reminder fell due too; it is never sent twice (and not at
+        // all if the timeout ran first).
+        assert!(
+            trail.iter().filter(|a| *a == "reminded").count() <= 1,
+            "{now}"
+        );
+        let tasks = now["tasks"].as_array().unwrap();
+        assert_eq!(tasks.len(), 2, "{now}");
+        assert_eq!(
+            tasks.iter().filter(|t| t["status"] == "moved").count(),
+            1,
+            "{now}"
+        );
+        task_of(&now, &o.owner.1);
+    }
+    assert_eq!(
+        o.t.count("SELECT COUNT(*) FROM approval_tasks WHERE status = 'pending'")
+            .await,
+        requests.len() as i64
+    );
+    // Every timeout job finished once; none is left to run again.
+    assert_eq!(
+        o.t.count(
+            "SELECT COUNT(*) FROM jobs WHERE job_key LIKE 'approval.timeout:%' AND finished_at IS NULL"
+        )
+        .await,
+        requests.len() as i64,
+        "only the delegates' own deadlines are still waiting"
+    );
+    node_b.stop().await;
+    o.t.stop().await;
 }

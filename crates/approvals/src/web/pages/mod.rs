@@ -280,40 +280,44 @@ struct DelegatePage {
     delegate_id: String,
     away_from: String,
     away_until: String,
+    /// The org's zone (IANA name), in which the period is typed and shown.
+    time_zone: String,
     errors: FormErrors,
     saved: bool,
 }
 
-/// Hong Kong time (UTC+8, no daylight saving), as the rest of the pages
-/// show times.
-fn hk() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8")
-}
-
-fn local_input(ms: Option<i64>) -> String {
+/// A stored instant as the value of a `datetime-local` input, in the
+/// org's zone.
+fn local_input(zone: chrono_tz::Tz, ms: Option<i64>) -> String {
     ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| t.with_timezone(&hk()).format("%Y-%m-%dT%H:%M").to_string())
+        .map(|t| t.with_timezone(&zone).format("%Y-%m-%dT%H:%M").to_string())
         .unwrap_or_default()
 }
 
-fn parse_local(text: &str) -> Result<Option<i64>, ()> {
+/// A `datetime-local` input's value, a wall-clock time in the org's zone,
+/// as Unix ms (a time skipped when clocks go forward is the end of the
+/// gap; one repeated when they go back, the first).
+fn parse_local(zone: chrono_tz::Tz, text: &str) -> Result<Option<i64>, ()> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
     let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M").map_err(|_| ())?;
-    let at = naive.and_local_timezone(hk()).single().ok_or(())?;
-    Ok(Some(at.timestamp_millis()))
+    tram_platform::clock::local_instant(zone, naive)
+        .map(Some)
+        .ok_or(())
 }
 
 async fn delegate(State(state): State<AppState>, ctx: PageContext, member: OrgMember) -> Response {
     let result = async {
         let setting = delegates::get(&state.db, &member.membership).await?;
+        let zone = tram_platform::clock::zone(&member.org.time_zone);
         Ok::<_, ApprovalError>(DelegatePage {
             people: people(&state, &member.org.id).await?,
             delegate_id: setting.delegate_id.unwrap_or_default(),
-            away_from: local_input(setting.away_from),
-            away_until: local_input(setting.away_until),
+            away_from: local_input(zone, setting.away_from),
+            away_until: local_input(zone, setting.away_until),
+            time_zone: zone.name().to_string(),
             ctx,
             errors: FormErrors::none(),
             saved: false,
@@ -342,7 +346,11 @@ async fn save_delegate(
     member: OrgMember,
     Form(form): Form<DelegateForm>,
 ) -> Response {
-    let result = match (parse_local(&form.away_from), parse_local(&form.away_until)) {
+    let zone = tram_platform::clock::zone(&member.org.time_zone);
+    let result = match (
+        parse_local(zone, &form.away_from),
+        parse_local(zone, &form.away_until),
+    ) {
         (Ok(away_from), Ok(away_until)) => {
             let delegate_id = Some(form.delegate_id.trim().to_string()).filter(|d| !d.is_empty());
             let setting = DelegateSetting {
@@ -376,6 +384,7 @@ async fn save_delegate(
             delegate_id: form.delegate_id,
             away_from: form.away_from,
             away_until: form.away_until,
+            time_zone: zone.name().to_string(),
             errors,
             saved,
         },

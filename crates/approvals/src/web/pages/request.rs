@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
@@ -93,6 +93,15 @@ struct RequestPage {
     trail: Vec<TrailView>,
     /// The viewer's pending approval task.
     my_task: String,
+    /// `approve` or `reject` when opened from a notice's button for the
+    /// viewer's pending task (`?task=…&decision=…`): that action is shown
+    /// as chosen, nothing is submitted.
+    preselect: String,
+    /// The chosen action's button label.
+    preselect_label: String,
+    /// Opened from a notice's button for a task no longer waiting for the
+    /// viewer.
+    task_gone: bool,
     can_withdraw: bool,
     can_resubmit: bool,
     people: Vec<(String, String)>,
@@ -289,6 +298,7 @@ async fn request_page(
     member: &OrgMember,
     id: &str,
     errors: FormErrors,
+    chosen: &Chosen,
 ) -> ApprovalResult<RequestPage> {
     let p = parts(state, &ctx, member, id).await?;
     let me = &member.membership.user_id;
@@ -300,7 +310,22 @@ async fn request_page(
         .map(|t| t.id.clone())
         .unwrap_or_default();
     let mine = &p.instance.submitter_id == me;
+    let asked = chosen.task.as_deref().filter(|t| !t.is_empty());
+    let for_my_task = asked.is_some() && asked == Some(my_task.as_str());
+    let preselect = match chosen.decision.as_deref() {
+        Some(d @ ("approve" | "reject")) if for_my_task => d.to_string(),
+        _ => String::new(),
+    };
+    let preselect_label = if preselect.is_empty() {
+        String::new()
+    } else {
+        ctx.t(&format!("approvals_pages.request.{preselect}"))
+            .to_string()
+    };
     Ok(RequestPage {
+        preselect,
+        preselect_label,
+        task_gone: asked.is_some() && !for_my_task,
         can_withdraw: mine && matches!(p.instance.status.as_str(), "pending" | "returned"),
         can_resubmit: mine && p.instance.status == "returned",
         people: people(state, &member.org.id).await?,
@@ -317,13 +342,22 @@ async fn request_page(
     })
 }
 
+/// What a notice's button asks of the request page: which task and which
+/// decision the click meant.
+#[derive(Debug, Default, Deserialize)]
+pub struct Chosen {
+    task: Option<String>,
+    decision: Option<String>,
+}
+
 pub async fn show(
     State(state): State<AppState>,
     ctx: PageContext,
     member: OrgMember,
     Path(id): Path<String>,
+    Query(chosen): Query<Chosen>,
 ) -> Response {
-    match request_page(&state, ctx, &member, &id, FormErrors::none()).await {
+    match request_page(&state, ctx, &member, &id, FormErrors::none(), &chosen).await {
         Ok(page) => render_with_status(StatusCode::OK, &page),
         Err(err) => error_page(err),
     }
@@ -378,7 +412,7 @@ async fn after(
         Err(ApprovalError::NotFound) => error_page(ApprovalError::NotFound),
         Err(err) => {
             let (status, errors) = refused(err, &ctx);
-            match request_page(state, ctx, member, id, errors).await {
+            match request_page(state, ctx, member, id, errors, &Chosen::default()).await {
                 Ok(page) => render_with_status(status, &page),
                 Err(err) => error_page(err),
             }
