@@ -300,12 +300,32 @@ pub async fn finish(
     errcode: i64,
     errmsg: &str,
 ) -> BotResult<()> {
+    finish_in(
+        &mut *db.write().acquire().await?,
+        call_id,
+        message_id,
+        errcode,
+        errmsg,
+    )
+    .await?;
+    Ok(())
+}
+
+/// [`finish`] inside the caller's transaction (the one that stores the
+/// message the call brought, so the two are seen together).
+pub async fn finish_in(
+    conn: &mut sqlx::AnyConnection,
+    call_id: &str,
+    message_id: Option<&str>,
+    errcode: i64,
+    errmsg: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE robot_calls SET message_id = $1, errcode = $2, errmsg = $3 WHERE id = $4")
         .bind(message_id)
         .bind(errcode)
         .bind(errmsg)
         .bind(call_id)
-        .execute(db.write())
+        .execute(conn)
         .await?;
     Ok(())
 }

@@ -357,16 +357,7 @@ pub async fn send_as_robot_with(
     card: Option<Card>,
     in_transaction: Option<&dyn InStoreTransaction>,
 ) -> ChatResult<Message> {
-    let card = match (new.kind, card) {
-        (MessageKind::Card, Some(card)) => Some(card.checked()?),
-        (MessageKind::Text | MessageKind::Markdown, None) => None,
-        _ => return Err(ChatError::InvalidKind),
-    };
-    // A robot may quote a message of its group (the assistant answers the
-    // question it was asked); it cannot @mention robots.
-    if !new.robot_mentions.is_empty() {
-        return Err(ChatError::InvalidKind);
-    }
+    let card = check_robot_message(&new, card)?;
     store(
         state,
         &Author::Robot(robot),
@@ -381,6 +372,24 @@ pub async fn send_as_robot_with(
 /// The start of `robot_id` of a work notice: `notice:<service>`. Robots'
 /// ids are generated and never start so.
 pub(crate) const NOTICE_AUTHOR_PREFIX: &str = "notice:";
+
+/// What a robot may send: text, Markdown, or a card (checked) with `kind`
+/// `card`. A robot may quote a message of its group (the assistant answers
+/// the question it was asked); it cannot @mention robots.
+pub(crate) fn check_robot_message(
+    new: &NewMessage,
+    card: Option<Card>,
+) -> ChatResult<Option<Card>> {
+    let card = match (new.kind, card) {
+        (MessageKind::Card, Some(card)) => Some(card.checked()?),
+        (MessageKind::Text | MessageKind::Markdown, None) => None,
+        _ => return Err(ChatError::InvalidKind),
+    };
+    if !new.robot_mentions.is_empty() {
+        return Err(ChatError::InvalidKind);
+    }
+    Ok(card)
+}
 
 /// One of Tram's own services, as the sender of a work notice (see
 /// `notices`). Stored like a robot's message: `robot_id` holds

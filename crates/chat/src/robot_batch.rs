@@ -13,7 +13,9 @@ use tram_platform::db::{value_rows, Db};
 
 use crate::cards::Card;
 use crate::error::{ChatError, ChatResult};
-use crate::messages::{check_body, display_html, Message, MessageKind, NewMessage, RobotAuthor};
+use crate::messages::{
+    check_body, check_robot_message, display_html, Message, MessageKind, NewMessage, RobotAuthor,
+};
 
 /// Rows per insert statement (16 values each).
 const ROWS_PER_INSERT: usize = 64;
@@ -42,14 +44,7 @@ pub async fn draft(
     if new.reply_to.is_some() || new.client_id.is_some() {
         return Ok(None);
     }
-    let card = match (new.kind, card) {
-        (MessageKind::Card, Some(card)) => Some(card.checked()?),
-        (MessageKind::Text | MessageKind::Markdown, None) => None,
-        _ => return Err(ChatError::InvalidKind),
-    };
-    if !new.robot_mentions.is_empty() {
-        return Err(ChatError::InvalidKind);
-    }
+    let card = check_robot_message(&new, card)?;
     check_body(&new.body, false)?;
     let mut mentions = if new.mentions.is_empty() {
         Vec::new()

@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tram_chat::conversations;
-use tram_chat::messages::{self, Message};
+use tram_chat::messages::{self, InStoreTransaction, Message, StoreWork};
 use tram_platform::jobs::{self, Job, JobResult, NewJob, Runner};
 use tram_platform::AppState;
 
@@ -410,12 +410,32 @@ async fn post_reply(
     }
     let post = dingtalk::parse(bytes)?;
     let card = webhook::check_post(&post)?;
-    let message = webhook::post_message(state, robot, post, card, None).await?;
+    // The call's log entry names the message in the message's own
+    // transaction: whoever sees the answer sees the completed entry.
+    let finish = FinishCall { call_id };
+    let message = webhook::post_message(state, robot, post, card, Some(&finish)).await?;
     webhook::announce(state, &message).await;
-    if let Err(err) = calls::finish(&state.db, call_id, Some(&message.id), 0, "ok").await {
-        tracing::warn!(error = %err, "could not complete a robot call's log entry");
-    }
     Ok(())
+}
+
+/// Completes an outgoing call's log entry with the message its answer
+/// posted.
+struct FinishCall<'a> {
+    call_id: &'a str,
+}
+
+impl InStoreTransaction for FinishCall<'_> {
+    fn run<'a>(
+        &'a self,
+        conn: &'a mut sqlx::AnyConnection,
+        message_id: &'a str,
+        _now: i64,
+    ) -> StoreWork<'a> {
+        Box::pin(async move {
+            calls::finish_in(conn, self.call_id, Some(message_id), 0, "ok").await?;
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]
