@@ -186,7 +186,7 @@ pub async fn send_card(
         client_id: None,
     };
     let message = messages::send_as_robot(state, &author, new, Some(card)).await?;
-    crate::webhook::announce(state, &message).await;
+    tram_chat::live::announce_message(state, &message).await;
     Ok(message)
 }
 

@@ -225,7 +225,7 @@ pub(crate) async fn admit_and_post(
         Some(draft) => crate::ingest::post(state, robot, draft, ip, &msgtype).await,
         None => {
             let message = post_admitted(state, robot, &author, new, card, ip, &msgtype).await?;
-            announce(state, &message).await;
+            tram_chat::live::announce_message(state, &message).await;
             Ok(message)
         }
     }
@@ -250,7 +250,7 @@ pub(crate) async fn admit_alone(
         client_id: None,
     };
     let message = post_admitted(state, robot, &draft.author, new, draft.card, ip, msgtype).await?;
-    announce(state, &message).await;
+    tram_chat::live::announce_message(state, &message).await;
     Ok(message)
 }
 
@@ -324,20 +324,6 @@ pub(crate) fn check_post(post: &RobotPost) -> Result<Option<tram_chat::cards::Ca
         Some(card) => Ok(Some(card.checked().map_err(chat_refusal)?)),
         None => Ok(None),
     }
-}
-
-/// Tells the group's open pages about a robot's new message.
-pub async fn announce(state: &AppState, message: &Message) {
-    let conversation_id = message.conversation_id.clone();
-    tram_chat::live::announce(
-        state,
-        &conversation_id,
-        &tram_chat::live::Event::Message {
-            conversation_id: conversation_id.clone(),
-            message: message.clone(),
-        },
-    )
-    .await;
 }
 
 fn chat_refusal(err: ChatError) -> Refusal {

@@ -90,6 +90,15 @@ pub async fn announce(state: &AppState, conversation_id: &str, event: &Event) {
         .await;
 }
 
+/// Announces a new message to its conversation's sockets (on every node).
+pub async fn announce_message(state: &AppState, message: &Message) {
+    let event = Event::Message {
+        conversation_id: message.conversation_id.clone(),
+        message: message.clone(),
+    };
+    announce(state, &message.conversation_id, &event).await;
+}
+
 /// Starts a bus payload that holds several new messages of one
 /// conversation (then, per message: its frame's length as 4 bytes,
 /// big-endian, and the frame). JSON never starts with a zero byte.

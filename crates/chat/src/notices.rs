@@ -14,7 +14,7 @@ use tram_platform::AppState;
 use crate::cards::Card;
 use crate::conversations::{add_member, GroupRole};
 use crate::error::{ChatError, ChatResult};
-use crate::live::{self, Event};
+use crate::live;
 use crate::messages::{self, Message, NewMessage, NoticeAuthor};
 
 /// The conversation kind of work notices.
@@ -108,14 +108,6 @@ pub async fn post(
         name: sender.name.to_string(),
     };
     let message = messages::send_as_notice(state, &author, new, card).await?;
-    live::announce(
-        state,
-        &conversation_id,
-        &Event::Message {
-            conversation_id: conversation_id.clone(),
-            message: message.clone(),
-        },
-    )
-    .await;
+    live::announce_message(state, &message).await;
     Ok(message)
 }

@@ -17,12 +17,14 @@ use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
 type Writer<I, O> = Arc<dyn Fn(Vec<I>) -> BoxFuture<'static, Vec<O>> + Send + Sync>;
+/// Where callers leave an item and the way back for its outcome.
+type Inbox<I, O> = mpsc::UnboundedSender<(I, oneshot::Sender<O>)>;
 
 /// A queue of writes and its worker. `O` is one item's outcome.
 pub struct GroupCommit<I, O> {
     max_batch: usize,
     writer: Writer<I, O>,
-    sender: Mutex<Option<mpsc::UnboundedSender<(I, oneshot::Sender<O>)>>>,
+    sender: Mutex<Option<Inbox<I, O>>>,
 }
 
 impl<I: Send + 'static, O: Send + 'static> GroupCommit<I, O> {
@@ -55,7 +57,7 @@ impl<I: Send + 'static, O: Send + 'static> GroupCommit<I, O> {
         answer.await.ok()
     }
 
-    fn start(&self) -> mpsc::UnboundedSender<(I, oneshot::Sender<O>)> {
+    fn start(&self) -> Inbox<I, O> {
         let (sender, mut queue) = mpsc::unbounded_channel::<(I, oneshot::Sender<O>)>();
         let writer = self.writer.clone();
         let max_batch = self.max_batch;

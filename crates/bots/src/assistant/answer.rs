@@ -5,7 +5,7 @@
 //! A retried job changes nothing: the reply carries an idempotency key and
 //! the queue holds one entry per message.
 
-use tram_chat::live::{self, Event};
+use tram_chat::live;
 use tram_chat::messages::{self, Message, MessageKind, NewMessage, RobotAuthor};
 use tram_platform::i18n::Locale;
 use tram_platform::AppState;
@@ -196,12 +196,7 @@ pub(crate) async fn post(
     let message = messages::send_as_robot(state, &author, new, None).await?;
     // Shown live in the group, like any message (a retried job announces
     // the same message again; clients place a message once).
-    let conversation_id = message.conversation_id.clone();
-    let event = Event::Message {
-        conversation_id: conversation_id.clone(),
-        message: message.clone(),
-    };
-    live::announce(state, &conversation_id, &event).await;
+    live::announce_message(state, &message).await;
     Ok(message)
 }
 

@@ -414,7 +414,7 @@ async fn post_reply(
     // transaction: whoever sees the answer sees the completed entry.
     let finish = FinishCall { call_id };
     let message = webhook::post_message(state, robot, post, card, Some(&finish)).await?;
-    webhook::announce(state, &message).await;
+    tram_chat::live::announce_message(state, &message).await;
     Ok(())
 }
 

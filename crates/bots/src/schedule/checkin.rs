@@ -221,6 +221,6 @@ pub(crate) async fn remind(state: AppState, job: Job) -> JobResult {
     let message = messages::send_as_robot(&state, &author(&s), new, None)
         .await
         .map_err(|e| e.to_string())?;
-    super::runs::announce(&state, message).await;
+    tram_chat::live::announce_message(&state, &message).await;
     Ok(())
 }

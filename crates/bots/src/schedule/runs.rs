@@ -12,8 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use tram_chat::live::Event;
-use tram_chat::messages::{self, Message, MessageKind, NewMessage, RobotAuthor};
+use tram_chat::messages::{self, MessageKind, NewMessage, RobotAuthor};
 use tram_platform::db::Db;
 use tram_platform::jobs::{self, Job, JobResult, Runner};
 use tram_platform::AppState;
@@ -65,17 +64,6 @@ pub async fn log(db: &Db, robot_id: &str, limit: i64) -> Result<Vec<Run>, sqlx::
             })
         })
         .collect()
-}
-
-/// Tells the group's sockets (on every node) about a robot's message;
-/// delivery applies mentions and do-not-disturb as for any message.
-pub(crate) async fn announce(state: &AppState, message: Message) {
-    let conversation_id = message.conversation_id.clone();
-    let event = Event::Message {
-        conversation_id: conversation_id.clone(),
-        message,
-    };
-    tram_chat::live::announce(state, &conversation_id, &event).await;
 }
 
 pub(crate) fn author(s: &Schedule) -> RobotAuthor {
@@ -199,7 +187,7 @@ async fn run(state: AppState, job: Job) -> JobResult {
     // After the commit: a runner that lost the job leaves this to the one
     // that completes it.
     if let Some(message) = posted_message {
-        announce(&state, message).await;
+        tram_chat::live::announce_message(&state, &message).await;
     }
     Ok(())
 }

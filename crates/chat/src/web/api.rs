@@ -433,15 +433,7 @@ async fn send(
 ) -> ApiResult<Json<Message>> {
     let me = me(&state, &member, &id).await?;
     let message = messages::send(&state, &me, body).await?;
-    live::announce(
-        &state,
-        &id,
-        &Event::Message {
-            conversation_id: id.clone(),
-            message: message.clone(),
-        },
-    )
-    .await;
+    live::announce_message(&state, &message).await;
     Ok(Json(message))
 }
 

@@ -18,7 +18,7 @@ use utoipa::IntoParams;
 
 use crate::attachments::{self, Upload};
 use crate::conversations;
-use crate::live::{self, Event};
+use crate::live;
 use crate::messages::Message;
 
 /// Upload routes: mounted outside the general body-size limit.
@@ -69,15 +69,7 @@ pub async fn upload(
         client_id: q.client_id,
     };
     let message = attachments::upload(&state, &me, upload, body.into_data_stream()).await?;
-    live::announce(
-        &state,
-        &id,
-        &Event::Message {
-            conversation_id: id.clone(),
-            message: message.clone(),
-        },
-    )
-    .await;
+    live::announce_message(&state, &message).await;
     Ok(Json(message))
 }
 
