@@ -3,8 +3,8 @@
 // finance; Ben fills the form (two lines, the total shown as he types,
 // a bad amount refused at its cell first), submits, and sees it with his
 // manager Carl; Carl approves from the card in his chat's work notices (a
-// dialog with a comment; the card's other button then says it was already
-// decided), then Ada (second-level manager: over HK$5,000) and Fay approve
+// dialog with a comment; the card then loses its decision buttons and says
+// the outcome, also after a reload), then Ada (second-level manager: over HK$5,000) and Fay approve
 // from their inboxes with comments; Ben sees it approved and
 // read-only with the full trail, and the A4 print view.
 import { test, before, after } from "node:test";
@@ -100,6 +100,7 @@ async function approveFromChat(page, comment) {
   assert.ok(notices, "a work-notice conversation");
   await page.goto(`/chat/${notices.id}`);
   const card = page.locator(".card-msg").filter({ has: page.getByTestId("card-act") }).last();
+  const cardId = await card.evaluate((n) => n.closest("article").getAttribute("data-id"));
   await card.getByTestId("card-act").first().click();
   const dialog = page.getByTestId("card-act-dialog");
   await dialog.waitFor();
@@ -108,16 +109,17 @@ async function approveFromChat(page, comment) {
   await card.getByTestId("card-outcome").waitFor();
   assert.ok(await dialog.isHidden(), "the dialog closes");
   assert.match(await card.getByTestId("card-outcome").textContent(), /Approve|批准/);
-  // Shown again (a reload), the card's reject button is refused in the dialog.
+  // The server then closes the card in place (live): its decision buttons
+  // go and it says the outcome; shown again (a reload) it stays closed.
+  const closed = (id) => {
+    const article = document.querySelector(`article[data-id="${id}"]`);
+    return !!article && !article.querySelector('[data-testid="card-act"]')
+      && /已批准|Approved/.test(article.textContent);
+  };
+  await page.waitForFunction(closed, cardId, { timeout: 10000 });
   await page.reload();
-  await page.locator(".card-msg").last().waitFor();
-  await page.locator(".card-msg").filter({ has: page.getByTestId("card-act") }).last()
-    .getByTestId("card-act").nth(1).click();
-  await page.getByTestId("card-act-confirm").click();
-  const refusal = page.getByTestId("card-act-error");
-  await refusal.waitFor();
-  assert.match(await refusal.textContent(), /already decided|已有決定/);
-  await page.keyboard.press("Escape");
+  await page.locator(`article[data-id="${cardId}"]`).waitFor();
+  assert.ok(await page.evaluate(closed, cardId), "the decided card stays closed");
 }
 
 test("manager, second-level manager and finance approve it to the archive", async () => {

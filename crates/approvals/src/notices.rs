@@ -71,6 +71,18 @@ pub(crate) async fn trail_entry(
     detail: &Value,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    // Anything that may end a task's wait: its approver's cards lose their
+    // approve / reject buttons and say what happened.
+    if CLOSES_TASKS.contains(&action) {
+        let job = NewJob::new(
+            NOTICE_JOB,
+            format!("{NOTICE_JOB}:cards:{trail_id}"),
+            json!({ "what": "cards", "instance_id": instance_id }),
+            now,
+        )
+        .retried(5, 5_000);
+        jobs::enqueue_in(tx, &job, now).await?;
+    }
     let payload = match action {
         "archived" | "returned" => {
             json!({ "what": "outcome", "instance_id": instance_id, "action": action })
@@ -88,6 +100,18 @@ pub(crate) async fn trail_entry(
         NewJob::new(NOTICE_JOB, format!("{NOTICE_JOB}:{trail_id}"), payload, now).retried(5, 5_000);
     jobs::enqueue_in(tx, &job, now).await.map(|_| ())
 }
+
+/// Trail entries after which a task may no longer wait for its approver.
+const CLOSES_TASKS: &[&str] = &[
+    "approved",
+    "rejected",
+    "returned",
+    "withdrawn",
+    "transferred",
+    "delegated",
+    "added_before",
+    "archived",
+];
 
 pub(crate) async fn on_notice(state: AppState, job: Job) -> JobResult {
     send(&state, &job).await.map_err(|e| e.to_string())
@@ -322,6 +346,81 @@ async fn send(state: &AppState, job: &Job) -> Result<(), String> {
             }
             Ok(())
         }
+        "cards" => {
+            let instance = p["instance_id"].as_str().ok_or("job without a request")?;
+            close_cards(state, instance).await
+        }
         _ => Err(format!("unknown notice {what}")),
     }
+}
+
+/// The task cards of a request's approvers whose tasks no longer wait for
+/// them: the approve / reject buttons go (the page button stays) and the
+/// card says what became of the task, in the approver's language.
+async fn close_cards(state: &AppState, instance_id: &str) -> Result<(), String> {
+    let Some(org_id) = sqlx::query("SELECT org_id FROM approval_instances WHERE id = $1")
+        .bind(instance_id)
+        .fetch_optional(state.db.read())
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|row| row.try_get::<String, _>("org_id"))
+        .transpose()
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(());
+    };
+    let tasks = sqlx::query(
+        "SELECT id, assignee_id, status FROM approval_tasks \
+         WHERE instance_id = $1 AND kind = 'approve' AND status <> 'pending'",
+    )
+    .bind(instance_id)
+    .fetch_all(state.db.read())
+    .await
+    .map_err(|e| e.to_string())?;
+    for task in tasks {
+        let get = |c: &str| task.try_get::<String, _>(c).map_err(|e| e.to_string());
+        let (task_id, to, status) = (get("id")?, get("assignee_id")?, get("status")?);
+        let l = locale_of(state, &to).await;
+        let sender = Sender {
+            key: SENDER_KEY,
+            name: l.t("notices.approval.sender"),
+        };
+        let cards = notices::find(state, &org_id, &to, &sender, &task_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        for (message_id, card) in cards {
+            let Some(card) = closed(card, l.t(&format!("approvals_card.state.{status}"))) else {
+                continue;
+            };
+            notices::replace_card(state, &org_id, &to, &sender, &message_id, card)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// A task card without its decision buttons, saying `outcome`; `None` for
+/// a card that has none left (already closed).
+fn closed(card: Card, outcome: &str) -> Option<Card> {
+    let Card::Action {
+        title,
+        text,
+        buttons,
+        horizontal,
+    } = card
+    else {
+        return None;
+    };
+    let acts = |b: &CardButton| matches!(b.action, ButtonAction::Act { .. });
+    if !buttons.iter().any(acts) {
+        return None;
+    }
+    let buttons: Vec<CardButton> = buttons.into_iter().filter(|b| !acts(b)).collect();
+    (!buttons.is_empty()).then(|| Card::Action {
+        title,
+        text: format!("{text}\n\n**{outcome}**"),
+        buttons,
+        horizontal,
+    })
 }

@@ -111,3 +111,84 @@ pub async fn post(
     live::announce_message(state, &message).await;
     Ok(message)
 }
+
+/// The notices of `sender` in a member's notice conversation whose
+/// idempotency key contains `key_part` (the notices about one task, say),
+/// with their cards: (message id, card).
+pub async fn find(
+    state: &AppState,
+    org_id: &str,
+    user_id: &str,
+    sender: &Sender<'_>,
+    key_part: &str,
+) -> ChatResult<Vec<(String, Card)>> {
+    let conversation_id = conversation(state, org_id, user_id).await?;
+    let pattern = format!(
+        "%{}%",
+        key_part
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let rows = sqlx::query(
+        "SELECT id, card FROM messages WHERE conversation_id = $1 AND robot_id = $2 \
+         AND client_id LIKE $3 ESCAPE '\\' AND recalled_at IS NULL AND card IS NOT NULL",
+    )
+    .bind(&conversation_id)
+    .bind(format!("{}{}", messages::NOTICE_AUTHOR_PREFIX, sender.key))
+    .bind(pattern)
+    .fetch_all(state.db.read())
+    .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| {
+            let id: String = row.try_get("id").ok()?;
+            let card: String = row.try_get("card").ok()?;
+            Some((id, serde_json::from_str(&card).ok()?))
+        })
+        .collect())
+}
+
+/// Replaces the card of one of `sender`'s notices (a request was decided:
+/// its buttons give way to the outcome). Everyone who has the
+/// conversation open sees the new card at once.
+pub async fn replace_card(
+    state: &AppState,
+    org_id: &str,
+    user_id: &str,
+    sender: &Sender<'_>,
+    message_id: &str,
+    card: Card,
+) -> ChatResult<Message> {
+    let card = card.checked_from_service()?;
+    let conversation_id = conversation(state, org_id, user_id).await?;
+    let now = state.clock.now_ms();
+    let mut tx = state.db.begin().await?;
+    let changed = sqlx::query(
+        "UPDATE messages SET card = $1, body = $2 WHERE id = $3 AND conversation_id = $4 \
+         AND robot_id = $5 AND recalled_at IS NULL",
+    )
+    .bind(serde_json::to_string(&card).expect("cards serialise"))
+    .bind(card.summary())
+    .bind(message_id)
+    .bind(&conversation_id)
+    .bind(format!("{}{}", messages::NOTICE_AUTHOR_PREFIX, sender.key))
+    .execute(&mut *tx)
+    .await?;
+    if changed.rows_affected() == 0 {
+        return Err(ChatError::NotFound);
+    }
+    crate::search::log_change(&mut tx, message_id, now).await?;
+    tx.commit().await?;
+    let message = messages::get(&state.db, &conversation_id, message_id).await?;
+    live::announce(
+        state,
+        &conversation_id,
+        &live::Event::MessageUpdated {
+            conversation_id: conversation_id.clone(),
+            message: message.clone(),
+        },
+    )
+    .await;
+    Ok(message)
+}

@@ -201,7 +201,8 @@
     var shown = bySeq[m.seq];
     if (shown) {
       var old = shown.message;
-      if (old.edited_at !== m.edited_at || old.recalled !== m.recalled) {
+      // Edited, recalled, or a notice's card closed (its HTML changed).
+      if (old.edited_at !== m.edited_at || old.recalled !== m.recalled || old.html !== m.html) {
         var fresh = render(m);
         if (shown.classList.contains("highlight")) fresh.classList.add("highlight");
         if (shown.hasAttribute("data-highlighted")) fresh.setAttribute("data-highlighted", "true");

@@ -332,3 +332,68 @@ async fn the_approver_decides_from_the_card_with_a_comment_and_no_one_else_can()
     assert!(!page.contains("data-preselected"), "{page}");
     o.t.stop().await;
 }
+
+#[tokio::test]
+async fn a_task_card_loses_its_buttons_and_says_the_outcome_once_decided() {
+    let o = office().await;
+    let template = create_template(&o.owner.0, expense_design(&o.fiona.1)).await;
+    let (_, request) = submit(
+        &o.alice.0,
+        &template,
+        json!({ "reason": "文具", "amount": 300 }),
+    )
+    .await;
+    let (_, bob_notices) = notices(&o.t, &o.bob.0, 1).await;
+    let card_id = bob_notices[0]["id"].as_str().unwrap().to_string();
+    let kinds = |m: &Value| -> Vec<String> {
+        m["card"]["buttons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["action"]["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(kinds(&bob_notices[0]), ["act", "act", "page"]);
+    let mut socket = o.bob.0.socket().await;
+    socket.expect("ready", 2.0).await;
+
+    let bob_task = task_of(&request, &o.bob.1);
+    let (status, after) = decide(&o.bob.0, &bob_task, "approve").await;
+    assert_eq!(status, 200, "{after}");
+    // The card Bob has open changes in place: no decision buttons, the
+    // outcome in his language; the page button stays.
+    let updated = loop {
+        run_jobs(&o.t).await;
+        let event = socket.expect("message_updated", 3.0).await;
+        if event["message"]["id"] == card_id.as_str() {
+            break event["message"].clone();
+        }
+    };
+    assert_eq!(kinds(&updated), ["page"], "{updated}");
+    assert!(card_text(&updated).contains("已批准"), "{updated}");
+    assert!(!updated["html"].as_str().unwrap().contains("data-act-api"));
+    // Read back later it stays closed, and nothing was posted for it.
+    let (_, again) = notices(&o.t, &o.bob.0, 1).await;
+    let card = again.iter().find(|m| m["id"] == card_id.as_str()).unwrap();
+    assert_eq!(kinds(card), ["page"]);
+    assert_eq!(card["seq"], bob_notices[0]["seq"]);
+
+    // Finance's card still waits for her; her rejection closes it as such.
+    let (_, fiona_notices) = notices(&o.t, &o.fiona.0, 1).await;
+    assert_eq!(kinds(&fiona_notices[0]), ["act", "act", "page"]);
+    let fiona_task = task_of(&after, &o.fiona.1);
+    let (status, body) = decide(&o.fiona.0, &fiona_task, "reject").await;
+    assert_eq!(status, 200, "{body}");
+    for _ in 0..50 {
+        run_jobs(&o.t).await;
+        let (_, fiona_notices) = notices(&o.t, &o.fiona.0, 1).await;
+        let card = &fiona_notices[0];
+        if kinds(card) == ["page"] {
+            assert!(card_text(card).contains("已拒絕"), "{card}");
+            o.t.stop().await;
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("Fiona's card was not closed");
+}
