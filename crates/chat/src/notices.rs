@@ -32,17 +32,22 @@ fn notice_key(org_id: &str, user_id: &str) -> String {
     format!("notice:{org_id}:{user_id}")
 }
 
+/// The member's notice conversation in the org, if it was made.
+async fn existing(state: &AppState, org_id: &str, user_id: &str) -> ChatResult<Option<String>> {
+    let row = sqlx::query("SELECT id FROM conversations WHERE direct_key = $1")
+        .bind(notice_key(org_id, user_id))
+        .fetch_optional(state.db.read())
+        .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
+}
+
 /// The member's notice conversation in the org, made on first use (and
 /// announced to their open pages then, so it joins their chat list).
 pub async fn conversation(state: &AppState, org_id: &str, user_id: &str) -> ChatResult<String> {
-    let key = notice_key(org_id, user_id);
-    if let Some(row) = sqlx::query("SELECT id FROM conversations WHERE direct_key = $1")
-        .bind(&key)
-        .fetch_optional(state.db.read())
-        .await?
-    {
-        return Ok(row.try_get("id")?);
+    if let Some(id) = existing(state, org_id, user_id).await? {
+        return Ok(id);
     }
+    let key = notice_key(org_id, user_id);
     // The title is in the member's language when the conversation is made.
     let locale = tram_accounts::users::get(&state.db, user_id)
         .await
@@ -122,7 +127,11 @@ pub async fn find(
     sender: &Sender<'_>,
     key_part: &str,
 ) -> ChatResult<Vec<(String, Card)>> {
-    let conversation_id = conversation(state, org_id, user_id).await?;
+    // A member who never had a notice has none to find (and gets no
+    // conversation made for the asking).
+    let Some(conversation_id) = existing(state, org_id, user_id).await? else {
+        return Ok(Vec::new());
+    };
     let pattern = format!(
         "%{}%",
         key_part
@@ -161,7 +170,9 @@ pub async fn replace_card(
     card: Card,
 ) -> ChatResult<Message> {
     let card = card.checked_from_service()?;
-    let conversation_id = conversation(state, org_id, user_id).await?;
+    let conversation_id = existing(state, org_id, user_id)
+        .await?
+        .ok_or(ChatError::NotFound)?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin().await?;
     let changed = sqlx::query(
