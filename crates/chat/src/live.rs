@@ -99,6 +99,16 @@ pub async fn announce_message(state: &AppState, message: &Message) {
     announce(state, &message.conversation_id, &event).await;
 }
 
+/// Announces a changed message (edited, recalled, a notice's card
+/// replaced) to its conversation's sockets.
+pub async fn announce_update(state: &AppState, message: &Message) {
+    let event = Event::MessageUpdated {
+        conversation_id: message.conversation_id.clone(),
+        message: message.clone(),
+    };
+    announce(state, &message.conversation_id, &event).await;
+}
+
 /// Starts a bus payload that holds several new messages of one
 /// conversation (then, per message: its frame's length as 4 bytes,
 /// big-endian, and the frame). JSON never starts with a zero byte.

@@ -28,6 +28,13 @@ pub struct Sender<'a> {
     pub name: &'a str,
 }
 
+impl Sender<'_> {
+    /// What its notices carry as `robot_id` (`notice:<service>`).
+    fn robot_id(&self) -> String {
+        format!("{}{}", messages::NOTICE_AUTHOR_PREFIX, self.key)
+    }
+}
+
 fn notice_key(org_id: &str, user_id: &str) -> String {
     format!("notice:{org_id}:{user_id}")
 }
@@ -109,7 +116,7 @@ pub async fn post(
     let conversation_id = conversation(state, org_id, user_id).await?;
     let author = NoticeAuthor {
         conversation_id: conversation_id.clone(),
-        sender_key: format!("{}{}", messages::NOTICE_AUTHOR_PREFIX, sender.key),
+        sender_key: sender.robot_id(),
         name: sender.name.to_string(),
     };
     let message = messages::send_as_notice(state, &author, new, card).await?;
@@ -132,19 +139,13 @@ pub async fn find(
     let Some(conversation_id) = existing(state, org_id, user_id).await? else {
         return Ok(Vec::new());
     };
-    let pattern = format!(
-        "%{}%",
-        key_part
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    let pattern = format!("%{}%", tram_platform::db::escape_like(key_part));
     let rows = sqlx::query(
         "SELECT id, card FROM messages WHERE conversation_id = $1 AND robot_id = $2 \
          AND client_id LIKE $3 ESCAPE '\\' AND recalled_at IS NULL AND card IS NOT NULL",
     )
     .bind(&conversation_id)
-    .bind(format!("{}{}", messages::NOTICE_AUTHOR_PREFIX, sender.key))
+    .bind(sender.robot_id())
     .bind(pattern)
     .fetch_all(state.db.read())
     .await?;
@@ -183,7 +184,7 @@ pub async fn replace_card(
     .bind(card.summary())
     .bind(message_id)
     .bind(&conversation_id)
-    .bind(format!("{}{}", messages::NOTICE_AUTHOR_PREFIX, sender.key))
+    .bind(sender.robot_id())
     .execute(&mut *tx)
     .await?;
     if changed.rows_affected() == 0 {
@@ -192,14 +193,6 @@ pub async fn replace_card(
     crate::search::log_change(&mut tx, message_id, now).await?;
     tx.commit().await?;
     let message = messages::get(&state.db, &conversation_id, message_id).await?;
-    live::announce(
-        state,
-        &conversation_id,
-        &live::Event::MessageUpdated {
-            conversation_id: conversation_id.clone(),
-            message: message.clone(),
-        },
-    )
-    .await;
+    live::announce_update(state, &message).await;
     Ok(message)
 }

@@ -135,6 +135,14 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     }
 }
 
+/// `text` as a `LIKE` pattern that matches it literally (used with
+/// `ESCAPE '\'`).
+pub fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 /// The `VALUES` rows of a multi-row insert: `rows` groups of `columns`
 /// numbered placeholders, `($1, $2), ($3, $4)`.
 pub fn value_rows(rows: usize, columns: usize) -> String {
@@ -163,6 +171,11 @@ pub fn new_id() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn like_patterns_match_literally() {
+        assert_eq!(super::escape_like("a_b%c\\"), "a\\_b\\%c\\\\");
+    }
+
     #[test]
     fn value_rows_number_every_placeholder() {
         assert_eq!(super::value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");

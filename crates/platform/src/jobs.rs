@@ -26,7 +26,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 use sqlx::Row;
 
-use crate::db::{new_id, Backend, Db, Tx};
+use crate::db::{escape_like, new_id, Backend, Db, Tx};
 use crate::AppState;
 
 /// Finished jobs are kept this long (for their keys and the log), then
@@ -173,12 +173,6 @@ pub async fn cancel_pending(tx: &mut Tx, prefix: &str, now: i64) -> Result<u64, 
     .execute(&mut **tx)
     .await?;
     Ok(result.rows_affected())
-}
-
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// Marks a job done inside the caller's transaction. Fails (and the caller
@@ -450,10 +444,5 @@ mod tests {
         assert_eq!(backoff_ms(1_000, 4), 8_000);
         assert_eq!(backoff_ms(1_000, 40), MAX_BACKOFF_MS);
         assert_eq!(backoff_ms(0, 1), 1);
-    }
-
-    #[test]
-    fn like_patterns_match_literally() {
-        assert_eq!(escape_like("a_b%c\\"), "a\\_b\\%c\\\\");
     }
 }

@@ -454,15 +454,7 @@ async fn edit(
 ) -> ApiResult<Json<Message>> {
     let me = me(&state, &member, &id).await?;
     let message = messages::edit(&state, &me, &message_id, &body.body).await?;
-    live::announce(
-        &state,
-        &id,
-        &Event::MessageUpdated {
-            conversation_id: id.clone(),
-            message: message.clone(),
-        },
-    )
-    .await;
+    live::announce_update(&state, &message).await;
     Ok(Json(message))
 }
 
@@ -483,15 +475,7 @@ async fn recall(
         state.config.chat.recall_window_secs,
     )
     .await?;
-    live::announce(
-        &state,
-        &id,
-        &Event::MessageUpdated {
-            conversation_id: id.clone(),
-            message: message.clone(),
-        },
-    )
-    .await;
+    live::announce_update(&state, &message).await;
     Ok(Json(message))
 }
 
