@@ -6,11 +6,12 @@
 
 use serde_json::json;
 use sqlx::Row;
-use tram_platform::db::Tx;
+use tram_platform::args;
+use tram_platform::db::BatchedTx;
 use tram_platform::jobs::{self, Job, JobResult, NewJob, Runner};
 use tram_platform::AppState;
 
-use crate::delegates;
+use crate::delegates::Delegates;
 use crate::error::{ApprovalError, ApprovalResult};
 use crate::instances::{insert_task, trail};
 
@@ -20,24 +21,18 @@ pub const REMINDER_JOB: &str = "approval.reminder";
 /// when the deadline is nearer than twice this).
 pub const REMIND_BEFORE_MS: i64 = 2 * 3_600_000;
 
-/// Enqueues a task's reminder and timeout.
-pub async fn schedule(tx: &mut Tx, task_id: &str, due: i64, now: i64) -> Result<(), sqlx::Error> {
-    enqueue(tx, task_id, due, now, false).await
+/// Queues a task's reminder and timeout.
+pub fn schedule(tx: &mut BatchedTx, task_id: &str, due: i64, now: i64) {
+    enqueue(tx, task_id, due, now, false)
 }
 
 /// Replaces a task's reminder and timeout (a task set aside and taken up
 /// again gets a new deadline).
-pub async fn reschedule(tx: &mut Tx, task_id: &str, due: i64, now: i64) -> Result<(), sqlx::Error> {
-    enqueue(tx, task_id, due, now, true).await
+pub fn reschedule(tx: &mut BatchedTx, task_id: &str, due: i64, now: i64) {
+    enqueue(tx, task_id, due, now, true)
 }
 
-async fn enqueue(
-    tx: &mut Tx,
-    task_id: &str,
-    due: i64,
-    now: i64,
-    replace: bool,
-) -> Result<(), sqlx::Error> {
+fn enqueue(tx: &mut BatchedTx, task_id: &str, due: i64, now: i64, replace: bool) {
     let remind_at = if due - now > 2 * REMIND_BEFORE_MS {
         due - REMIND_BEFORE_MS
     } else {
@@ -59,13 +54,13 @@ async fn enqueue(
     .retried(5, 10_000);
     for job in [reminder, timeout] {
         if replace {
-            jobs::replace_in(tx, &job, now).await?;
+            jobs::queue_replacing(tx, &job, now);
         } else {
-            jobs::enqueue_in(tx, &job, now).await?;
+            jobs::queue(tx, &job, now);
         }
     }
     // Every task that starts waiting for its approver is announced to them.
-    crate::notices::task_created(tx, task_id, due, now).await
+    crate::notices::task_created(tx, task_id, due, now)
 }
 
 /// Adds the approvals' job handlers to the server's runner.
@@ -101,21 +96,22 @@ async fn on_reminder(state: AppState, job: Job) -> JobResult {
 /// in the same transaction.
 pub async fn time_out(state: &AppState, job: &Job, task_id: &str) -> ApprovalResult<()> {
     let now = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_batched().await?;
     let Some(task) = pending_task(&mut tx, task_id, now).await? else {
         return done(tx, job, now).await;
     };
-    let delegate = delegates::of(&mut tx, &state.db, &task.org_id, &task.assignee_id, now)
+    let delegate = Delegates::load(&state.db, &task.org_id, [task.assignee_id.as_str()])
+        .await?
+        .of(&state.db, &task.assignee_id, now)
         .await?
         .map(|(delegate, _)| delegate)
         .filter(|d| d != &task.assignee_id && d != &task.submitter_id);
     match delegate {
         Some(delegate) => {
-            sqlx::query("UPDATE approval_tasks SET status = 'moved', decided_at = $1 WHERE id = $2 AND status = 'pending'")
-                .bind(now)
-                .bind(task_id)
-                .execute(&mut *tx)
-                .await?;
+            tx.push(
+                "UPDATE approval_tasks SET status = 'moved', decided_at = $1 WHERE id = $2 AND status = 'pending'",
+                args![now, task_id],
+            );
             let due = now + (task.due_at - task.created_at).max(3_600_000);
             let new_task = insert_task(
                 &mut tx,
@@ -129,9 +125,8 @@ pub async fn time_out(state: &AppState, job: &Job, task_id: &str) -> ApprovalRes
                 "pending",
                 Some(due),
                 now,
-            )
-            .await?;
-            schedule(&mut tx, &new_task, due, now).await?;
+            );
+            schedule(&mut tx, &new_task, due, now);
             trail(
                 &mut tx,
                 &task.instance_id,
@@ -140,8 +135,7 @@ pub async fn time_out(state: &AppState, job: &Job, task_id: &str) -> ApprovalRes
                 "delegated",
                 None,
                 json!({ "from": task.assignee_id, "to": delegate, "why": "timeout" }),
-            )
-            .await?;
+            );
         }
         None => {
             trail(
@@ -152,8 +146,7 @@ pub async fn time_out(state: &AppState, job: &Job, task_id: &str) -> ApprovalRes
                 "overdue",
                 None,
                 json!({ "approver": task.assignee_id }),
-            )
-            .await?;
+            );
         }
     }
     done(tx, job, now).await
@@ -162,7 +155,7 @@ pub async fn time_out(state: &AppState, job: &Job, task_id: &str) -> ApprovalRes
 /// Reminds the approver of a task still undecided before its deadline.
 pub async fn remind(state: &AppState, job: &Job, task_id: &str) -> ApprovalResult<()> {
     let now = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_batched().await?;
     if let Some(task) = pending_task(&mut tx, task_id, now).await? {
         trail(
             &mut tx,
@@ -172,16 +165,15 @@ pub async fn remind(state: &AppState, job: &Job, task_id: &str) -> ApprovalResul
             "reminded",
             None,
             json!({ "approver": task.assignee_id }),
-        )
-        .await?;
-        crate::notices::reminder(&mut tx, task_id, &job.key, now).await?;
+        );
+        crate::notices::reminder(&mut tx, task_id, &job.key, now);
     }
     done(tx, job, now).await
 }
 
 /// Completes a job in the transaction of its effect, then commits both.
-async fn done(mut tx: Tx, job: &Job, now: i64) -> ApprovalResult<()> {
-    jobs::complete_in(&mut tx, job, now)
+async fn done(mut tx: BatchedTx, job: &Job, now: i64) -> ApprovalResult<()> {
+    jobs::complete_in(tx.tx().await?, job, now)
         .await
         .map_err(|lost| ApprovalError::Database(sqlx::Error::Protocol(lost.to_string())))?;
     tx.commit().await?;
@@ -201,13 +193,17 @@ struct PendingTask {
 
 /// The task, if it is still pending on a pending request (whose row is
 /// then locked until the transaction ends).
-async fn pending_task(tx: &mut Tx, task_id: &str, now: i64) -> ApprovalResult<Option<PendingTask>> {
+async fn pending_task(
+    tx: &mut BatchedTx,
+    task_id: &str,
+    now: i64,
+) -> ApprovalResult<Option<PendingTask>> {
     let Some(row) = sqlx::query(
         "SELECT org_id, instance_id, assignee_id, step_index, node_id, due_at, created_at FROM approval_tasks \
          WHERE id = $1 AND status = 'pending' AND kind = 'approve'",
     )
     .bind(task_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn().await?)
     .await?
     else {
         return Ok(None);
@@ -218,7 +214,7 @@ async fn pending_task(tx: &mut Tx, task_id: &str, now: i64) -> ApprovalResult<Op
     )
     .bind(now)
     .bind(&instance_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn().await?)
     .await?;
     let Some(locked) = locked else {
         return Ok(None);
@@ -226,7 +222,7 @@ async fn pending_task(tx: &mut Tx, task_id: &str, now: i64) -> ApprovalResult<Op
     // Decided while we waited for the lock?
     let still: Option<String> = sqlx::query("SELECT status FROM approval_tasks WHERE id = $1")
         .bind(task_id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(tx.conn().await?)
         .await?
         .map(|r| r.try_get("status"))
         .transpose()?;

@@ -6,14 +6,17 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use tram_org::members::Membership;
-use tram_platform::db::Tx;
+use tram_platform::args;
+use tram_platform::db::BatchedTx;
 use tram_platform::AppState;
 
+use crate::delegates::Delegates;
 use crate::error::{ApprovalError, ApprovalResult};
 use crate::flow::SignMode;
-use crate::instances::{enter_step, get, insert_task, trail, Instance};
+use crate::instances::{approvers_from, enter_step, get, insert_task, trail, Entering, Instance};
 use crate::route::{self, Step};
 use crate::{deadlines, directory, form, templates};
 
@@ -55,7 +58,8 @@ pub async fn act(
 ) -> ApprovalResult<Instance> {
     let comment = clean_comment(comment)?;
     let row = sqlx::query(
-        "SELECT instance_id, assignee_id, step_index, kind, status FROM approval_tasks WHERE id = $1 AND org_id = $2",
+        "SELECT t.instance_id, t.assignee_id, t.step_index, t.kind, i.steps FROM approval_tasks t \
+         JOIN approval_instances i ON i.id = t.instance_id WHERE t.id = $1 AND t.org_id = $2",
     )
     .bind(task_id)
     .bind(&me.org_id)
@@ -69,26 +73,42 @@ pub async fn act(
         return Err(ApprovalError::NotYourTask);
     }
     let step_index: i64 = row.try_get("step_index")?;
+    // Who may get the next tasks, as the steps stand now (re-read under
+    // the lock below; an approver added meanwhile is looked up then).
+    let steps = decode_steps(&row)?;
+    let mut delegates = Delegates::load(
+        &state.db,
+        &me.org_id,
+        approvers_from(&steps, step_index as usize + 1),
+    )
+    .await?;
     let now = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_batched().await?;
     // Locks the request: actions on it run one at a time, on every node.
     let locked = sqlx::query(
         "UPDATE approval_instances SET updated_at = $1 WHERE id = $2 AND status = 'pending' RETURNING steps",
     )
     .bind(now)
     .bind(&instance_id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(tx.conn().await?)
     .await?;
+    // With the request locked (a statement of its own, so that on
+    // PostgreSQL it sees what the action before it committed): the
+    // decision, and the tasks of the step that still wait.
     let decided = sqlx::query(
-        "UPDATE approval_tasks SET status = $1, comment = $2, decided_at = $3 WHERE id = $4 AND status = 'pending'",
+        "UPDATE approval_tasks SET status = $1, comment = $2, decided_at = $3 WHERE id = $4 AND status = 'pending' RETURNING \
+         (SELECT COUNT(*) FROM approval_tasks WHERE instance_id = $5 AND step_index = $6 AND status = 'pending' AND id <> $4) AS others, \
+         (SELECT COUNT(*) FROM approval_tasks WHERE instance_id = $5 AND status = 'waiting') AS set_aside",
     )
     .bind(decision.status())
     .bind(&comment)
     .bind(now)
     .bind(task_id)
-    .execute(&mut *tx)
+    .bind(&instance_id)
+    .bind(step_index)
+    .fetch_optional(tx.conn().await?)
     .await?;
-    let Some(locked) = locked.filter(|_| decided.rows_affected() == 1) else {
+    let (Some(locked), Some(decided)) = (locked, decided) else {
         drop(tx);
         // A repeat of the decision already taken is answered, not refused.
         let status: String = sqlx::query("SELECT status FROM approval_tasks WHERE id = $1")
@@ -102,8 +122,7 @@ pub async fn act(
             Err(ApprovalError::AlreadyDecided)
         };
     };
-    let steps: Vec<Step> = serde_json::from_str(&locked.try_get::<String, _>("steps")?)
-        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let steps = decode_steps(&locked)?;
     let mode = match steps.get(step_index as usize) {
         Some(Step::Approve { mode, .. }) => *mode,
         _ => SignMode::Countersign,
@@ -116,36 +135,27 @@ pub async fn act(
         decision.status(),
         comment.as_deref(),
         json!({ "step": step_index }),
-    )
-    .await?;
+    );
     match decision {
         Decision::Reject => {
-            cancel_pending(&mut tx, &instance_id, now).await?;
-            finish(&mut tx, &instance_id, "rejected", now).await?;
+            cancel_pending(&mut tx, &instance_id, now);
+            finish(&mut tx, &instance_id, "rejected", now);
         }
         Decision::Approve => {
             if mode == SignMode::OrSign {
-                cancel_pending(&mut tx, &instance_id, now).await?;
+                cancel_pending(&mut tx, &instance_id, now);
             }
-            let waiting: i64 = sqlx::query(
-                "SELECT COUNT(*) AS n FROM approval_tasks WHERE instance_id = $1 AND step_index = $2 AND status = 'pending'",
-            )
-            .bind(&instance_id)
-            .bind(step_index)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
-            if waiting == 0 {
-                enter_step(
-                    &mut tx,
-                    &state.db,
-                    &me.org_id,
-                    &instance_id,
-                    &steps,
-                    step_index as usize + 1,
+            let others: i64 = decided.try_get("others")?;
+            if others == 0 || mode == SignMode::OrSign {
+                let entering = Entering {
+                    db: &state.db,
+                    org_id: &me.org_id,
+                    instance_id: &instance_id,
+                    steps: &steps,
+                    set_aside: decided.try_get::<i64, _>("set_aside")? > 0,
                     now,
-                )
-                .await?;
+                };
+                enter_step(&mut tx, &entering, &mut delegates, step_index as usize + 1).await?;
             }
         }
     }
@@ -153,34 +163,24 @@ pub async fn act(
     get(&state.db, me, &instance_id).await
 }
 
-pub(crate) async fn cancel_pending(
-    tx: &mut Tx,
-    instance_id: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE approval_tasks SET status = 'cancelled', decided_at = $1 WHERE instance_id = $2 AND status IN ('pending', 'waiting')",
-    )
-    .bind(now)
-    .bind(instance_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+fn decode_steps(row: &AnyRow) -> ApprovalResult<Vec<Step>> {
+    Ok(serde_json::from_str(&row.try_get::<String, _>("steps")?)
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
 }
 
-pub(crate) async fn finish(
-    tx: &mut Tx,
-    instance_id: &str,
-    status: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE approval_instances SET status = $1, finished_at = $2, updated_at = $2 WHERE id = $3")
-        .bind(status)
-        .bind(now)
-        .bind(instance_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+/// Cancels the request's tasks still waiting for their approvers.
+pub(crate) fn cancel_pending(tx: &mut BatchedTx, instance_id: &str, now: i64) {
+    tx.push(
+        "UPDATE approval_tasks SET status = 'cancelled', decided_at = $1 WHERE instance_id = $2 AND status IN ('pending', 'waiting')",
+        args![now, instance_id],
+    );
+}
+
+pub(crate) fn finish(tx: &mut BatchedTx, instance_id: &str, status: &str, now: i64) {
+    tx.push(
+        "UPDATE approval_instances SET status = $1, finished_at = $2, updated_at = $2 WHERE id = $3",
+        args![status, now, instance_id],
+    );
 }
 
 /// The submitter withdraws a request that is not finished.
@@ -194,20 +194,20 @@ pub async fn withdraw(
         return Err(ApprovalError::NotSubmitter);
     }
     let now = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_batched().await?;
     let locked = sqlx::query(
         "UPDATE approval_instances SET updated_at = $1 WHERE id = $2 AND status = 'pending' AND submitter_id = $3",
     )
     .bind(now)
     .bind(instance_id)
     .bind(&me.user_id)
-    .execute(&mut *tx)
+    .execute(tx.conn().await?)
     .await?;
     if locked.rows_affected() == 0 {
         return Err(ApprovalError::Finished);
     }
-    cancel_pending(&mut tx, instance_id, now).await?;
-    finish(&mut tx, instance_id, "withdrawn", now).await?;
+    cancel_pending(&mut tx, instance_id, now);
+    finish(&mut tx, instance_id, "withdrawn", now);
     trail(
         &mut tx,
         instance_id,
@@ -216,8 +216,7 @@ pub async fn withdraw(
         "withdrawn",
         None,
         json!({}),
-    )
-    .await?;
+    );
     tx.commit().await?;
     get(&state.db, me, instance_id).await
 }
@@ -234,7 +233,7 @@ struct HeldTask {
 }
 
 async fn hold_my_task(
-    tx: &mut Tx,
+    tx: &mut BatchedTx,
     me: &Membership,
     task_id: &str,
     now: i64,
@@ -244,7 +243,7 @@ async fn hold_my_task(
     )
     .bind(task_id)
     .bind(&me.org_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn().await?)
     .await?
     .ok_or(ApprovalError::NotFound)?;
     if row.try_get::<String, _>("assignee_id")? != me.user_id
@@ -258,12 +257,12 @@ async fn hold_my_task(
     )
     .bind(now)
     .bind(&instance_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn().await?)
     .await?
     .ok_or(ApprovalError::AlreadyDecided)?;
     let status: String = sqlx::query("SELECT status FROM approval_tasks WHERE id = $1")
         .bind(task_id)
-        .fetch_one(&mut **tx)
+        .fetch_one(tx.conn().await?)
         .await?
         .try_get("status")?;
     if status != "pending" {
@@ -310,17 +309,13 @@ pub async fn transfer(
 ) -> ApprovalResult<Instance> {
     let comment = clean_comment(comment)?;
     let now = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_batched().await?;
     let held = hold_my_task(&mut tx, me, task_id, now).await?;
     check_colleague(state, me, &held, to).await?;
-    sqlx::query(
+    tx.push(
         "UPDATE approval_tasks SET status = 'moved', comment = $1, decided_at = $2 WHERE id = $3",
-    )
-    .bind(&comment)
-    .bind(now)
-    .bind(task_id)
-    .execute(&mut *tx)
-    .await?;
+        args![comment.as_deref(), now, task_id],
+    );
     let due = held.due_at.unwrap_or(now).max(now + 3_600_000);
     let new_task = insert_task(
         &mut tx,
@@ -334,9 +329,8 @@ pub async fn transfer(
         "pending",
         Some(due),
         now,
-    )
-    .await?;
-    deadlines::schedule(&mut tx, &new_task, due, now).await?;
+    );
+    deadlines::schedule(&mut tx, &new_task, due, now);
     trail(
         &mut tx,
         &held.instance_id,
@@ -345,8 +339,7 @@ pub async fn transfer(
         "transferred",
         comment.as_deref(),
         json!({ "to": to }),
-    )
-    .await?;
+    );
     tx.commit().await?;
     get(&state.db, me, &held.instance_id).await
 }
@@ -372,7 +365,7 @@ pub async fn add_approver(
 ) -> ApprovalResult<Instance> {
     let comment = clean_comment(comment)?;
     let now = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_batched().await?;
     let mut held = hold_my_task(&mut tx, me, task_id, now).await?;
     check_colleague(state, me, &held, who).await?;
     let added = Step::Approve {
@@ -388,32 +381,31 @@ pub async fn add_approver(
         AddPosition::Before => held.step_index as usize,
     };
     held.steps.insert(at, added);
-    sqlx::query("UPDATE approval_instances SET steps = $1 WHERE id = $2")
-        .bind(serde_json::to_string(&held.steps).expect("steps serialise"))
-        .bind(&held.instance_id)
-        .execute(&mut *tx)
-        .await?;
+    tx.push(
+        "UPDATE approval_instances SET steps = $1 WHERE id = $2",
+        args![
+            serde_json::to_string(&held.steps).expect("steps serialise"),
+            held.instance_id.as_str(),
+        ],
+    );
     if position == AddPosition::Before {
         // The step's approvers wait for the added one, one index later.
-        sqlx::query(
+        tx.push(
             "UPDATE approval_tasks SET step_index = step_index + 1, \
              status = CASE WHEN status = 'pending' THEN 'waiting' ELSE status END \
              WHERE instance_id = $1 AND step_index = $2",
-        )
-        .bind(&held.instance_id)
-        .bind(held.step_index)
-        .execute(&mut *tx)
-        .await?;
-        enter_step(
-            &mut tx,
-            &state.db,
-            &me.org_id,
-            &held.instance_id,
-            &held.steps,
-            at,
+            args![held.instance_id.as_str(), held.step_index],
+        );
+        let entering = Entering {
+            db: &state.db,
+            org_id: &me.org_id,
+            instance_id: &held.instance_id,
+            steps: &held.steps,
+            set_aside: true,
             now,
-        )
-        .await?;
+        };
+        let mut delegates = Delegates::load(&state.db, &me.org_id, [who]).await?;
+        enter_step(&mut tx, &entering, &mut delegates, at).await?;
     }
     let action = match position {
         AddPosition::Before => "added_before",
@@ -427,8 +419,7 @@ pub async fn add_approver(
         action,
         comment.as_deref(),
         json!({ "who": who }),
-    )
-    .await?;
+    );
     tx.commit().await?;
     get(&state.db, me, &held.instance_id).await
 }
@@ -442,20 +433,17 @@ pub async fn return_to_submitter(
 ) -> ApprovalResult<Instance> {
     let comment = clean_comment(comment)?;
     let now = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_batched().await?;
     let held = hold_my_task(&mut tx, me, task_id, now).await?;
-    sqlx::query("UPDATE approval_tasks SET status = 'returned', comment = $1, decided_at = $2 WHERE id = $3")
-        .bind(&comment)
-        .bind(now)
-        .bind(task_id)
-        .execute(&mut *tx)
-        .await?;
-    cancel_pending(&mut tx, &held.instance_id, now).await?;
-    sqlx::query("UPDATE approval_instances SET status = 'returned', updated_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(&held.instance_id)
-        .execute(&mut *tx)
-        .await?;
+    tx.push(
+        "UPDATE approval_tasks SET status = 'returned', comment = $1, decided_at = $2 WHERE id = $3",
+        args![comment.as_deref(), now, task_id],
+    );
+    cancel_pending(&mut tx, &held.instance_id, now);
+    tx.push(
+        "UPDATE approval_instances SET status = 'returned', updated_at = $1 WHERE id = $2",
+        args![now, held.instance_id.as_str()],
+    );
     trail(
         &mut tx,
         &held.instance_id,
@@ -464,8 +452,7 @@ pub async fn return_to_submitter(
         "returned",
         comment.as_deref(),
         json!({}),
-    )
-    .await?;
+    );
     tx.commit().await?;
     get(&state.db, me, &held.instance_id).await
 }
@@ -497,8 +484,9 @@ pub async fn resubmit(
     let directory = directory::load(&state.db, &me.org_id, &me.user_id).await?;
     crate::instances::check_people(&template.fields, &values, &directory.members)?;
     let steps = route::plan(&template.flow, &values, &directory);
+    let mut delegates = Delegates::load(&state.db, &me.org_id, approvers_from(&steps, 0)).await?;
     let now = state.clock.now_ms();
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.db.begin_batched().await?;
     let locked = sqlx::query(
         "UPDATE approval_instances SET form_values = $1, steps = $2, step_index = 0, status = 'pending', updated_at = $3 \
          WHERE id = $4 AND status = 'returned' AND submitter_id = $5",
@@ -508,17 +496,17 @@ pub async fn resubmit(
     .bind(now)
     .bind(instance_id)
     .bind(&me.user_id)
-    .execute(&mut *tx)
+    .execute(tx.conn().await?)
     .await?;
     if locked.rows_affected() == 0 {
         return Err(ApprovalError::Finished);
     }
     crate::files::claim(&mut tx, me, instance_id, &template.fields, &values).await?;
     // Earlier rounds' tasks stay in the history, out of the way of this one.
-    sqlx::query("UPDATE approval_tasks SET step_index = -1 - step_index WHERE instance_id = $1 AND step_index >= 0")
-        .bind(instance_id)
-        .execute(&mut *tx)
-        .await?;
+    tx.push(
+        "UPDATE approval_tasks SET step_index = -1 - step_index WHERE instance_id = $1 AND step_index >= 0",
+        args![instance_id],
+    );
     trail(
         &mut tx,
         instance_id,
@@ -527,9 +515,16 @@ pub async fn resubmit(
         "resubmitted",
         None,
         json!({}),
-    )
-    .await?;
-    enter_step(&mut tx, &state.db, &me.org_id, instance_id, &steps, 0, now).await?;
+    );
+    let entering = Entering {
+        db: &state.db,
+        org_id: &me.org_id,
+        instance_id,
+        steps: &steps,
+        set_aside: false,
+        now,
+    };
+    enter_step(&mut tx, &entering, &mut delegates, 0).await?;
     tx.commit().await?;
     crate::files::drop_unnamed(state, instance_id, &template.fields, &values).await?;
     get(&state.db, me, instance_id).await

@@ -2,6 +2,8 @@
 //! tasks — those still undecided at their deadline, and, during an
 //! out-of-office period, every new one at once.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tram_org::members::Membership;
@@ -95,33 +97,86 @@ pub async fn set(
     get(&state.db, me).await
 }
 
-/// The member's delegate, if one is named and still in the org; and
-/// whether the member is out of office at `now`.
-pub async fn of(
-    conn: &mut sqlx::AnyConnection,
-    db: &Db,
-    org_id: &str,
-    user_id: &str,
-    now: i64,
-) -> ApprovalResult<Option<(String, bool)>> {
-    let row = sqlx::query(
-        "SELECT delegate_id, away_from, away_until FROM approval_delegates WHERE org_id = $1 AND user_id = $2",
-    )
-    .bind(org_id)
-    .bind(user_id)
-    .fetch_optional(conn)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let delegate: String = row.try_get("delegate_id")?;
-    // A delegate who has left the org takes nothing.
-    if tram_org::members::membership(db, org_id, &delegate)
-        .await?
-        .is_none()
-    {
-        return Ok(None);
+/// The delegate settings of the approvers a change may give tasks to,
+/// read on the read pool before its transaction begins, so the writer is
+/// not held for them. (A setting saved meanwhile counts from the next
+/// change, as if saved a moment later.)
+pub(crate) struct Delegates {
+    org_id: String,
+    /// By member: their delegate (still in the org) and out-of-office
+    /// period; `None` for a member who named no one.
+    known: HashMap<String, Option<Named>>,
+}
+
+#[derive(Clone)]
+struct Named {
+    delegate_id: String,
+    away_from: Option<i64>,
+    away_until: Option<i64>,
+}
+
+impl Delegates {
+    /// Reads the settings of `users`.
+    pub async fn load<'a>(
+        db: &Db,
+        org_id: &str,
+        users: impl IntoIterator<Item = &'a str>,
+    ) -> ApprovalResult<Delegates> {
+        let mut known: HashMap<String, Option<Named>> =
+            users.into_iter().map(|u| (u.to_string(), None)).collect();
+        if !known.is_empty() {
+            let placeholders: Vec<String> = (2..known.len() + 2).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT user_id, delegate_id, away_from, away_until FROM approval_delegates \
+                 WHERE org_id = $1 AND user_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(org_id);
+            for user in known.keys() {
+                query = query.bind(user);
+            }
+            for row in query.fetch_all(db.read()).await? {
+                let delegate_id: String = row.try_get("delegate_id")?;
+                // A delegate who has left the org takes nothing.
+                if tram_org::members::membership(db, org_id, &delegate_id)
+                    .await?
+                    .is_none()
+                {
+                    continue;
+                }
+                known.insert(
+                    row.try_get("user_id")?,
+                    Some(Named {
+                        delegate_id,
+                        away_from: row.try_get("away_from")?,
+                        away_until: row.try_get("away_until")?,
+                    }),
+                );
+            }
+        }
+        Ok(Delegates {
+            org_id: org_id.to_string(),
+            known,
+        })
     }
-    let from: Option<i64> = row.try_get("away_from")?;
-    let until: Option<i64> = row.try_get("away_until")?;
-    let away = matches!((from, until), (Some(f), Some(u)) if f <= now && now < u);
-    Ok(Some((delegate, away)))
+
+    /// The member's delegate, if one is named and still in the org; and
+    /// whether the member is out of office at `now`. A member not read
+    /// beforehand (an approver added meanwhile) is read now.
+    pub async fn of(
+        &mut self,
+        db: &Db,
+        user_id: &str,
+        now: i64,
+    ) -> ApprovalResult<Option<(String, bool)>> {
+        if !self.known.contains_key(user_id) {
+            let one = Delegates::load(db, &self.org_id, [user_id]).await?;
+            self.known.extend(one.known);
+        }
+        Ok(self.known.get(user_id).cloned().flatten().map(|named| {
+            let away = matches!((named.away_from, named.away_until),
+                (Some(f), Some(u)) if f <= now && now < u);
+            (named.delegate_id, away)
+        }))
+    }
 }

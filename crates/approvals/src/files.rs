@@ -19,7 +19,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::Row;
 use tram_org::members::Membership;
-use tram_platform::db::{new_id, Tx};
+use tram_platform::db::{new_id, BatchedTx};
 use tram_platform::AppState;
 
 use crate::error::{ApprovalError, ApprovalResult};
@@ -141,7 +141,7 @@ fn named(fields: &[Field], values: &Map<String, Value>) -> Vec<(String, Vec<Stri
 /// held before and no longer names are removed after commit by
 /// `drop_unnamed`. A file that cannot be claimed is a field error.
 pub(crate) async fn claim(
-    tx: &mut Tx,
+    tx: &mut BatchedTx,
     me: &Membership,
     instance_id: &str,
     fields: &[Field],
@@ -158,7 +158,7 @@ pub(crate) async fn claim(
             .bind(&id)
             .bind(&me.org_id)
             .bind(&me.user_id)
-            .execute(&mut **tx)
+            .execute(tx.conn().await?)
             .await?
             .rows_affected();
             if claimed == 0 {

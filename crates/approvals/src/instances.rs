@@ -7,14 +7,16 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use sqlx::Row;
 use tram_org::members::Membership;
-use tram_platform::db::{new_id, Db, Tx};
+use tram_platform::args;
+use tram_platform::db::{new_id, BatchedTx, Db};
 use tram_platform::AppState;
 
+use crate::delegates::Delegates;
 use crate::error::{ApprovalError, ApprovalResult};
 use crate::form::{self, FieldError, FieldKind};
 use crate::route::{self, RouteNote, Step};
 use crate::templates;
-use crate::{deadlines, delegates, directory};
+use crate::{deadlines, directory};
 
 /// A request as the people involved see it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -78,24 +80,25 @@ pub async fn submit(
     let directory = directory::load(&state.db, &me.org_id, &me.user_id).await?;
     check_people(&template.fields, &values, &directory.members)?;
     let steps = route::plan(&template.flow, &values, &directory);
+    let mut delegates = Delegates::load(&state.db, &me.org_id, approvers_from(&steps, 0)).await?;
     let now = state.clock.now_ms();
     let id = new_id();
-    let mut tx = state.db.begin().await?;
-    sqlx::query(
+    let mut tx = state.db.begin_batched().await?;
+    tx.push(
         "INSERT INTO approval_instances (id, org_id, template_id, template_version, submitter_id, title, form_values, steps, \
          step_index, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 'pending', $9, $9)",
-    )
-    .bind(&id)
-    .bind(&me.org_id)
-    .bind(&template.id)
-    .bind(template.version)
-    .bind(&me.user_id)
-    .bind(&template.name)
-    .bind(serde_json::to_string(&values).expect("values serialise"))
-    .bind(serde_json::to_string(&steps).expect("steps serialise"))
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+        args![
+            id.as_str(),
+            me.org_id.as_str(),
+            template.id.as_str(),
+            template.version,
+            me.user_id.as_str(),
+            template.name.as_str(),
+            serde_json::to_string(&values).expect("values serialise"),
+            serde_json::to_string(&steps).expect("steps serialise"),
+            now,
+        ],
+    );
     crate::files::claim(&mut tx, me, &id, &template.fields, &values).await?;
     trail(
         &mut tx,
@@ -105,11 +108,30 @@ pub async fn submit(
         "submitted",
         None,
         json!({ "version": template.version }),
-    )
-    .await?;
-    enter_step(&mut tx, &state.db, &me.org_id, &id, &steps, 0, now).await?;
+    );
+    let entering = Entering {
+        db: &state.db,
+        org_id: &me.org_id,
+        instance_id: &id,
+        steps: &steps,
+        set_aside: false,
+        now,
+    };
+    enter_step(&mut tx, &entering, &mut delegates, 0).await?;
     tx.commit().await?;
     get(&state.db, me, &id).await
+}
+
+/// Everyone who may be given an approval task from step `index` on.
+pub(crate) fn approvers_from(steps: &[Step], index: usize) -> impl Iterator<Item = &str> {
+    steps
+        .iter()
+        .skip(index)
+        .flat_map(|step| match step {
+            Step::Approve { approvers, .. } => approvers.as_slice(),
+            Step::Cc { .. } => &[],
+        })
+        .map(String::as_str)
 }
 
 /// Person fields must name members; department fields are checked by the
@@ -138,19 +160,29 @@ pub(crate) fn check_people(
     }
 }
 
+/// The request whose steps are entered, and when.
+pub(crate) struct Entering<'a> {
+    pub db: &'a Db,
+    pub org_id: &'a str,
+    pub instance_id: &'a str,
+    pub steps: &'a [Step],
+    /// Whether approvers may be waiting on the request, set aside by an
+    /// approver added before them (加簽).
+    pub set_aside: bool,
+    pub now: i64,
+}
+
 /// Starts step `index` and every step after it that needs no one (CC
 /// steps, automatically approved ones); archives the request after the
 /// last.
 pub(crate) async fn enter_step(
-    tx: &mut Tx,
-    db: &Db,
-    org_id: &str,
-    id: &str,
-    steps: &[Step],
+    tx: &mut BatchedTx,
+    at: &Entering<'_>,
+    delegates: &mut Delegates,
     mut index: usize,
-    now: i64,
 ) -> ApprovalResult<()> {
-    while let Some(step) = steps.get(index) {
+    let (id, now) = (at.instance_id, at.now);
+    while let Some(step) = at.steps.get(index) {
         match step {
             Step::Cc {
                 node_id,
@@ -159,9 +191,8 @@ pub(crate) async fn enter_step(
             } => {
                 for user in recipients {
                     insert_task(
-                        tx, org_id, id, index, node_id, "cc", user, None, "cc", None, now,
-                    )
-                    .await?;
+                        tx, at.org_id, id, index, node_id, "cc", user, None, "cc", None, now,
+                    );
                 }
                 trail(
                     tx,
@@ -171,8 +202,7 @@ pub(crate) async fn enter_step(
                     "cc",
                     None,
                     json!({ "node": node_id, "to": recipients }),
-                )
-                .await?;
+                );
             }
             Step::Approve {
                 node_id,
@@ -188,8 +218,7 @@ pub(crate) async fn enter_step(
                     "auto_approved",
                     None,
                     json!({ "node": node_id }),
-                )
-                .await?;
+                );
             }
             Step::Approve {
                 node_id,
@@ -201,26 +230,29 @@ pub(crate) async fn enter_step(
                 let due = now + i64::from(*deadline_hours) * 3_600_000;
                 // Approvers set aside by an approver added before them
                 // (加簽) take up their tasks again instead of new ones.
-                let waiting = sqlx::query(
-                    "SELECT id FROM approval_tasks WHERE instance_id = $1 AND step_index = $2 AND status = 'waiting'",
-                )
-                .bind(id)
-                .bind(index as i64)
-                .fetch_all(&mut **tx)
-                .await?;
+                let waiting = if at.set_aside {
+                    sqlx::query(
+                        "SELECT id FROM approval_tasks WHERE instance_id = $1 AND step_index = $2 AND status = 'waiting'",
+                    )
+                    .bind(id)
+                    .bind(index as i64)
+                    .fetch_all(tx.conn().await?)
+                    .await?
+                } else {
+                    Vec::new()
+                };
                 if !waiting.is_empty() {
                     for row in waiting {
                         let task: String = row.try_get("id")?;
-                        sqlx::query("UPDATE approval_tasks SET status = 'pending', due_at = $1 WHERE id = $2")
-                            .bind(due)
-                            .bind(&task)
-                            .execute(&mut **tx)
-                            .await?;
-                        deadlines::reschedule(tx, &task, due, now).await?;
+                        tx.push(
+                            "UPDATE approval_tasks SET status = 'pending', due_at = $1 WHERE id = $2",
+                            args![due, task.as_str()],
+                        );
+                        deadlines::reschedule(tx, &task, due, now);
                     }
                 } else {
                     for user in approvers {
-                        assign(tx, db, org_id, id, index, node_id, user, due, now).await?;
+                        assign(tx, at, delegates, index, node_id, user, due).await?;
                     }
                 }
                 trail(
@@ -231,54 +263,43 @@ pub(crate) async fn enter_step(
                     "routed",
                     None,
                     json!({ "node": node_id, "to": approvers, "note": note }),
-                )
-                .await?;
-                sqlx::query(
+                );
+                tx.push(
                     "UPDATE approval_instances SET step_index = $1, updated_at = $2 WHERE id = $3",
-                )
-                .bind(index as i64)
-                .bind(now)
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
+                    args![index as i64, now, id],
+                );
                 return Ok(());
             }
         }
         index += 1;
     }
-    sqlx::query(
+    tx.push(
         "UPDATE approval_instances SET status = 'approved', step_index = $1, finished_at = $2, updated_at = $2 WHERE id = $3",
-    )
-    .bind(index as i64)
-    .bind(now)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?;
-    trail(tx, id, now, None, "archived", None, json!({})).await?;
+        args![index as i64, now, id],
+    );
+    trail(tx, id, now, None, "archived", None, json!({}));
     Ok(())
 }
 
 /// Gives an approval task to `user` — or, while they are out of office,
 /// to their delegate — with its deadline and reminder jobs.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn assign(
-    tx: &mut Tx,
-    db: &Db,
-    org_id: &str,
-    instance_id: &str,
+async fn assign(
+    tx: &mut BatchedTx,
+    at: &Entering<'_>,
+    delegates: &mut Delegates,
     step_index: usize,
     node_id: &str,
     user: &str,
     due: i64,
-    now: i64,
 ) -> ApprovalResult<String> {
-    let (assignee, moved_from) = match delegates::of(tx, db, org_id, user, now).await? {
+    let (instance_id, now) = (at.instance_id, at.now);
+    let (assignee, moved_from) = match delegates.of(at.db, user, now).await? {
         Some((delegate, true)) => (delegate, Some(user)),
         _ => (user.to_string(), None),
     };
     let task_id = insert_task(
         tx,
-        org_id,
+        at.org_id,
         instance_id,
         step_index,
         node_id,
@@ -288,8 +309,7 @@ pub(crate) async fn assign(
         "pending",
         Some(due),
         now,
-    )
-    .await?;
+    );
     if let Some(from) = moved_from {
         trail(
             tx,
@@ -299,16 +319,16 @@ pub(crate) async fn assign(
             "delegated",
             None,
             json!({ "from": from, "to": assignee, "why": "away" }),
-        )
-        .await?;
+        );
     }
-    deadlines::schedule(tx, &task_id, due, now).await?;
+    deadlines::schedule(tx, &task_id, due, now);
     Ok(task_id)
 }
 
+/// Queues a new task; returns its id.
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn insert_task(
-    tx: &mut Tx,
+pub(crate) fn insert_task(
+    tx: &mut BatchedTx,
     org_id: &str,
     instance_id: &str,
     step_index: usize,
@@ -319,53 +339,53 @@ pub(crate) async fn insert_task(
     status: &str,
     due_at: Option<i64>,
     now: i64,
-) -> Result<String, sqlx::Error> {
+) -> String {
     let id = new_id();
-    sqlx::query(
+    tx.push(
         "INSERT INTO approval_tasks (id, instance_id, org_id, step_index, node_id, kind, assignee_id, moved_from, status, due_at, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(&id)
-    .bind(instance_id)
-    .bind(org_id)
-    .bind(step_index as i64)
-    .bind(node_id)
-    .bind(kind)
-    .bind(assignee)
-    .bind(moved_from)
-    .bind(status)
-    .bind(due_at)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(id)
+        args![
+            id.as_str(),
+            instance_id,
+            org_id,
+            step_index as i64,
+            node_id,
+            kind,
+            assignee,
+            moved_from,
+            status,
+            due_at,
+            now,
+        ],
+    );
+    id
 }
 
-pub(crate) async fn trail(
-    tx: &mut Tx,
+/// Queues a trail entry, and the notice it calls for (if any), which goes
+/// out once the change commits.
+pub(crate) fn trail(
+    tx: &mut BatchedTx,
     instance_id: &str,
     at: i64,
     actor: Option<&str>,
     action: &str,
     comment: Option<&str>,
     detail: Value,
-) -> Result<(), sqlx::Error> {
+) {
     let id = new_id();
-    // The notice this entry calls for (if any) goes out once it commits.
-    crate::notices::trail_entry(tx, &id, instance_id, actor, action, &detail, at).await?;
-    sqlx::query(
+    crate::notices::trail_entry(tx, &id, instance_id, actor, action, &detail, at);
+    tx.push(
         "INSERT INTO approval_trail (id, instance_id, at, actor_id, action, comment, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&id)
-    .bind(instance_id)
-    .bind(at)
-    .bind(actor)
-    .bind(action)
-    .bind(comment)
-    .bind(detail.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+        args![
+            id.as_str(),
+            instance_id,
+            at,
+            actor,
+            action,
+            comment,
+            detail.to_string(),
+        ],
+    );
 }
 
 /// A request, for its submitter, anyone with a task on it, and org admins;

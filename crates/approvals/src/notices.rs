@@ -13,7 +13,7 @@ use sqlx::Row;
 use tram_chat::cards::{ButtonAction, Card, CardButton};
 use tram_chat::messages::{MessageKind, NewMessage};
 use tram_chat::notices::{self, Sender};
-use tram_platform::db::Tx;
+use tram_platform::db::BatchedTx;
 use tram_platform::i18n::Locale;
 use tram_platform::jobs::{self, Job, JobResult, NewJob};
 use tram_platform::AppState;
@@ -26,12 +26,7 @@ pub const NOTICE_JOB: &str = "approval.notice";
 const SENDER_KEY: &str = "approvals";
 
 /// Enqueues the notice to the approver of a new (or taken up again) task.
-pub(crate) async fn task_created(
-    tx: &mut Tx,
-    task_id: &str,
-    due: i64,
-    now: i64,
-) -> Result<(), sqlx::Error> {
+pub(crate) fn task_created(tx: &mut BatchedTx, task_id: &str, due: i64, now: i64) {
     let job = NewJob::new(
         NOTICE_JOB,
         format!("{NOTICE_JOB}:task:{task_id}:{due}"),
@@ -39,16 +34,11 @@ pub(crate) async fn task_created(
         now,
     )
     .retried(5, 5_000);
-    jobs::enqueue_in(tx, &job, now).await.map(|_| ())
+    jobs::queue(tx, &job, now);
 }
 
 /// Enqueues a reminder notice for a task (one per reminder job).
-pub(crate) async fn reminder(
-    tx: &mut Tx,
-    task_id: &str,
-    reminder_job: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
+pub(crate) fn reminder(tx: &mut BatchedTx, task_id: &str, reminder_job: &str, now: i64) {
     let job = NewJob::new(
         NOTICE_JOB,
         format!("{NOTICE_JOB}:remind:{reminder_job}"),
@@ -56,21 +46,21 @@ pub(crate) async fn reminder(
         now,
     )
     .retried(5, 5_000);
-    jobs::enqueue_in(tx, &job, now).await.map(|_| ())
+    jobs::queue(tx, &job, now);
 }
 
 /// Enqueues the notice a trail entry calls for, if any: the outcome to
 /// the submitter, the request to CC recipients, a note to the approver
 /// who decided.
-pub(crate) async fn trail_entry(
-    tx: &mut Tx,
+pub(crate) fn trail_entry(
+    tx: &mut BatchedTx,
     trail_id: &str,
     instance_id: &str,
     actor: Option<&str>,
     action: &str,
     detail: &Value,
     now: i64,
-) -> Result<(), sqlx::Error> {
+) {
     // Anything that may end a task's wait: its approver's cards lose their
     // approve / reject buttons and say what happened.
     if CLOSES_TASKS.contains(&action) {
@@ -81,7 +71,7 @@ pub(crate) async fn trail_entry(
             now,
         )
         .retried(5, 5_000);
-        jobs::enqueue_in(tx, &job, now).await?;
+        jobs::queue(tx, &job, now);
     }
     let payload = match action {
         "archived" | "returned" => {
@@ -94,11 +84,11 @@ pub(crate) async fn trail_entry(
         "approved" => json!({ "what": "decided", "instance_id": instance_id, "action": action,
                               "actor": actor }),
         "cc" => json!({ "what": "cc", "instance_id": instance_id, "to": detail["to"] }),
-        _ => return Ok(()),
+        _ => return,
     };
     let job =
         NewJob::new(NOTICE_JOB, format!("{NOTICE_JOB}:{trail_id}"), payload, now).retried(5, 5_000);
-    jobs::enqueue_in(tx, &job, now).await.map(|_| ())
+    jobs::queue(tx, &job, now);
 }
 
 /// Trail entries after which a task may no longer wait for its approver.

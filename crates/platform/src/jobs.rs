@@ -26,7 +26,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 use sqlx::Row;
 
-use crate::db::{escape_like, new_id, Backend, Db, Tx};
+use crate::db::{self, escape_like, new_id, Arg, Backend, BatchedTx, Db, Tx};
 use crate::AppState;
 
 /// Finished jobs are kept this long (for their keys and the log), then
@@ -126,38 +126,47 @@ pub async fn enqueue(db: &Db, job: &NewJob, now: i64) -> Result<bool, sqlx::Erro
     Ok(inserted)
 }
 
+const INSERT_JOB: &str =
+    "INSERT INTO jobs (id, kind, job_key, payload, run_at, attempts, max_attempts, \
+     retry_base_ms, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8) \
+     ON CONFLICT (job_key) DO NOTHING";
+
+fn insert_args(job: &NewJob, now: i64) -> Vec<Arg> {
+    crate::args![
+        new_id(),
+        job.kind.as_str(),
+        job.key.as_str(),
+        job.payload.to_string(),
+        job.run_at,
+        job.max_attempts.max(1),
+        job.retry_base_ms.max(1),
+        now,
+    ]
+}
+
 /// Enqueues a job inside the caller's transaction, so the job exists if
 /// and only if the caller's change does.
 pub async fn enqueue_in(tx: &mut Tx, job: &NewJob, now: i64) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "INSERT INTO jobs (id, kind, job_key, payload, run_at, attempts, max_attempts, \
-         retry_base_ms, created_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8) \
-         ON CONFLICT (job_key) DO NOTHING",
-    )
-    .bind(new_id())
-    .bind(&job.kind)
-    .bind(&job.key)
-    .bind(job.payload.to_string())
-    .bind(job.run_at)
-    .bind(job.max_attempts.max(1))
-    .bind(job.retry_base_ms.max(1))
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    let result = db::bind(sqlx::query(INSERT_JOB), insert_args(job, now))
+        .execute(&mut **tx)
+        .await?;
     Ok(result.rows_affected() == 1)
 }
 
-/// Enqueues a job in place of any earlier job with its key that is not
+/// Queues a job with the writes of a batched transaction (as
+/// [`enqueue_in`]; a job whose key exists is left as it is).
+pub fn queue(tx: &mut BatchedTx, job: &NewJob, now: i64) {
+    tx.push(INSERT_JOB, insert_args(job, now));
+}
+
+const DELETE_REPLACEABLE: &str = "DELETE FROM jobs WHERE job_key = $1 \
+     AND (finished_at IS NOT NULL OR lease_until IS NULL OR lease_until < $2)";
+
+/// Queues a job in place of any earlier job with its key that is not
 /// running (finished, or waiting): the same work, due again.
-pub async fn replace_in(tx: &mut Tx, job: &NewJob, now: i64) -> Result<bool, sqlx::Error> {
-    sqlx::query(
-        "DELETE FROM jobs WHERE job_key = $1 AND (finished_at IS NOT NULL OR lease_until IS NULL OR lease_until < $2)",
-    )
-    .bind(&job.key)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    enqueue_in(tx, job, now).await
+pub fn queue_replacing(tx: &mut BatchedTx, job: &NewJob, now: i64) {
+    tx.push(DELETE_REPLACEABLE, crate::args![job.key.as_str(), now]);
+    queue(tx, job, now);
 }
 
 /// Removes jobs not yet started whose key begins with `prefix` (a schedule

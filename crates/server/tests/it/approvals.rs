@@ -1,8 +1,8 @@
 //! Approvals over HTTP: an expense template routed manager → (over
 //! HK$5,000) second-level manager → finance → archive; bad values refused
-//! per field with nothing created; or-sign approvers racing; the same
-//! decision twice; who may see and act; template versions kept by
-//! requests; withdrawing.
+//! per field with nothing created; or-sign approvers racing; countersign
+//! approvers deciding at once; the same decision twice; who may see and
+//! act; template versions kept by requests; withdrawing.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -346,6 +346,65 @@ async fn or_sign_approvers_racing_get_one_decision_and_a_double_click_counts_onc
         1,
         "the next step started once"
     );
+    o.t.stop().await;
+}
+
+#[tokio::test]
+async fn countersign_approvers_at_the_same_moment_both_count_and_the_flow_moves_on_once() {
+    let o = office().await;
+    let design = json!({
+        "name": "採購", "category": "purchase",
+        "fields": [ { "key": "item", "label": "物品", "type": "short_text", "required": true } ],
+        "flow": { "nodes": [
+            { "type": "approver", "id": "both", "name": "會簽", "mode": "countersign",
+              "approvers": [ { "kind": "person", "user_id": o.bob.1 }, { "kind": "person", "user_id": o.fiona.1 } ] },
+            { "type": "approver", "id": "owner", "name": "老闆",
+              "approvers": [ { "kind": "person", "user_id": o.owner.1 } ] }
+        ] }
+    });
+    let template = create_template(&o.owner.0, design).await;
+    for round in 0..5 {
+        let (_, request) = submit(
+            &o.alice.0,
+            &template,
+            json!({ "item": format!("投影機 {round}") }),
+        )
+        .await;
+        let (bob_task, fiona_task) = (task_of(&request, &o.bob.1), task_of(&request, &o.fiona.1));
+        let (a, b) = tokio::join!(
+            decide(&o.bob.0, &bob_task, "approve"),
+            decide(&o.fiona.0, &fiona_task, "approve")
+        );
+        assert_eq!((a.0.as_u16(), b.0.as_u16()), (200, 200), "{} {}", a.1, b.1);
+        let id = request["id"].as_str().unwrap();
+        let (_, now) = o
+            .alice
+            .0
+            .get_json(&format!("/api/v1/approvals/instances/{id}"))
+            .await;
+        let trail = actions(&now);
+        assert_eq!(
+            trail.iter().filter(|a| *a == "approved").count(),
+            2,
+            "round {round}: both decisions count: {now}"
+        );
+        // Neither approver alone moved the request on, and together they
+        // did once: the owner has exactly one task.
+        assert_eq!(
+            trail.iter().filter(|a| *a == "routed").count(),
+            2,
+            "round {round}: {now}"
+        );
+        let owner_tasks: Vec<&Value> = now["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["assignee_id"] == o.owner.1.as_str())
+            .collect();
+        assert_eq!(owner_tasks.len(), 1, "round {round}: {now}");
+        assert_eq!(owner_tasks[0]["status"], "pending");
+        assert_eq!(now["step_index"], 1);
+    }
     o.t.stop().await;
 }
 

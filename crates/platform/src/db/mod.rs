@@ -16,6 +16,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
+mod batch;
+pub use batch::{bind, Arg, BatchedTx, Query};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -83,6 +86,12 @@ impl Db {
     /// A transaction on the writer: everything in it commits or nothing does.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         self.write.begin().await
+    }
+
+    /// A transaction on the writer whose queued writes travel together
+    /// (see [`BatchedTx`]).
+    pub async fn begin_batched(&self) -> Result<BatchedTx, sqlx::Error> {
+        BatchedTx::begin(self).await
     }
 
     pub async fn migrate(
