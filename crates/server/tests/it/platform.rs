@@ -91,3 +91,86 @@ async fn every_script_a_page_loads_is_served() {
     }
     t.stop().await;
 }
+
+/// A batched transaction's queued writes run in order before its next
+/// read and before it commits, with arguments kept apart per statement;
+/// a failing statement in a batch leaves nothing behind.
+#[tokio::test]
+async fn batched_writes_run_in_order_and_all_or_nothing() {
+    use sqlx::Row;
+    use tram_platform::args;
+    let t = TestServer::start().await;
+    let db = &t.state().db;
+    let key = |n: i64| format!("batch-test:{}:{n}", tram_platform::db::new_id());
+    let (first, second) = (key(1), key(2));
+    let mut tx = db.begin_batched().await.unwrap();
+    let insert = "INSERT INTO jobs (id, kind, job_key, payload, run_at, attempts, max_attempts, retry_base_ms, created_at) \
+                  VALUES ($1, 'batch.test', $2, '{}', $3, 0, 1, 1000, $3)";
+    tx.push(
+        insert,
+        args![tram_platform::db::new_id(), first.as_str(), 5_i64],
+    );
+    tx.push(
+        insert,
+        args![tram_platform::db::new_id(), second.as_str(), 7_i64],
+    );
+    // A later statement sees the earlier ones, and its own $1 is its own.
+    tx.push(
+        "UPDATE jobs SET run_at = run_at + $1 WHERE job_key = $2",
+        args![100_i64, second.as_str()],
+    );
+    let seen: i64 = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(run_at), 0) AS BIGINT) AS n FROM jobs WHERE job_key IN ($1, $2)",
+    )
+    .bind(&first)
+    .bind(&second)
+    .fetch_one(tx.conn().await.unwrap())
+    .await
+    .unwrap()
+    .try_get("n")
+    .unwrap();
+    assert_eq!(
+        seen,
+        5 + 107,
+        "the queued writes ran, in order, before the read"
+    );
+    tx.push(
+        "UPDATE jobs SET attempts = $1 WHERE job_key = $2",
+        args![3_i64, first.as_str()],
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(
+        t.count(&format!(
+            "SELECT COUNT(*) FROM jobs WHERE job_key = '{first}' AND attempts = 3"
+        ))
+        .await,
+        1,
+        "the write queued last went out with the commit"
+    );
+
+    // The same key twice breaks the unique index: nothing of the batch stays.
+    let third = key(3);
+    let mut tx = db.begin_batched().await.unwrap();
+    tx.push(
+        insert,
+        args![tram_platform::db::new_id(), third.as_str(), 1_i64],
+    );
+    tx.push(
+        "INSERT INTO jobs (id, kind, job_key, payload, run_at, attempts, max_attempts, retry_base_ms, created_at) \
+         VALUES ($1, 'batch.test', $2, '{}', 1, 0, 1, 1000, 1)",
+        args![tram_platform::db::new_id(), third.as_str()],
+    );
+    assert!(
+        tx.commit().await.is_err(),
+        "a duplicate key fails the batch"
+    );
+    assert_eq!(
+        t.count(&format!(
+            "SELECT COUNT(*) FROM jobs WHERE job_key = '{third}'"
+        ))
+        .await,
+        0,
+        "nothing of a failed batch is kept"
+    );
+    t.stop().await;
+}
