@@ -58,8 +58,9 @@ pub async fn act(
 ) -> ApprovalResult<Instance> {
     let comment = clean_comment(comment)?;
     let row = sqlx::query(
-        "SELECT t.instance_id, t.assignee_id, t.step_index, t.kind, i.steps FROM approval_tasks t \
-         JOIN approval_instances i ON i.id = t.instance_id WHERE t.id = $1 AND t.org_id = $2",
+        "SELECT t.instance_id, t.assignee_id, t.step_index, t.kind, i.steps, \
+         (SELECT COUNT(*) FROM approval_delegates d WHERE d.org_id = t.org_id) AS delegates_named \
+         FROM approval_tasks t JOIN approval_instances i ON i.id = t.instance_id WHERE t.id = $1 AND t.org_id = $2",
     )
     .bind(task_id)
     .bind(&me.org_id)
@@ -75,13 +76,17 @@ pub async fn act(
     let step_index: i64 = row.try_get("step_index")?;
     // Who may get the next tasks, as the steps stand now (re-read under
     // the lock below; an approver added meanwhile is looked up then).
-    let steps = decode_steps(&row)?;
-    let mut delegates = Delegates::load(
-        &state.db,
-        &me.org_id,
-        approvers_from(&steps, step_index as usize + 1),
-    )
-    .await?;
+    let mut delegates = if row.try_get::<i64, _>("delegates_named")? == 0 {
+        Delegates::nobody(&me.org_id)
+    } else {
+        let steps = decode_steps(&row)?;
+        Delegates::load(
+            &state.db,
+            &me.org_id,
+            approvers_from(&steps, step_index as usize + 1),
+        )
+        .await?
+    };
     let now = state.clock.now_ms();
     let mut tx = state.db.begin_batched().await?;
     // Locks the request: actions on it run one at a time, on every node.

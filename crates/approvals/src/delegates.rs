@@ -103,6 +103,8 @@ pub async fn set(
 /// change, as if saved a moment later.)
 pub(crate) struct Delegates {
     org_id: String,
+    /// No one in the org has named a delegate.
+    nobody: bool,
     /// By member: their delegate (still in the org) and out-of-office
     /// period; `None` for a member who named no one.
     known: HashMap<String, Option<Named>>,
@@ -156,8 +158,18 @@ impl Delegates {
         }
         Ok(Delegates {
             org_id: org_id.to_string(),
+            nobody: false,
             known,
         })
+    }
+
+    /// For an org where no one has named a delegate.
+    pub fn nobody(org_id: &str) -> Delegates {
+        Delegates {
+            org_id: org_id.to_string(),
+            nobody: true,
+            known: HashMap::new(),
+        }
     }
 
     /// The member's delegate, if one is named and still in the org; and
@@ -169,6 +181,9 @@ impl Delegates {
         user_id: &str,
         now: i64,
     ) -> ApprovalResult<Option<(String, bool)>> {
+        if self.nobody {
+            return Ok(None);
+        }
         if !self.known.contains_key(user_id) {
             let one = Delegates::load(db, &self.org_id, [user_id]).await?;
             self.known.extend(one.known);

@@ -3,12 +3,14 @@
 //! (`decisions` as approvers act, `deadlines` as time passes). This module
 //! creates requests and their tasks and reads them back.
 
-use serde::Serialize;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sqlx::Row;
 use tram_org::members::Membership;
 use tram_platform::args;
-use tram_platform::db::{new_id, BatchedTx, Db};
+use tram_platform::db::{new_id, Backend, BatchedTx, Db};
 use tram_platform::AppState;
 
 use crate::delegates::Delegates;
@@ -39,7 +41,7 @@ pub struct Instance {
     pub trail: Vec<TrailEntry>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Task {
     pub id: String,
     pub step_index: i64,
@@ -389,33 +391,42 @@ pub(crate) fn trail(
 }
 
 /// A request, for its submitter, anyone with a task on it, and org admins;
-/// `NotFound` for everyone else (whatever the id).
+/// `NotFound` for everyone else (whatever the id). One read: the tasks and
+/// the trail come as JSON arrays beside the request's row.
 pub async fn get(db: &Db, me: &Membership, instance_id: &str) -> ApprovalResult<Instance> {
-    let row = sqlx::query(
-        "SELECT id, template_id, template_version, submitter_id, title, form_values, steps, step_index, status, created_at, finished_at \
-         FROM approval_instances WHERE id = $1 AND org_id = $2",
-    )
-    .bind(instance_id)
-    .bind(&me.org_id)
-    .fetch_optional(db.read())
-    .await?
-    .ok_or(ApprovalError::NotFound)?;
-    let tasks = tasks_of(db, instance_id).await?;
+    static SQLITE: OnceLock<String> = OnceLock::new();
+    static POSTGRES: OnceLock<String> = OnceLock::new();
+    let sql = match db.backend() {
+        Backend::Sqlite => SQLITE.get_or_init(|| instance_query("json_group_array", "json_object")),
+        Backend::Postgres => {
+            POSTGRES.get_or_init(|| instance_query("json_agg", "json_build_object"))
+        }
+    };
+    let row = sqlx::query(sql)
+        .bind(instance_id)
+        .bind(&me.org_id)
+        .fetch_optional(db.read())
+        .await?
+        .ok_or(ApprovalError::NotFound)?;
+    let decode = |column: &str| -> ApprovalResult<Value> {
+        let text: String = row.try_get(column)?;
+        Ok(serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
+    };
+    let tasks: Vec<Task> =
+        serde_json::from_value(decode("tasks")?).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     let submitter: String = row.try_get("submitter_id")?;
     let involved = submitter == me.user_id || tasks.iter().any(|t| t.assignee_id == me.user_id);
     if !involved && !me.role.is_admin() {
         return Err(ApprovalError::NotFound);
     }
-    let decode = |column: &str| -> ApprovalResult<Value> {
-        let text: String = row.try_get(column)?;
-        Ok(serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
-    };
     let values = match decode("form_values")? {
         Value::Object(map) => map,
         _ => Map::new(),
     };
     let steps: Vec<Step> =
         serde_json::from_value(decode("steps")?).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let trail: Vec<StoredTrailEntry> =
+        serde_json::from_value(decode("trail")?).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     Ok(Instance {
         id: row.try_get("id")?,
         template_id: row.try_get("template_id")?,
@@ -429,55 +440,52 @@ pub async fn get(db: &Db, me: &Membership, instance_id: &str) -> ApprovalResult<
         created_at: row.try_get("created_at")?,
         finished_at: row.try_get("finished_at")?,
         tasks,
-        trail: trail_of(db, instance_id).await?,
+        trail: trail
+            .into_iter()
+            .map(StoredTrailEntry::into_entry)
+            .collect(),
     })
 }
 
-async fn tasks_of(db: &Db, instance_id: &str) -> ApprovalResult<Vec<Task>> {
-    let rows = sqlx::query(
-        "SELECT id, step_index, node_id, kind, assignee_id, moved_from, status, comment, due_at, decided_at FROM approval_tasks \
-         WHERE instance_id = $1 ORDER BY step_index, created_at, id",
+/// The request's row with its tasks and trail aggregated as JSON text,
+/// written with the backend's JSON functions (array, object); both
+/// backends take `ORDER BY` inside the aggregate.
+fn instance_query(array: &str, object: &str) -> String {
+    format!(
+        "SELECT i.id, i.template_id, i.template_version, i.submitter_id, i.title, i.form_values, i.steps, i.step_index, \
+         i.status, i.created_at, i.finished_at, \
+         (SELECT COALESCE(CAST({array}({object}('id', t.id, 'step_index', t.step_index, 'node_id', t.node_id, \
+            'kind', t.kind, 'assignee_id', t.assignee_id, 'moved_from', t.moved_from, 'status', t.status, \
+            'comment', t.comment, 'due_at', t.due_at, 'decided_at', t.decided_at) \
+            ORDER BY t.step_index, t.created_at, t.id) AS TEXT), '[]') \
+          FROM approval_tasks t WHERE t.instance_id = i.id) AS tasks, \
+         (SELECT COALESCE(CAST({array}({object}('at', r.at, 'actor_id', r.actor_id, 'action', r.action, \
+            'comment', r.comment, 'detail', r.detail) ORDER BY r.at, r.id) AS TEXT), '[]') \
+          FROM approval_trail r WHERE r.instance_id = i.id) AS trail \
+         FROM approval_instances i WHERE i.id = $1 AND i.org_id = $2"
     )
-    .bind(instance_id)
-    .fetch_all(db.read())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Task {
-                id: r.try_get("id")?,
-                step_index: r.try_get("step_index")?,
-                node_id: r.try_get("node_id")?,
-                kind: r.try_get("kind")?,
-                assignee_id: r.try_get("assignee_id")?,
-                moved_from: r.try_get("moved_from")?,
-                status: r.try_get("status")?,
-                comment: r.try_get("comment")?,
-                due_at: r.try_get("due_at")?,
-                decided_at: r.try_get("decided_at")?,
-            })
-        })
-        .collect()
 }
 
-async fn trail_of(db: &Db, instance_id: &str) -> ApprovalResult<Vec<TrailEntry>> {
-    let rows = sqlx::query(
-        "SELECT at, actor_id, action, comment, detail FROM approval_trail WHERE instance_id = $1 ORDER BY at, id",
-    )
-    .bind(instance_id)
-    .fetch_all(db.read())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let detail: String = r.try_get("detail")?;
-            Ok(TrailEntry {
-                at: r.try_get("at")?,
-                actor_id: r.try_get("actor_id")?,
-                action: r.try_get("action")?,
-                comment: r.try_get("comment")?,
-                detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
-            })
-        })
-        .collect()
+/// A trail entry as stored: its detail is JSON text.
+#[derive(Deserialize)]
+struct StoredTrailEntry {
+    at: i64,
+    actor_id: Option<String>,
+    action: String,
+    comment: Option<String>,
+    detail: String,
+}
+
+impl StoredTrailEntry {
+    fn into_entry(self) -> TrailEntry {
+        TrailEntry {
+            at: self.at,
+            actor_id: self.actor_id,
+            action: self.action,
+            comment: self.comment,
+            detail: serde_json::from_str(&self.detail).unwrap_or(Value::Null),
+        }
+    }
 }
 
 /// One line of "my submissions" or an inbox.

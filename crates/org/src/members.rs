@@ -11,6 +11,7 @@ use tram_platform::web::ClientInfo;
 use tram_platform::AppState;
 
 use crate::error::{OrgError, OrgResult};
+use crate::orgs::{org_from_row, Org};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -75,6 +76,30 @@ pub async fn membership(db: &Db, org_id: &str, user_id: &str) -> OrgResult<Optio
         })),
         None => Ok(None),
     }
+}
+
+/// The member's place in the org, and the org, in one read (every
+/// org-scoped request needs both).
+pub async fn membership_with_org(
+    db: &Db,
+    org_id: &str,
+    user_id: &str,
+) -> OrgResult<Option<(Membership, Org)>> {
+    let row = sqlx::query(
+        "SELECT m.role, o.id, o.name, o.time_zone, o.require_device_approval, o.created_at \
+         FROM memberships m JOIN orgs o ON o.id = m.org_id WHERE m.org_id = $1 AND m.user_id = $2",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(db.read())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let membership = Membership {
+        org_id: org_id.to_string(),
+        user_id: user_id.to_string(),
+        role: Role::parse(&row.try_get::<String, _>("role")?)?,
+    };
+    Ok(Some((membership, org_from_row(&row)?)))
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

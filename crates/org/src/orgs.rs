@@ -19,7 +19,7 @@ pub struct Org {
     pub created_at: i64,
 }
 
-fn org_from_row(row: &sqlx::any::AnyRow) -> Result<Org, sqlx::Error> {
+pub(crate) fn org_from_row(row: &sqlx::any::AnyRow) -> Result<Org, sqlx::Error> {
     Ok(Org {
         id: row.try_get("id")?,
         name: row.try_get("name")?,

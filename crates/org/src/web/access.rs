@@ -33,9 +33,16 @@ pub async fn current_membership(
     state: &AppState,
     auth: &AuthUser,
 ) -> OrgResult<Option<Membership>> {
+    Ok(current_org(state, auth)
+        .await?
+        .map(|(membership, _)| membership))
+}
+
+/// As [`current_membership`], with the org.
+async fn current_org(state: &AppState, auth: &AuthUser) -> OrgResult<Option<(Membership, Org)>> {
     if let Some(org_id) = &auth.org_id {
-        if let Some(m) = members::membership(&state.db, org_id, &auth.user_id).await? {
-            return Ok(Some(m));
+        if let Some(found) = members::membership_with_org(&state.db, org_id, &auth.user_id).await? {
+            return Ok(Some(found));
         }
     }
     let first = orgs::list_for_user(&state.db, &auth.user_id)
@@ -45,7 +52,7 @@ pub async fn current_membership(
     match first {
         Some(org) => {
             sessions::set_current_org(state, &auth.session_id, &org.id).await?;
-            members::membership(&state.db, &org.id, &auth.user_id).await
+            members::membership_with_org(&state.db, &org.id, &auth.user_id).await
         }
         None => Ok(None),
     }
@@ -63,10 +70,7 @@ impl FromRequestParts<AppState> for OrgMember {
             .map_err(IntoResponse::into_response)?;
         let html = wants_html(&parts.headers) && !parts.uri.path().starts_with("/api/");
         let result = async {
-            let membership = current_membership(state, &auth)
-                .await?
-                .ok_or(OrgError::NoOrg)?;
-            let org = orgs::get(&state.db, &membership.org_id).await?;
+            let (membership, org) = current_org(state, &auth).await?.ok_or(OrgError::NoOrg)?;
             device_policy::admit(
                 state,
                 &membership,
