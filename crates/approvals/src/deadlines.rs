@@ -173,7 +173,7 @@ pub async fn remind(state: &AppState, job: &Job, task_id: &str) -> ApprovalResul
 
 /// Completes a job in the transaction of its effect, then commits both.
 async fn done(mut tx: BatchedTx, job: &Job, now: i64) -> ApprovalResult<()> {
-    jobs::complete_in(tx.tx().await?, job, now)
+    jobs::complete_batched(&mut tx, job, now)
         .await
         .map_err(|lost| ApprovalError::Database(sqlx::Error::Protocol(lost.to_string())))?;
     tx.commit().await?;

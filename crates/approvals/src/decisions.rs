@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use tram_org::members::Membership;
 use tram_platform::args;
-use tram_platform::db::BatchedTx;
+use tram_platform::db::{BatchedTx, Reply};
 use tram_platform::AppState;
 
 use crate::delegates::Delegates;
@@ -89,30 +89,27 @@ pub async fn act(
     };
     let now = state.clock.now_ms();
     let mut tx = state.db.begin_batched().await?;
-    // Locks the request: actions on it run one at a time, on every node.
-    let locked = sqlx::query(
-        "UPDATE approval_instances SET updated_at = $1 WHERE id = $2 AND status = 'pending' RETURNING steps",
-    )
-    .bind(now)
-    .bind(&instance_id)
-    .fetch_optional(tx.conn().await?)
-    .await?;
-    // With the request locked (a statement of its own, so that on
-    // PostgreSQL it sees what the action before it committed): the
-    // decision, and the tasks of the step that still wait.
-    let decided = sqlx::query(
-        "UPDATE approval_tasks SET status = $1, comment = $2, decided_at = $3 WHERE id = $4 AND status = 'pending' RETURNING \
-         (SELECT COUNT(*) FROM approval_tasks WHERE instance_id = $5 AND step_index = $6 AND status = 'pending' AND id <> $4) AS others, \
-         (SELECT COUNT(*) FROM approval_tasks WHERE instance_id = $5 AND status = 'waiting') AS set_aside",
-    )
-    .bind(decision.status())
-    .bind(&comment)
-    .bind(now)
-    .bind(task_id)
-    .bind(&instance_id)
-    .bind(step_index)
-    .fetch_optional(tx.conn().await?)
-    .await?;
+    // Locks the request (actions on it run one at a time, on every node),
+    // then, in a statement of its own (so that on PostgreSQL it sees what
+    // the action before it committed): the decision, and the tasks of the
+    // step that still wait. One trip on SQLite.
+    let mut replies = tx
+        .query_each(vec![
+            (
+                "UPDATE approval_instances SET updated_at = $1 WHERE id = $2 AND status = 'pending' RETURNING steps".into(),
+                args![now, instance_id.as_str()],
+            ),
+            (
+                "UPDATE approval_tasks SET status = $1, comment = $2, decided_at = $3 WHERE id = $4 AND status = 'pending' RETURNING \
+                 (SELECT COUNT(*) FROM approval_tasks WHERE instance_id = $5 AND step_index = $6 AND status = 'pending' AND id <> $4) AS others, \
+                 (SELECT COUNT(*) FROM approval_tasks WHERE instance_id = $5 AND status = 'waiting') AS set_aside".into(),
+                args![decision.status(), comment.as_deref(), now, task_id, instance_id.as_str(), step_index],
+            ),
+        ])
+        .await?
+        .into_iter()
+        .map(Reply::row);
+    let (locked, decided) = (replies.next().flatten(), replies.next().flatten());
     let (Some(locked), Some(decided)) = (locked, decided) else {
         drop(tx);
         // A repeat of the decision already taken is answered, not refused.

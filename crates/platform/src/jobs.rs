@@ -184,21 +184,37 @@ pub async fn cancel_pending(tx: &mut Tx, prefix: &str, now: i64) -> Result<u64, 
     Ok(result.rows_affected())
 }
 
+const COMPLETE: &str = "UPDATE jobs SET finished_at = $1, failed = 0, lease_until = NULL \
+     WHERE id = $2 AND lease = $3 AND finished_at IS NULL";
+
 /// Marks a job done inside the caller's transaction. Fails (and the caller
 /// should roll back) when the lease is no longer this runner's: another
 /// node has taken the job after the lease ran out.
 pub async fn complete_in(tx: &mut Tx, job: &Job, now: i64) -> Result<(), LeaseLost> {
-    let result = sqlx::query(
-        "UPDATE jobs SET finished_at = $1, failed = 0, lease_until = NULL \
-         WHERE id = $2 AND lease = $3 AND finished_at IS NULL",
-    )
-    .bind(now)
-    .bind(&job.id)
-    .bind(&job.lease)
-    .execute(&mut **tx)
-    .await
-    .map_err(|_| LeaseLost)?;
-    if result.rows_affected() == 1 {
+    let result = sqlx::query(COMPLETE)
+        .bind(now)
+        .bind(&job.id)
+        .bind(&job.lease)
+        .execute(&mut **tx)
+        .await
+        .map_err(|_| LeaseLost)?;
+    lease_held(result.rows_affected())
+}
+
+/// [`complete_in`] for a batched transaction (the queued writes go with it).
+pub async fn complete_batched(tx: &mut BatchedTx, job: &Job, now: i64) -> Result<(), LeaseLost> {
+    let reply = tx
+        .query(
+            COMPLETE,
+            crate::args![now, job.id.as_str(), job.lease.as_str()],
+        )
+        .await
+        .map_err(|_| LeaseLost)?;
+    lease_held(reply.rows_affected)
+}
+
+fn lease_held(rows_affected: u64) -> Result<(), LeaseLost> {
+    if rows_affected == 1 {
         Ok(())
     } else {
         Err(LeaseLost)

@@ -1,21 +1,28 @@
-//! Transactions whose writes travel together.
+//! Transactions whose statements travel together.
 //!
 //! On SQLite every statement sqlx runs is a trip to the connection's own
 //! thread and back, and the trips (two thread switches each), not SQLite,
-//! are what a busy writer spends its time on. A [`BatchedTx`] queues the
-//! writes whose results nobody reads (inserts of new rows, updates whose
-//! effect is already known) and sends them as one script: one trip for the
-//! lot on SQLite. PostgreSQL takes no parameters in a multi-statement
-//! query, so there they run one after another as before.
+//! are what a busy writer spends its time on — while holding the one
+//! write connection. A [`BatchedTx`] queues the writes whose results
+//! nobody reads (inserts of new rows, updates whose effect is already
+//! known) and sends them with the next statement whose result matters, as
+//! one script: on SQLite `BEGIN` goes with the first trip, the queued
+//! writes with the next, and `COMMIT` with the last, so a transaction of
+//! a dozen statements takes two or three trips. PostgreSQL takes no
+//! parameters in a multi-statement query, so there the statements run one
+//! after another inside an ordinary transaction.
 //!
-//! Queued statements run before anything else the transaction does:
-//! [`BatchedTx::conn`] sends them before handing out the connection for a
-//! read or a write whose result matters, and [`BatchedTx::commit`] before
-//! committing. So the transaction reads its own writes, in order.
+//! Statements run in the order they were given, so the transaction reads
+//! its own writes. A `BatchedTx` dropped before [`BatchedTx::commit`]
+//! rolls back (on SQLite, a task sends `ROLLBACK` before the connection
+//! goes back to the pool).
 
-use sqlx::AnyConnection;
+use futures::TryStreamExt;
+use sqlx::any::AnyRow;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Either, Executor};
 
-use super::{Db, Tx};
+use super::{Backend, Db, Tx};
 
 /// One bound value of a queued statement. Nulls keep their type: a
 /// PostgreSQL parameter is typed by what is bound to it.
@@ -77,60 +84,180 @@ macro_rules! args {
 
 /// A transaction on the writer with a queue of writes (see the module).
 pub struct BatchedTx {
-    tx: Tx,
+    inner: Inner,
     queued: Vec<(String, Vec<Arg>)>,
+}
+
+enum Inner {
+    /// `open`: `BEGIN` has been sent, and `COMMIT` has not succeeded.
+    Sqlite {
+        conn: PoolConnection<Any>,
+        open: bool,
+    },
+    Postgres(Tx),
+    /// Committed.
+    Done,
+}
+
+/// What one statement gave back.
+pub struct Reply {
+    pub rows: Vec<AnyRow>,
+    pub rows_affected: u64,
+}
+
+impl Reply {
+    /// The statement's only row, if it returned one.
+    pub fn row(self) -> Option<AnyRow> {
+        self.rows.into_iter().next()
+    }
 }
 
 impl BatchedTx {
     pub async fn begin(db: &Db) -> Result<BatchedTx, sqlx::Error> {
-        Ok(BatchedTx {
-            tx: db.begin().await?,
+        let inner = match db.backend() {
+            Backend::Sqlite => Inner::Sqlite {
+                conn: db.write().acquire().await?,
+                open: false,
+            },
+            Backend::Postgres => Inner::Postgres(db.begin().await?),
+        };
+        let mut tx = BatchedTx {
+            inner,
             queued: Vec::new(),
-        })
+        };
+        if matches!(tx.inner, Inner::Sqlite { .. }) {
+            // The write lock is taken at once: the connection is ours alone.
+            tx.queued.push(("BEGIN IMMEDIATE".into(), Vec::new()));
+        }
+        Ok(tx)
     }
 
-    /// Queues a write (placeholders `$1…` as everywhere) to run before the
-    /// transaction's next read and before it commits.
+    /// Queues a write (placeholders `$1…` as everywhere) to go with the
+    /// transaction's next statement that answers, or its commit.
     pub fn push(&mut self, sql: impl Into<String>, args: Vec<Arg>) {
         self.queued.push((sql.into(), args));
     }
 
+    /// Runs one statement after the queued writes; its rows and count.
+    pub async fn query(&mut self, sql: &str, args: Vec<Arg>) -> Result<Reply, sqlx::Error> {
+        let mut replies = self.query_each(vec![(sql.to_string(), args)]).await?;
+        Ok(replies.pop().expect("one reply per statement"))
+    }
+
+    /// Runs statements, after the queued writes, in one trip on SQLite;
+    /// one reply per statement, in order.
+    pub async fn query_each(
+        &mut self,
+        statements: Vec<(String, Vec<Arg>)>,
+    ) -> Result<Vec<Reply>, sqlx::Error> {
+        let wanted = statements.len();
+        self.queued.extend(statements);
+        let mut replies = self.send().await?;
+        Ok(replies.split_off(replies.len() - wanted))
+    }
+
     /// Sends the queued writes.
     pub async fn flush(&mut self) -> Result<(), sqlx::Error> {
-        if self.queued.is_empty() {
-            return Ok(());
-        }
-        let queued = std::mem::take(&mut self.queued);
-        if self.tx.backend_name() == "SQLite" {
-            let (script, args) = script(&queued);
-            bind(sqlx::query(&script), args)
-                .execute(&mut *self.tx)
-                .await?;
-        } else {
-            for (sql, args) in queued {
-                bind(sqlx::query(&sql), args).execute(&mut *self.tx).await?;
-            }
-        }
-        Ok(())
+        self.send().await.map(drop)
     }
 
-    /// The transaction's connection, for a statement whose result matters;
-    /// the queued writes run first.
+    /// The transaction's connection, for code that runs its own queries;
+    /// the queued writes go first.
     pub async fn conn(&mut self) -> Result<&mut AnyConnection, sqlx::Error> {
         self.flush().await?;
-        Ok(&mut self.tx)
-    }
-
-    /// The underlying transaction, for code written against [`Tx`]; the
-    /// queued writes run first.
-    pub async fn tx(&mut self) -> Result<&mut Tx, sqlx::Error> {
-        self.flush().await?;
-        Ok(&mut self.tx)
+        match &mut self.inner {
+            Inner::Sqlite { conn, .. } => Ok(conn),
+            Inner::Postgres(tx) => Ok(tx),
+            Inner::Done => Err(finished()),
+        }
     }
 
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        self.flush().await?;
-        self.tx.commit().await
+        if let Inner::Sqlite { .. } = self.inner {
+            self.queued.push(("COMMIT".into(), Vec::new()));
+        }
+        self.send().await?;
+        match std::mem::replace(&mut self.inner, Inner::Done) {
+            Inner::Postgres(tx) => tx.commit().await,
+            // Committed with the last trip; the connection goes back to
+            // the pool as it drops.
+            Inner::Sqlite { .. } | Inner::Done => Ok(()),
+        }
+    }
+
+    /// Sends every queued statement; a reply for each.
+    ///
+    /// sqlx 0.8 marks queries of several statements with bound arguments
+    /// as deprecated (launchbadge/sqlx#3108) while its SQLite driver runs
+    /// them, binding `$n` across the whole script; the test
+    /// `batched_writes_run_in_order_and_all_or_nothing` holds it to that.
+    #[allow(deprecated)]
+    async fn send(&mut self) -> Result<Vec<Reply>, sqlx::Error> {
+        if self.queued.is_empty() {
+            return Ok(Vec::new());
+        }
+        let queued = std::mem::take(&mut self.queued);
+        match &mut self.inner {
+            Inner::Sqlite { conn, open } => {
+                // The first trip carries `BEGIN`.
+                *open = true;
+                let (script, args) = script(&queued);
+                let mut replies = Vec::with_capacity(queued.len());
+                let mut rows = Vec::new();
+                let mut results = bind(sqlx::query(&script), args).fetch_many(&mut **conn);
+                while let Some(item) = results.try_next().await? {
+                    match item {
+                        Either::Left(done) => replies.push(Reply {
+                            rows: std::mem::take(&mut rows),
+                            rows_affected: done.rows_affected(),
+                        }),
+                        Either::Right(row) => rows.push(row),
+                    }
+                }
+                Ok(replies)
+            }
+            Inner::Postgres(tx) => {
+                let mut replies = Vec::with_capacity(queued.len());
+                for (sql, args) in queued {
+                    let mut rows = Vec::new();
+                    let mut rows_affected = 0;
+                    let mut results = bind(sqlx::query(&sql), args).fetch_many(&mut **tx);
+                    while let Some(item) = results.try_next().await? {
+                        match item {
+                            Either::Left(done) => rows_affected += done.rows_affected(),
+                            Either::Right(row) => rows.push(row),
+                        }
+                    }
+                    replies.push(Reply {
+                        rows,
+                        rows_affected,
+                    });
+                }
+                Ok(replies)
+            }
+            Inner::Done => Err(finished()),
+        }
+    }
+}
+
+fn finished() -> sqlx::Error {
+    sqlx::Error::Protocol("the transaction has ended".into())
+}
+
+impl Drop for BatchedTx {
+    fn drop(&mut self) {
+        if let Inner::Sqlite { open: true, .. } = self.inner {
+            if let Inner::Sqlite { mut conn, .. } = std::mem::replace(&mut self.inner, Inner::Done)
+            {
+                // Not committed: undone before anyone else gets the writer
+                // (which stays with this task until then).
+                tokio::spawn(async move {
+                    if conn.execute("ROLLBACK").await.is_err() {
+                        conn.close_on_drop();
+                    }
+                });
+            }
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
 mod batch;
-pub use batch::{bind, Arg, BatchedTx, Query};
+pub use batch::{bind, Arg, BatchedTx, Query, Reply};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

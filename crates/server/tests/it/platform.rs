@@ -94,7 +94,8 @@ async fn every_script_a_page_loads_is_served() {
 
 /// A batched transaction's queued writes run in order before its next
 /// read and before it commits, with arguments kept apart per statement;
-/// a failing statement in a batch leaves nothing behind.
+/// a failing statement in a batch, or a transaction dropped before its
+/// commit, leaves nothing behind and the writer free.
 #[tokio::test]
 async fn batched_writes_run_in_order_and_all_or_nothing() {
     use sqlx::Row;
@@ -171,6 +172,32 @@ async fn batched_writes_run_in_order_and_all_or_nothing() {
         .await,
         0,
         "nothing of a failed batch is kept"
+    );
+
+    // Dropped after its writes went out, before commit: undone, and the
+    // writer is free for the next transaction.
+    let fourth = key(4);
+    let mut tx = db.begin_batched().await.unwrap();
+    tx.push(
+        insert,
+        args![tram_platform::db::new_id(), fourth.as_str(), 1_i64],
+    );
+    tx.flush().await.unwrap();
+    drop(tx);
+    let fifth = key(5);
+    let mut tx = db.begin_batched().await.unwrap();
+    tx.push(
+        insert,
+        args![tram_platform::db::new_id(), fifth.as_str(), 1_i64],
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(
+        t.count(&format!(
+            "SELECT COUNT(*) FROM jobs WHERE job_key IN ('{fourth}', '{fifth}')"
+        ))
+        .await,
+        1,
+        "the dropped transaction left nothing; the next one committed"
     );
     t.stop().await;
 }
