@@ -76,7 +76,7 @@ pub async fn act(
     let step_index: i64 = row.try_get("step_index")?;
     // Who may get the next tasks, as the steps stand now (re-read under
     // the lock below; an approver added meanwhile is looked up then).
-    let mut delegates = if row.try_get::<i64, _>("delegates_named")? == 0 {
+    let delegates = if row.try_get::<i64, _>("delegates_named")? == 0 {
         Delegates::nobody(&me.org_id)
     } else {
         let steps = decode_steps(&row)?;
@@ -88,6 +88,55 @@ pub async fn act(
         .await?
     };
     let now = state.clock.now_ms();
+    let decided = state
+        .db
+        .in_writer_lane(record_decision(
+            state.clone(),
+            me.clone(),
+            Decided {
+                task_id: task_id.to_string(),
+                instance_id: instance_id.clone(),
+                step_index,
+                decision,
+                comment,
+                now,
+            },
+            delegates,
+        ))
+        .await?;
+    if !decided {
+        // A repeat of the decision already taken is answered, not refused.
+        let status: String = sqlx::query("SELECT status FROM approval_tasks WHERE id = $1")
+            .bind(task_id)
+            .fetch_one(state.db.read())
+            .await?
+            .try_get("status")?;
+        if status != decision.status() {
+            return Err(ApprovalError::AlreadyDecided);
+        }
+    }
+    get(&state.db, me, &instance_id).await
+}
+
+/// A decision on a task, as checked before its transaction.
+struct Decided {
+    task_id: String,
+    instance_id: String,
+    step_index: i64,
+    decision: Decision,
+    comment: Option<String>,
+    now: i64,
+}
+
+/// The transaction of a decision; false (and nothing changed) when the
+/// task or its request was no longer pending.
+async fn record_decision(
+    state: AppState,
+    me: Membership,
+    d: Decided,
+    mut delegates: Delegates,
+) -> ApprovalResult<bool> {
+    let (instance_id, now) = (d.instance_id.as_str(), d.now);
     let mut tx = state.db.begin_batched().await?;
     // Locks the request (actions on it run one at a time, on every node),
     // then, in a statement of its own (so that on PostgreSQL it sees what
@@ -97,13 +146,13 @@ pub async fn act(
         .query_each(vec![
             (
                 "UPDATE approval_instances SET updated_at = $1 WHERE id = $2 AND status = 'pending' RETURNING steps".into(),
-                args![now, instance_id.as_str()],
+                args![now, instance_id],
             ),
             (
                 "UPDATE approval_tasks SET status = $1, comment = $2, decided_at = $3 WHERE id = $4 AND status = 'pending' RETURNING \
                  (SELECT COUNT(*) FROM approval_tasks WHERE instance_id = $5 AND step_index = $6 AND status = 'pending' AND id <> $4) AS others, \
                  (SELECT COUNT(*) FROM approval_tasks WHERE instance_id = $5 AND status = 'waiting') AS set_aside".into(),
-                args![decision.status(), comment.as_deref(), now, task_id, instance_id.as_str(), step_index],
+                args![d.decision.status(), d.comment.as_deref(), now, d.task_id.as_str(), instance_id, d.step_index],
             ),
         ])
         .await?
@@ -111,58 +160,48 @@ pub async fn act(
         .map(Reply::row);
     let (locked, decided) = (replies.next().flatten(), replies.next().flatten());
     let (Some(locked), Some(decided)) = (locked, decided) else {
-        drop(tx);
-        // A repeat of the decision already taken is answered, not refused.
-        let status: String = sqlx::query("SELECT status FROM approval_tasks WHERE id = $1")
-            .bind(task_id)
-            .fetch_one(state.db.read())
-            .await?
-            .try_get("status")?;
-        return if status == decision.status() {
-            get(&state.db, me, &instance_id).await
-        } else {
-            Err(ApprovalError::AlreadyDecided)
-        };
+        return Ok(false);
     };
     let steps = decode_steps(&locked)?;
-    let mode = match steps.get(step_index as usize) {
+    let mode = match steps.get(d.step_index as usize) {
         Some(Step::Approve { mode, .. }) => *mode,
         _ => SignMode::Countersign,
     };
     trail(
         &mut tx,
-        &instance_id,
+        instance_id,
         now,
         Some(&me.user_id),
-        decision.status(),
-        comment.as_deref(),
-        json!({ "step": step_index }),
+        d.decision.status(),
+        d.comment.as_deref(),
+        json!({ "step": d.step_index }),
     );
-    match decision {
+    match d.decision {
         Decision::Reject => {
-            cancel_pending(&mut tx, &instance_id, now);
-            finish(&mut tx, &instance_id, "rejected", now);
+            cancel_pending(&mut tx, instance_id, now);
+            finish(&mut tx, instance_id, "rejected", now);
         }
         Decision::Approve => {
             if mode == SignMode::OrSign {
-                cancel_pending(&mut tx, &instance_id, now);
+                cancel_pending(&mut tx, instance_id, now);
             }
             let others: i64 = decided.try_get("others")?;
             if others == 0 || mode == SignMode::OrSign {
                 let entering = Entering {
                     db: &state.db,
                     org_id: &me.org_id,
-                    instance_id: &instance_id,
+                    instance_id,
                     steps: &steps,
                     set_aside: decided.try_get::<i64, _>("set_aside")? > 0,
                     now,
                 };
-                enter_step(&mut tx, &entering, &mut delegates, step_index as usize + 1).await?;
+                let next = d.step_index as usize + 1;
+                enter_step(&mut tx, &entering, &mut delegates, next).await?;
             }
         }
     }
     tx.commit().await?;
-    get(&state.db, me, &instance_id).await
+    Ok(true)
 }
 
 fn decode_steps(row: &AnyRow) -> ApprovalResult<Vec<Step>> {

@@ -82,46 +82,81 @@ pub async fn submit(
     let directory = directory::load(&state.db, &me.org_id, &me.user_id).await?;
     check_people(&template.fields, &values, &directory.members)?;
     let steps = route::plan(&template.flow, &values, &directory);
-    let mut delegates = Delegates::load(&state.db, &me.org_id, approvers_from(&steps, 0)).await?;
-    let now = state.clock.now_ms();
+    let delegates = Delegates::load(&state.db, &me.org_id, approvers_from(&steps, 0)).await?;
     let id = new_id();
+    let request = NewRequest {
+        id: id.clone(),
+        template,
+        values,
+        steps,
+        now: state.clock.now_ms(),
+    };
+    state
+        .db
+        .in_writer_lane(record_request(
+            state.clone(),
+            me.clone(),
+            request,
+            delegates,
+        ))
+        .await?;
+    get(&state.db, me, &id).await
+}
+
+/// A request checked and routed, ready to be stored.
+struct NewRequest {
+    id: String,
+    template: templates::Template,
+    values: Map<String, Value>,
+    steps: Vec<Step>,
+    now: i64,
+}
+
+/// The transaction of a submission: the request, its first tasks.
+async fn record_request(
+    state: AppState,
+    me: Membership,
+    r: NewRequest,
+    mut delegates: Delegates,
+) -> ApprovalResult<()> {
+    let (id, now) = (r.id.as_str(), r.now);
     let mut tx = state.db.begin_batched().await?;
     tx.push(
         "INSERT INTO approval_instances (id, org_id, template_id, template_version, submitter_id, title, form_values, steps, \
          step_index, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 'pending', $9, $9)",
         args![
-            id.as_str(),
+            id,
             me.org_id.as_str(),
-            template.id.as_str(),
-            template.version,
+            r.template.id.as_str(),
+            r.template.version,
             me.user_id.as_str(),
-            template.name.as_str(),
-            serde_json::to_string(&values).expect("values serialise"),
-            serde_json::to_string(&steps).expect("steps serialise"),
+            r.template.name.as_str(),
+            serde_json::to_string(&r.values).expect("values serialise"),
+            serde_json::to_string(&r.steps).expect("steps serialise"),
             now,
         ],
     );
-    crate::files::claim(&mut tx, me, &id, &template.fields, &values).await?;
+    crate::files::claim(&mut tx, &me, id, &r.template.fields, &r.values).await?;
     trail(
         &mut tx,
-        &id,
+        id,
         now,
         Some(&me.user_id),
         "submitted",
         None,
-        json!({ "version": template.version }),
+        json!({ "version": r.template.version }),
     );
     let entering = Entering {
         db: &state.db,
         org_id: &me.org_id,
-        instance_id: &id,
-        steps: &steps,
+        instance_id: id,
+        steps: &r.steps,
         set_aside: false,
         now,
     };
     enter_step(&mut tx, &entering, &mut delegates, 0).await?;
     tx.commit().await?;
-    get(&state.db, me, &id).await
+    Ok(())
 }
 
 /// Everyone who may be given an approval task from step `index` on.

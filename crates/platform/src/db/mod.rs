@@ -17,6 +17,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
 mod batch;
+mod lane;
 pub use batch::{bind, Arg, BatchedTx, Query, Reply};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,8 @@ pub struct Db {
     backend: Backend,
     read: AnyPool,
     write: AnyPool,
+    /// SQLite: the thread write transactions run on (see `lane`).
+    lane: Option<std::sync::Arc<lane::WriterLane>>,
 }
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -48,10 +51,12 @@ impl Db {
                 let write = sqlite_pool(1).connect_with(options.clone()).await?;
                 // WAL must be on before readers open their connections.
                 let read = sqlite_pool(8).connect_with(options).await?;
+                let lane = lane::WriterLane::start().map_err(sqlx::Error::Io)?;
                 Ok(Db {
                     backend,
                     read,
                     write,
+                    lane: Some(std::sync::Arc::new(lane)),
                 })
             }
             Backend::Postgres => {
@@ -64,6 +69,7 @@ impl Db {
                     backend,
                     read: pool.clone(),
                     write: pool,
+                    lane: None,
                 })
             }
         }
@@ -92,6 +98,20 @@ impl Db {
     /// (see [`BatchedTx`]).
     pub async fn begin_batched(&self) -> Result<BatchedTx, sqlx::Error> {
         BatchedTx::begin(self).await
+    }
+
+    /// Runs `work` — a write transaction, from `begin` to `commit` — where
+    /// holding the writer costs least: on SQLite the writer's own thread
+    /// (see `lane`), on PostgreSQL right here.
+    pub async fn in_writer_lane<F, T>(&self, work: F) -> T
+    where
+        F: std::future::Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        match &self.lane {
+            Some(lane) => lane.run(work).await,
+            None => work.await,
+        }
     }
 
     pub async fn migrate(
