@@ -1,11 +1,13 @@
-// The template designer's node-by-node flow editor, and files on a form.
+// The template designer's node-by-node flow editor, its row-by-row
+// editor of a detail table's columns, and files on a form.
 // Ada (the owner) designs a purchase form with an amount, an item and a
 // quotation file, and a flow with a condition branch: over HK$1,000 she
 // approves it herself, otherwise the submitter's manager does. Saving
 // with the branch's condition unfinished is refused at that node; she
 // finishes it and saves. Ben submits HK$2,000 with a quotation attached
 // (uploaded as he picks it): it routes through the branch to Ada, who sees
-// the file on the request and downloads it. HK$500 goes to Carl.
+// the file on the request and downloads it. HK$500 goes to Carl. Then a
+// detail table's columns are designed row by row (at the end of the file).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, launchBrowser, setUpOrg, joinOrg } from "./lib.mjs";
@@ -146,4 +148,100 @@ test("HK$500 takes the default path to Ben's manager", async () => {
   const steps = await stepsOf(ben);
   assert.ok(steps.includes("直屬主管") && steps.includes("張主任"), steps);
   assert.ok(!steps.includes("經理審批"), steps);
+});
+
+// A detail table designed without JSON: Ada adds an expense-lines table
+// and builds its columns row by row (an item, a note she moves up and then
+// drops, a required amount of at least zero); the saved template has
+// exactly those columns and the form to submit shows them. A column
+// without a key is refused at that column, and nothing is saved.
+const fieldRow = (page, n) => page.locator('[data-testid="designer-fields"] tbody tr[data-row]').nth(n - 1);
+const columnKeys = (row) => row.getByTestId("column-key").evaluateAll((inputs) => inputs.map((i) => i.value));
+const templates = async (page) => (await (await page.request.get("/api/v1/approvals/templates")).json()).length;
+
+test("the admin builds a detail table's columns row by row", async () => {
+  await ada.goto("/approvals/admin/templates/new");
+  await ada.locator("#name").fill("費用明細");
+  await addField(ada, 1, "short_text", "事由", "reason");
+  await addField(ada, 2, "table", "明細", "lines");
+  const lines = fieldRow(ada, 2);
+  // The editor stands in for the JSON box, which is tucked away; other
+  // field types have no columns to edit.
+  assert.ok(await lines.getByTestId("columns-json").isHidden());
+  assert.ok(await fieldRow(ada, 1).getByTestId("add-column").isHidden());
+  const column = (n) => lines.getByTestId("column").nth(n - 1);
+
+  await lines.getByTestId("add-column").click();
+  await column(1).getByTestId("column-label").fill("項目");
+  await column(1).getByTestId("column-key").fill("item");
+  await column(1).getByTestId("column-required").check();
+  await lines.getByTestId("add-column").click();
+  await column(2).getByTestId("column-type").selectOption("money");
+  // A money column takes bounds, not options or a pattern.
+  assert.equal(await column(2).getByTestId("column-options").count(), 0);
+  assert.equal(await column(2).getByTestId("column-pattern").count(), 0);
+  await column(2).getByTestId("column-label").fill("金額");
+  await column(2).getByTestId("column-key").fill("amount");
+  await column(2).getByTestId("column-required").check();
+  await column(2).getByTestId("column-min").fill("0");
+  await lines.getByTestId("add-column").click();
+  await column(3).getByTestId("column-type").selectOption("long_text");
+  await column(3).getByTestId("column-label").fill("備註");
+  await column(3).getByTestId("column-key").fill("note");
+  await column(3).getByTestId("column-up").click();
+  assert.deepEqual(await columnKeys(lines), ["item", "note", "amount"]);
+  await column(2).getByTestId("column-remove").click();
+  assert.deepEqual(await columnKeys(lines), ["item", "amount"]);
+
+  await ada.getByTestId("designer-save").click();
+  await ada.waitForURL(/\/approvals\/admin\/templates\/[0-9a-f-]+$/);
+  const id = new URL(ada.url()).pathname.split("/").pop();
+  const saved = await (await ada.request.get(`/api/v1/approvals/templates/${id}`)).json();
+  const table = saved.fields[1];
+  assert.equal(table.type, "table");
+  assert.deepEqual(
+    table.columns.map((c) => [c.key, c.label, c.type, c.required]),
+    [["item", "項目", "short_text", true], ["amount", "金額", "money", true]],
+  );
+  assert.equal(table.columns[1].min, 0);
+  assert.equal(table.columns[1].currency, "HKD");
+  // The designer shows the saved columns as rows again.
+  assert.deepEqual(await columnKeys(fieldRow(ada, 2)), ["item", "amount"]);
+  // And the form to submit has the table with those columns.
+  await ada.goto(`/approvals/new/${id}`);
+  const lineTable = ada.getByTestId("table-lines");
+  assert.equal(await lineTable.locator('[name="lines[1].item"]').count(), 1);
+  assert.equal(await lineTable.locator('[name="lines[1].amount"]').count(), 1);
+});
+
+test("a column without a key is refused at that column, and nothing is saved", async () => {
+  const before = await templates(ada);
+  await ada.goto("/approvals/admin/templates/new");
+  await ada.locator("#name").fill("壞表格");
+  await addField(ada, 1, "table", "明細", "lines");
+  const lines = fieldRow(ada, 1);
+  await lines.getByTestId("add-column").click();
+  await lines.getByTestId("column").nth(0).getByTestId("column-label").fill("項目");
+  await lines.getByTestId("add-column").click();
+  await lines.getByTestId("column").nth(1).getByTestId("column-label").fill("日期");
+  await lines.getByTestId("column").nth(1).getByTestId("column-type").selectOption("date");
+  await lines.getByTestId("column").nth(0).getByTestId("column-key").fill("item");
+  await ada.getByTestId("designer-save").click();
+
+  // Refused at the second column (the one without a key), the rows kept.
+  const refused = fieldRow(ada, 1).getByTestId("column").nth(1);
+  const error = refused.getByTestId("column-error");
+  await error.waitFor();
+  assert.match(await error.textContent(), /lines\.columns\[2\]/);
+  assert.match(await error.textContent(), /key/i);
+  assert.equal(await refused.getByTestId("column-label").inputValue(), "日期");
+  assert.equal(await fieldRow(ada, 1).getByTestId("column").nth(0).getByTestId("column-error").count(), 0);
+  assert.match(new URL(ada.url()).pathname, /\/templates\/new$/);
+  assert.equal(await templates(ada), before, "nothing saved");
+
+  // With a key it saves.
+  await refused.getByTestId("column-key").fill("day");
+  await ada.getByTestId("designer-save").click();
+  await ada.waitForURL(/\/approvals\/admin\/templates\/[0-9a-f-]+$/);
+  assert.equal(await templates(ada), before + 1);
 });

@@ -68,9 +68,7 @@ impl From<ApprovalError> for ApiError {
             )
             .field("category", Msg::new("approvals.error.invalid_category")),
             InvalidForm { field, problem } => {
-                let msg = Msg::new("approvals.error.invalid_form")
-                    .arg("field", &field)
-                    .arg("problem", problem);
+                let msg = Msg::new(design_key(problem)).arg("field", &field);
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_form", msg.clone())
                     .field(format!("fields.{field}"), msg)
             }
@@ -178,6 +176,25 @@ fn field_key(code: &'static str) -> &'static str {
         "too_many_rows" => "approvals.field.too_many_rows",
         "unknown_file" => "approvals_designer.file.unknown",
         _ => "approvals.field.invalid",
+    }
+}
+
+/// The message key of a form design problem (`form::check_design`).
+fn design_key(problem: &'static str) -> &'static str {
+    match problem {
+        "field_count" => "approvals_designer.design.field_count",
+        "column_count" => "approvals_designer.design.column_count",
+        "key" => "approvals_designer.design.key",
+        "duplicate_key" => "approvals_designer.design.duplicate_key",
+        "label" => "approvals_designer.design.label",
+        "pattern" => "approvals_designer.design.pattern",
+        "bounds" => "approvals_designer.design.bounds",
+        "decimals" => "approvals_designer.design.decimals",
+        "currency" => "approvals_designer.design.currency",
+        "options" => "approvals_designer.design.options",
+        "nested_table" => "approvals_designer.design.nested_table",
+        "attachment_in_table" => "approvals_designer.design.attachment_in_table",
+        _ => "approvals.error.invalid_form",
     }
 }
 

@@ -118,6 +118,9 @@ impl FieldError {
 /// What an admin got wrong in a form's design.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesignError {
+    /// The field's key (empty for the form as a whole); a table's column is
+    /// `table.columns[n]` with columns from 1, so a column without a key is
+    /// still found.
     pub field: String,
     pub problem: &'static str,
 }
@@ -126,48 +129,54 @@ pub struct DesignError {
 /// patterns that compile, bounds in order, tables one level deep and
 /// without file columns.
 pub fn check_design(fields: &[Field]) -> Result<(), DesignError> {
-    check_fields(fields, true)
+    check_fields(fields, None)
 }
 
-fn check_fields(fields: &[Field], top: bool) -> Result<(), DesignError> {
-    let problem = |field: &Field, problem| {
-        Err(DesignError {
-            field: field.key.clone(),
-            problem,
-        })
-    };
+/// The fields of the form (`table` None) or the columns of a table.
+fn check_fields(fields: &[Field], table: Option<&str>) -> Result<(), DesignError> {
     if fields.is_empty() || fields.len() > MAX_FIELDS {
         return Err(DesignError {
-            field: String::new(),
-            problem: "field_count",
+            field: table.unwrap_or_default().to_string(),
+            problem: if table.is_some() {
+                "column_count"
+            } else {
+                "field_count"
+            },
         });
     }
     let mut keys = HashSet::new();
-    for field in fields {
+    for (i, field) in fields.iter().enumerate() {
+        let problem = |problem| {
+            Err(DesignError {
+                field: match table {
+                    None => field.key.clone(),
+                    Some(table) => format!("{table}.columns[{}]", i + 1),
+                },
+                problem,
+            })
+        };
         if !valid_key(&field.key) {
-            return problem(field, "key");
+            return problem("key");
         }
         if !keys.insert(field.key.as_str()) {
-            return problem(field, "duplicate_key");
+            return problem("duplicate_key");
         }
         let label = field.label.trim();
         if label.is_empty() || label.chars().count() > 100 {
-            return problem(field, "label");
+            return problem("label");
         }
         match &field.kind {
             FieldKind::ShortText {
                 pattern: Some(pattern),
-            } if regex::Regex::new(pattern).is_err() => return problem(field, "pattern"),
+            } if regex::Regex::new(pattern).is_err() => return problem("pattern"),
             FieldKind::Number { min, max, .. } | FieldKind::Money { min, max, .. } if matches!((min, max), (Some(a), Some(b)) if a > b) => {
-                return problem(field, "bounds")
+                return problem("bounds")
             }
-            FieldKind::Number { decimals, .. } if *decimals > 6 => {
-                return problem(field, "decimals")
-            }
+            FieldKind::Number { decimals, .. } if *decimals > 6 => return problem("decimals"),
             FieldKind::Money { currency, .. }
                 if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) =>
             {
-                return problem(field, "currency")
+                return problem("currency")
             }
             FieldKind::SingleSelect { options } | FieldKind::MultiSelect { options } => {
                 let distinct: HashSet<&str> = options.iter().map(|o| o.trim()).collect();
@@ -176,27 +185,13 @@ fn check_fields(fields: &[Field], top: bool) -> Result<(), DesignError> {
                     || distinct.contains("")
                     || options.len() > 100
                 {
-                    return problem(field, "options");
+                    return problem("options");
                 }
             }
-            FieldKind::Table { columns } => {
-                if !top
-                    || columns
-                        .iter()
-                        .any(|c| matches!(c.kind, FieldKind::Table { .. }))
-                {
-                    return problem(field, "nested_table");
-                }
-                // Files are claimed and listed per field (`files`), not
-                // per cell.
-                if let Some(c) = columns
-                    .iter()
-                    .find(|c| matches!(c.kind, FieldKind::Attachment))
-                {
-                    return problem(c, "attachment_in_table");
-                }
-                check_fields(columns, false)?;
-            }
+            FieldKind::Table { .. } if table.is_some() => return problem("nested_table"),
+            FieldKind::Table { columns } => check_fields(columns, Some(&field.key))?,
+            // Files are claimed and listed per field (`files`), not per cell.
+            FieldKind::Attachment if table.is_some() => return problem("attachment_in_table"),
             _ => {}
         }
     }
@@ -799,7 +794,34 @@ mod tests {
         let err = check_design(&files).unwrap_err();
         assert_eq!(
             (err.field.as_str(), err.problem),
-            ("receipt", "attachment_in_table")
+            ("t.columns[1]", "attachment_in_table")
         );
+    }
+
+    #[test]
+    fn a_column_is_named_by_its_table_and_place() {
+        let table = |columns| vec![field("lines", false, FieldKind::Table { columns })];
+        let item = || field("item", true, FieldKind::ShortText { pattern: None });
+        let no_key = table(vec![item(), field("", true, FieldKind::Date)]);
+        assert_eq!(
+            check_design(&no_key).unwrap_err(),
+            DesignError {
+                field: "lines.columns[2]".into(),
+                problem: "key"
+            }
+        );
+        let twice = table(vec![item(), item()]);
+        let err = check_design(&twice).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.problem),
+            ("lines.columns[2]", "duplicate_key")
+        );
+        let empty = table(vec![]);
+        let err = check_design(&empty).unwrap_err();
+        assert_eq!((err.field.as_str(), err.problem), ("lines", "column_count"));
+        // A column may share a key with a form field: they live apart.
+        let mut form = table(vec![item()]);
+        form.push(item());
+        assert!(check_design(&form).is_ok());
     }
 }

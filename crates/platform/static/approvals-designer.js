@@ -1,16 +1,19 @@
-// The template designer's flow editor: the flow (kept as JSON in the
-// "advanced" textarea, which is what the form posts) shown node by node —
-// approver nodes, CC nodes and condition branches with a default path —
-// with buttons to add, remove and reorder them. Every change is written
-// back to the textarea; editing the JSON by hand redraws the nodes. The
-// server checks the flow again and names the node at fault, which is shown
-// in that node's card.
+// The template designer's editors, each drawn from JSON kept in a textarea
+// that is what the form posts (and is the editor without script): every
+// change is written back to the textarea, and editing the JSON by hand
+// redraws the editor. The server checks everything again and names what
+// is at fault, which is shown where it is.
+//
+// The flow: node by node — approver nodes, CC nodes and condition branches
+// with a default path — with buttons to add, remove and reorder them; a
+// refusal names a node and is shown in that node's card.
+//
+// A detail table's columns: one row per column (type, label, key,
+// required, and what the type takes: options, min/max, a pattern) with
+// buttons to add, remove and reorder them; a refusal names the column by
+// its place and is shown in that column's row.
 (function () {
   "use strict";
-
-  var root, box, data, L, flow;
-
-  function t(key) { return (L && L[key]) || key; }
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -27,35 +30,56 @@
     return el("label", { class: "flow-input" }, [el("span", { text: text }), input]);
   }
 
-  function input(value, onChange, attrs) {
-    var i = el("input", attrs || {});
-    i.value = value == null ? "" : String(value);
-    i.addEventListener("input", function () { onChange(i.value); save(); });
-    return i;
+  function cssEscape(text) { return String(text).replace(/["\\]/g, "\\$&"); }
+
+  // The inputs of one editor: a change runs `save` (which writes its JSON
+  // box); a button also runs `draw`.
+  function controls(save, draw) {
+    return {
+      input: function (value, onChange, attrs) {
+        var i = el("input", attrs || {});
+        i.value = value == null ? "" : String(value);
+        i.addEventListener("input", function () { onChange(i.value); save(); });
+        return i;
+      },
+      checkbox: function (checked, onChange, attrs) {
+        var c = el("input", Object.assign({ type: "checkbox" }, attrs || {}));
+        c.checked = !!checked;
+        c.addEventListener("change", function () { onChange(c.checked); save(); });
+        return c;
+      },
+      select: function (options, value, onChange, attrs) {
+        var s = el("select", attrs || {});
+        // A value the list does not offer (a field renamed, a member who
+        // left, a type typed in the JSON) is kept and shown as it is.
+        if (value != null && value !== "" && !options.some(function (o) { return String(o[0]) === String(value); })) {
+          options = options.concat([[value, String(value)]]);
+        }
+        options.forEach(function (o) {
+          var opt = el("option", { value: o[0], text: o[1] });
+          if (String(o[0]) === String(value)) opt.selected = true;
+          s.appendChild(opt);
+        });
+        s.addEventListener("change", function () { onChange(s.value); save(); });
+        return s;
+      },
+      button: function (text, onClick, attrs) {
+        var b = el("button", Object.assign({ type: "button", class: "secondary small" }, attrs || {}));
+        b.textContent = text;
+        b.addEventListener("click", function () { onClick(); save(); draw(); });
+        return b;
+      },
+    };
   }
 
-  function select(options, value, onChange, attrs) {
-    var s = el("select", attrs || {});
-    // A value the list does not offer (a field renamed, a member who left)
-    // is kept and shown as it is.
-    if (value != null && value !== "" && !options.some(function (o) { return String(o[0]) === String(value); })) {
-      options = options.concat([[value, String(value)]]);
-    }
-    options.forEach(function (o) {
-      var opt = el("option", { value: o[0], text: o[1] });
-      if (String(o[0]) === String(value)) opt.selected = true;
-      s.appendChild(opt);
-    });
-    s.addEventListener("change", function () { onChange(s.value); save(); });
-    return s;
-  }
+  // ---- The flow ----
 
-  function button(text, onClick, attrs) {
-    var b = el("button", Object.assign({ type: "button", class: "secondary small" }, attrs || {}));
-    b.textContent = text;
-    b.addEventListener("click", function () { onClick(); save(); draw(); });
-    return b;
-  }
+  var root, box, data, L, flow;
+
+  function t(key) { return (L && L[key]) || key; }
+
+  var flowUi = controls(function () { save(); }, function () { draw(); });
+  var input = flowUi.input, select = flowUi.select, button = flowUi.button;
 
   // The form's fields as the designer rows show them now: [key, label, type].
   function fields() {
@@ -204,10 +228,7 @@
       var opts = el("div", { class: "flow-options" });
       opts.appendChild(labelled(t("mode"), select([["countersign", t("countersign")], ["or_sign", t("or_sign")]], node.mode || "countersign", function (v) { node.mode = v; }, { "data-testid": "node-mode" })));
       opts.appendChild(labelled(t("deadline_hours"), input(node.deadline_hours == null ? 24 : node.deadline_hours, function (v) { node.deadline_hours = parseInt(v, 10) || 0; }, { type: "number", min: "1", "data-testid": "node-deadline" })));
-      var own = el("input", { type: "checkbox" });
-      own.checked = !!node.allow_submitter;
-      own.addEventListener("change", function () { node.allow_submitter = own.checked; save(); });
-      opts.appendChild(labelled(t("allow_submitter"), own));
+      opts.appendChild(labelled(t("allow_submitter"), flowUi.checkbox(node.allow_submitter, function (v) { node.allow_submitter = v; })));
       card.appendChild(opts);
     } else if (node.type === "cc") {
       card.appendChild(whoList(node, "recipients"));
@@ -238,8 +259,6 @@
     }
     return card;
   }
-
-  function cssEscape(text) { return String(text).replace(/["\\]/g, "\\$&"); }
 
   function nodeList(list) {
     var wrap = el("div", { class: "flow-nodes" });
@@ -298,6 +317,158 @@
     // Field keys typed in the rows above feed the condition and picker lists.
     document.addEventListener("change", function (event) {
       if (event.target.closest('table[data-table="f"]')) draw();
+    });
+  });
+
+  // ---- A detail table's columns ----
+
+  var C = { types: [], labels: {} };
+
+  function ct(key, n) {
+    var text = C.labels[key] || key;
+    return n == null ? text : text.replace("{n}", n);
+  }
+
+  var SELECTS = ["single_select", "multi_select"], BOUNDED = ["number", "money"];
+
+  function blankColumn() { return { key: "", label: "", required: false, type: "short_text" }; }
+
+  // A column given another type keeps its key, label and required flag,
+  // and whichever settings the new type takes too.
+  function retyped(column, type) {
+    var next = { key: column.key, label: column.label, required: !!column.required, type: type };
+    if (SELECTS.indexOf(type) >= 0) next.options = column.options || [];
+    if (BOUNDED.indexOf(type) >= 0) {
+      if (column.min != null) next.min = column.min;
+      if (column.max != null) next.max = column.max;
+    }
+    if (type === "short_text" && column.pattern) next.pattern = column.pattern;
+    return next;
+  }
+
+  // An optional setting: left out when blank. A bound that is not a number
+  // is posted as typed, for the server to refuse at the field.
+  function setting(column, name, text, number) {
+    var clean = text.trim();
+    if (!clean) delete column[name];
+    else column[name] = number && /^-?\d+(\.\d+)?$/.test(clean) ? Number(clean) : clean;
+  }
+
+  function isColumnList(value) {
+    return Array.isArray(value) && value.every(function (c) { return c && typeof c === "object" && !Array.isArray(c); });
+  }
+
+  // The editor of one field row, shown while the row's type is "table".
+  function columnsEditor(row) {
+    var wrap = row.querySelector("[data-columns-designer]");
+    var box = wrap.querySelector("textarea");
+    var holder = wrap.querySelector("[data-columns]");
+    var advanced = wrap.querySelector("details");
+    var type = row.querySelector('select[name$=".type"]');
+    var columns = null;
+    // The column the server refused, followed through moves, and why.
+    var faulty = null, fault = "";
+    var ui = controls(save, draw);
+
+    function save() { if (columns) box.value = JSON.stringify(columns, null, 2); }
+
+    // Reads the textarea; JSON the editor cannot show leaves it open.
+    function load() {
+      var parsed = null;
+      try { parsed = box.value.trim() ? JSON.parse(box.value) : []; } catch (e) { parsed = null; }
+      columns = isColumnList(parsed) ? parsed : null;
+      wrap.querySelector("[data-columns-bad]").hidden = !!columns;
+      holder.hidden = !columns;
+      if (!columns) advanced.open = true;
+      return !!columns;
+    }
+
+    function columnRow(i) {
+      var c = columns[i];
+      var line = el("div", { class: "column-row", "data-testid": "column" });
+      line.appendChild(el("strong", { class: "column-n", text: ct("column", i + 1) }));
+      line.appendChild(ui.select(C.types, c.type, function (v) { columns[i] = retyped(c, v); if (faulty === c) faulty = columns[i]; draw(); }, { "aria-label": ct("type"), "data-testid": "column-type" }));
+      line.appendChild(ui.input(c.label, function (v) { c.label = v.trim(); }, { placeholder: ct("label"), "aria-label": ct("label"), "data-testid": "column-label" }));
+      line.appendChild(ui.input(c.key, function (v) { c.key = v.trim(); }, { placeholder: ct("key"), "aria-label": ct("key"), pattern: "[a-z][a-z0-9_]*", class: "column-key", "data-testid": "column-key" }));
+      line.appendChild(labelled(ct("required"), ui.checkbox(c.required, function (v) { c.required = v; }, { "data-testid": "column-required" })));
+      if (SELECTS.indexOf(c.type) >= 0) {
+        var options = el("textarea", { rows: "2", placeholder: ct("options"), "aria-label": ct("options"), "data-testid": "column-options" });
+        options.value = (c.options || []).join("\n");
+        options.addEventListener("input", function () {
+          c.options = options.value.split("\n").map(function (o) { return o.trim(); }).filter(Boolean);
+          save();
+        });
+        line.appendChild(options);
+      }
+      if (BOUNDED.indexOf(c.type) >= 0) {
+        ["min", "max"].forEach(function (name) {
+          line.appendChild(ui.input(c[name], function (v) { setting(c, name, v, true); }, { inputmode: "decimal", placeholder: ct(name), "aria-label": ct(name), class: "column-bound", "data-testid": "column-" + name }));
+        });
+      }
+      if (c.type === "short_text") {
+        line.appendChild(ui.input(c.pattern, function (v) { setting(c, "pattern", v, false); }, { placeholder: ct("pattern"), "aria-label": ct("pattern"), "data-testid": "column-pattern" }));
+      }
+      var moves = el("span", { class: "column-moves" });
+      if (i > 0) moves.appendChild(ui.button("↑", function () { columns.splice(i - 1, 0, columns.splice(i, 1)[0]); }, { "aria-label": ct("up"), title: ct("up"), "data-testid": "column-up" }));
+      if (i < columns.length - 1) moves.appendChild(ui.button("↓", function () { columns.splice(i + 1, 0, columns.splice(i, 1)[0]); }, { "aria-label": ct("down"), title: ct("down"), "data-testid": "column-down" }));
+      moves.appendChild(ui.button("×", function () { columns.splice(i, 1); }, { "aria-label": ct("remove"), title: ct("remove"), "data-testid": "column-remove" }));
+      line.appendChild(moves);
+      if (c === faulty) {
+        line.classList.add("has-error");
+        line.appendChild(el("div", { class: "field-error", role: "alert", text: fault, "data-testid": "column-error" }));
+      }
+      return line;
+    }
+
+    function draw() {
+      holder.textContent = "";
+      if (!columns) return;
+      holder.appendChild(el("strong", { text: ct("title") }));
+      if (!columns.length) holder.appendChild(el("p", { class: "muted", text: ct("empty") }));
+      columns.forEach(function (_, i) { holder.appendChild(columnRow(i)); });
+      holder.appendChild(ui.button("+ " + ct("add"), function () { columns.push(blankColumn()); }, { "data-testid": "add-column" }));
+    }
+
+    function show() { wrap.hidden = type.value !== "table"; }
+
+    advanced.open = !load();
+    if (columns) {
+      var error = row.querySelector("[data-field-error]");
+      var n = error ? parseInt(error.getAttribute("data-column"), 10) : NaN;
+      if (columns[n - 1]) {
+        faulty = columns[n - 1];
+        fault = error.textContent;
+        error.hidden = true;
+      }
+    }
+    draw();
+    show();
+    box.addEventListener("change", function () { load(); draw(); });
+    type.addEventListener("change", show);
+    return { save: save };
+  }
+
+  function fieldRows() {
+    return document.querySelectorAll('table[data-table="f"] tbody tr[data-row]');
+  }
+
+  // Rows added later (approvals.js clones the blank row) get theirs too.
+  function addColumnEditors() {
+    fieldRows().forEach(function (row) {
+      if (!row.columnsEditor && row.querySelector("[data-columns-designer]")) row.columnsEditor = columnsEditor(row);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var fields = document.querySelector('table[data-table="f"][data-columns-ui]');
+    if (!fields) return;
+    var ui = JSON.parse(fields.getAttribute("data-columns-ui") || "{}");
+    C.types = ui.types || [];
+    C.labels = ui.labels || {};
+    addColumnEditors();
+    new MutationObserver(addColumnEditors).observe(fields.querySelector("tbody"), { childList: true });
+    fields.closest("form").addEventListener("submit", function () {
+      fieldRows().forEach(function (row) { if (row.columnsEditor) row.columnsEditor.save(); });
     });
   });
 })();

@@ -396,6 +396,76 @@ async fn the_designer_saves_new_versions_and_shows_errors() {
     assert_eq!(after["fields"][0]["required"], json!(true));
 }
 
+/// A table's columns posted as JSON (the designer without script, and what
+/// its column editor posts): a column without a key is refused at that
+/// field's row, naming the column, and nothing is saved; the JSON API names
+/// the same column.
+#[tokio::test]
+async fn a_bad_table_column_is_refused_at_its_row() {
+    let o = office().await;
+    let template = expense_template(&o).await;
+    let path = format!("/approvals/admin/templates/{template}");
+    let columns = r#"[{"key":"item","label":"項目","type":"short_text","required":true},
+        {"key":"","label":"金額","type":"money","required":true}]"#;
+    let flow = r#"{"nodes":[{"type":"approver","id":"manager","name":"主管","approvers":[{"kind":"manager"}]}]}"#;
+    let fields: Vec<(&str, &str)> = vec![
+        ("name", "報銷"),
+        ("category", "expense"),
+        ("f[1].type", "short_text"),
+        ("f[1].label", "事由"),
+        ("f[1].key", "reason"),
+        ("f[2].type", "table"),
+        ("f[2].label", "明細"),
+        ("f[2].key", "lines"),
+        ("f[2].columns", columns),
+        ("flow", flow),
+    ];
+    let (status, _, html) = form(&o.owner.0, &path, &fields).await;
+    assert_eq!(status, 400, "{html}");
+    let at_row = html
+        .split("name=\"f[2].key\"")
+        .nth(1)
+        .and_then(|row| row.split("</tr>").next())
+        .expect("the table's row is shown again");
+    assert!(
+        at_row.contains("data-field-error data-column=\"2\""),
+        "{at_row}"
+    );
+    assert!(at_row.contains("lines.columns[2]"), "{at_row}");
+    // The columns are shown again as posted.
+    assert!(at_row.contains("金額"), "{at_row}");
+    let (_, after) = o
+        .owner
+        .0
+        .get_json(&format!("/api/v1/approvals/templates/{template}"))
+        .await;
+    assert_eq!(after["version"], 1, "nothing saved");
+
+    let design = json!({
+        "name": "報銷",
+        "category": "expense",
+        "fields": [{ "key": "lines", "label": "明細", "type": "table",
+            "columns": serde_json::from_str::<Value>(columns).unwrap() }],
+        "flow": serde_json::from_str::<Value>(flow).unwrap(),
+    });
+    let res = o
+        .owner
+        .0
+        .send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/approvals/templates/{template}"),
+            design,
+        )
+        .await;
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_form", "{body}");
+    assert!(
+        body["error"]["fields"]["fields.lines.columns[2]"].is_string(),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn the_delegate_setting_saves_and_refuses_a_reversed_period() {
     let o = office().await;

@@ -1,13 +1,13 @@
 //! The admins' template pages: the org's templates with their on/off
 //! switch, adding a gallery template in one click (naming the finance
 //! approver), and the designer. The designer edits name, category and
-//! description as inputs, the form's fields one row each (type, label,
-//! key, required, options, min/max, pattern; a table's columns as JSON),
-//! and the flow node by node (`static/approvals-designer.js`, which keeps
-//! the flow as JSON — the shape the JSON API takes — in an "advanced" box
-//! that is what the form posts, and is the editor without script); saving
-//! makes a new version, and the service's refusal is shown on the page (at
-//! the node it names, for a flow).
+//! description as inputs, the form's fields one row each (`designer_rows`;
+//! a table's columns one row each too), and the flow node by node
+//! (`static/approvals-designer.js`, which keeps the flow — and a table's
+//! columns — as JSON, the shape the JSON API takes, in a box that is what
+//! the form posts, and is the editor without script); saving makes a new
+//! version, and the service's refusal is shown on the page (at the node it
+//! names, for a flow; at the field row, and column, for the form).
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -20,11 +20,11 @@ use tram_platform::web::page::render_with_status;
 use tram_platform::web::{FormErrors, PageContext};
 use tram_platform::{ApiError, AppState, Msg};
 
+use super::designer_rows::{self, blank, column_editor, fields_of, row_of, rows_of, FieldRow};
 use super::values::Raw;
 use super::{error_page, people, refused, see_other};
 use crate::error::{ApprovalError, ApprovalResult};
 use crate::flow::Flow;
-use crate::form::Field;
 use crate::gallery;
 use crate::templates::{self, Template as ApprovalTemplate, TemplateDesign, CATEGORIES};
 use serde_json::{json, Value};
@@ -154,6 +154,10 @@ struct DesignerPage {
     description: String,
     rows: Vec<FieldRow>,
     blank: FieldRow,
+    /// A refusal of the fields that names no row.
+    fields_error: Option<String>,
+    /// For the column editor: the column types and its labels, as JSON.
+    columns_ui: String,
     flow: String,
     categories: &'static [&'static str],
     errors: FormErrors,
@@ -236,137 +240,10 @@ async fn editor_data(
     Ok((lists.to_string(), Value::Object(labels).to_string()))
 }
 
-/// The field types the designer offers.
-pub const TYPES: &[&str] = &[
-    "short_text",
-    "long_text",
-    "number",
-    "money",
-    "date",
-    "date_range",
-    "single_select",
-    "multi_select",
-    "person",
-    "department",
-    "attachment",
-    "table",
-];
-
-/// One field as a designer row.
-#[derive(Default)]
-pub struct FieldRow {
-    /// Its row number in the posted names (`__ROW__` in the blank row).
-    n: String,
-    key: String,
-    label: String,
-    kind: String,
-    required: bool,
-    /// One option a line.
-    options: String,
-    min: String,
-    max: String,
-    pattern: String,
-    /// A table's columns, as JSON.
-    columns: String,
-}
-
 impl DesignerPage {
     fn types(&self) -> &'static [&'static str] {
-        TYPES
+        designer_rows::TYPES
     }
-}
-
-fn blank() -> FieldRow {
-    FieldRow {
-        n: "__ROW__".into(),
-        kind: "short_text".into(),
-        ..FieldRow::default()
-    }
-}
-
-fn row_of(n: usize, field: &Field) -> FieldRow {
-    let value = serde_json::to_value(field).unwrap_or_default();
-    let text = |name: &str| match &value[name] {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    FieldRow {
-        n: n.to_string(),
-        key: field.key.clone(),
-        label: field.label.clone(),
-        kind: text("type"),
-        required: field.required,
-        options: value["options"]
-            .as_array()
-            .map(|o| {
-                o.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .unwrap_or_default(),
-        min: text("min"),
-        max: text("max"),
-        pattern: text("pattern"),
-        columns: value
-            .get("columns")
-            .map(|c| serde_json::to_string_pretty(c).unwrap_or_default())
-            .unwrap_or_default(),
-    }
-}
-
-/// The posted rows as fields; a row without key and label is left out.
-fn fields_of(raw: &Raw) -> Result<Vec<Field>, ApiError> {
-    let bad = |problem: String| {
-        let msg = Msg::new("approvals_pages.designer.bad_field").arg("problem", problem);
-        ApiError::bad_request("invalid_form", "approvals_pages.designer.bad_field")
-            .field("fields", msg)
-    };
-    let mut fields = Vec::new();
-    for row in raw.rows("f") {
-        let get = |name: &str| raw.one(&format!("f[{row}].{name}")).trim().to_string();
-        let (key, label) = (get("key"), get("label"));
-        if key.is_empty() && label.is_empty() {
-            continue;
-        }
-        let mut field = serde_json::Map::new();
-        field.insert("key".into(), json!(key));
-        field.insert("label".into(), json!(label));
-        field.insert("type".into(), json!(get("type")));
-        field.insert("required".into(), json!(!get("required").is_empty()));
-        let options: Vec<&str> = raw
-            .one(&format!("f[{row}].options"))
-            .lines()
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-            .collect();
-        field.insert("options".into(), json!(options));
-        for bound in ["min", "max"] {
-            let text = get(bound);
-            if !text.is_empty() {
-                let number: f64 = text
-                    .parse()
-                    .map_err(|_| bad(format!("{key}.{bound}: {text}")))?;
-                field.insert(bound.into(), json!(number));
-            }
-        }
-        let pattern = get("pattern");
-        if !pattern.is_empty() {
-            field.insert("pattern".into(), json!(pattern));
-        }
-        let columns = get("columns");
-        let columns: Value = if columns.is_empty() {
-            json!([])
-        } else {
-            serde_json::from_str(&columns).map_err(|e| bad(format!("{key}: {e}")))?
-        };
-        field.insert("columns".into(), columns);
-        fields.push(
-            serde_json::from_value(Value::Object(field)).map_err(|e| bad(format!("{key}: {e}")))?,
-        );
-    }
-    Ok(fields)
 }
 
 fn pretty<T: serde::Serialize>(value: &T) -> String {
@@ -385,6 +262,7 @@ pub async fn designer(
             .require_admin()
             .map_err(|_| ApprovalError::AdminOnly)?;
         let (lists, labels) = editor_data(&state, &member.org.id, &ctx).await?;
+        let columns_ui = column_editor(&ctx);
         let page = if id == "new" {
             DesignerPage {
                 ctx,
@@ -395,6 +273,8 @@ pub async fn designer(
                 description: String::new(),
                 rows: Vec::new(),
                 blank: blank(),
+                fields_error: None,
+                columns_ui,
                 flow: pretty(&crate::flow::standard(&member.membership.user_id)),
                 categories: CATEGORIES,
                 errors: FormErrors::none(),
@@ -418,6 +298,8 @@ pub async fn designer(
                     .map(|(i, f)| row_of(i + 1, f))
                     .collect(),
                 blank: blank(),
+                fields_error: None,
+                columns_ui,
                 flow: pretty(&t.flow),
                 categories: CATEGORIES,
                 errors: FormErrors::none(),
@@ -447,28 +329,6 @@ fn parse(raw: &Raw) -> Result<TemplateDesign, ApiError> {
         fields,
         flow,
     })
-}
-
-/// The rows as posted, to show them again with the error.
-fn rows_of(raw: &Raw) -> Vec<FieldRow> {
-    raw.rows("f")
-        .into_iter()
-        .map(|row| {
-            let get = |name: &str| raw.one(&format!("f[{row}].{name}")).to_string();
-            FieldRow {
-                n: row.to_string(),
-                key: get("key"),
-                label: get("label"),
-                kind: get("type"),
-                required: !get("required").is_empty(),
-                options: get("options"),
-                min: get("min"),
-                max: get("max"),
-                pattern: get("pattern"),
-                columns: get("columns"),
-            }
-        })
-        .collect()
 }
 
 pub async fn save(
@@ -506,6 +366,9 @@ pub async fn save(
                 Ok(data) => data,
                 Err(err) => return error_page(err),
             };
+            let mut rows = rows_of(&raw);
+            let fields_error = designer_rows::place_error(&mut rows, &err, ctx.locale);
+            let columns_ui = column_editor(&ctx);
             render_with_status(
                 err.status,
                 &DesignerPage {
@@ -515,8 +378,10 @@ pub async fn save(
                     name: raw.one("name").to_string(),
                     category: raw.one("category").to_string(),
                     description: raw.one("description").to_string(),
-                    rows: rows_of(&raw),
+                    rows,
                     blank: blank(),
+                    fields_error,
+                    columns_ui,
                     flow: raw.one("flow").to_string(),
                     categories: CATEGORIES,
                     errors,

@@ -6,6 +6,7 @@
 //! same service functions as the JSON API, so both refuse the same things.
 
 mod admin;
+mod designer_rows;
 mod form_page;
 mod request;
 mod stats_page;
