@@ -134,6 +134,7 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
         .collect()
         .await;
     let elapsed = began.elapsed();
+    let notices = Notices::follow(&node).await?;
     let mut approve = Samples::default();
     let mut completed = 0usize;
     let mut failed = 0usize;
@@ -167,7 +168,52 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
         completed as f64 / elapsed.as_secs_f64(),
         approve.summary()
     );
+    println!(
+        "\nWork notices: {} queued in all, {} still waiting when the last request was archived; \
+         the rest delivered {:.1} s later ({:.0}/s while catching up), {} failed.",
+        notices.total,
+        notices.waiting_at_end,
+        notices.caught_up_in.as_secs_f64(),
+        notices.waiting_at_end as f64 / notices.caught_up_in.as_secs_f64().max(0.001),
+        notices.failed
+    );
     Ok(())
+}
+
+/// The chat notices the run queued (one per new task, decision and
+/// outcome), which the server's job runner delivers after the change
+/// commits: how many were still waiting when the last request was
+/// archived, and how long the runner took to deliver them.
+struct Notices {
+    total: i64,
+    waiting_at_end: i64,
+    caught_up_in: Duration,
+    failed: i64,
+}
+
+impl Notices {
+    async fn follow(node: &TramNode) -> anyhow::Result<Notices> {
+        const WAITING: &str =
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'approval.notice' AND finished_at IS NULL";
+        let waiting_at_end = node.count(WAITING).await?;
+        let began = Instant::now();
+        while node.count(WAITING).await? > 0 {
+            if began.elapsed() > Duration::from_secs(900) {
+                bail!("work notices still waiting after 15 minutes");
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Ok(Notices {
+            total: node
+                .count("SELECT COUNT(*) FROM jobs WHERE kind = 'approval.notice'")
+                .await?,
+            waiting_at_end,
+            caught_up_in: began.elapsed(),
+            failed: node
+                .count("SELECT COUNT(*) FROM jobs WHERE kind = 'approval.notice' AND failed = 1")
+                .await?,
+        })
+    }
 }
 
 async fn me(c: &Client) -> anyhow::Result<String> {

@@ -170,6 +170,26 @@ impl TramNode {
     }
 
     /// Resident memory of the server process, in KiB (Linux).
+    /// A count (`SELECT COUNT(*) …`) read from the node's database beside
+    /// the running server.
+    pub async fn count(&self, sql: &str) -> anyhow::Result<i64> {
+        let url = match &self.database {
+            Some((server, name)) => {
+                let mut url = reqwest::Url::parse(server)?;
+                url.set_path(&format!("/{name}"));
+                url.to_string()
+            }
+            None => format!("sqlite:{}?mode=ro", self.data_dir.join("tram.db").display()),
+        };
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&url)
+            .await
+            .with_context(|| format!("reading {url}"))?;
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await?;
+        conn.close().await?;
+        Ok(n)
+    }
+
     pub fn rss_kib(&self) -> anyhow::Result<u64> {
         rss_kib(self.child.id())
     }
