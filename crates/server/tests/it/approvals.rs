@@ -273,20 +273,25 @@ async fn bad_values_are_refused_per_field_and_nothing_is_created() {
     o.t.stop().await;
 }
 
-#[tokio::test]
-async fn or_sign_approvers_racing_get_one_decision_and_a_double_click_counts_once() {
-    let o = office().await;
-    let design = json!({
+/// A purchase approved by Bob and Fiona together (`mode`: `or_sign` or
+/// `countersign`), then by the owner.
+fn bob_and_fiona_then_owner(o: &Office, mode: &str) -> Value {
+    json!({
         "name": "採購", "category": "purchase",
         "fields": [ { "key": "item", "label": "物品", "type": "short_text", "required": true } ],
         "flow": { "nodes": [
-            { "type": "approver", "id": "either", "name": "任一", "mode": "or_sign",
+            { "type": "approver", "id": "pair", "name": "主管與財務", "mode": mode,
               "approvers": [ { "kind": "person", "user_id": o.bob.1 }, { "kind": "person", "user_id": o.fiona.1 } ] },
             { "type": "approver", "id": "owner", "name": "老闆",
               "approvers": [ { "kind": "person", "user_id": o.owner.1 } ] }
         ] }
-    });
-    let template = create_template(&o.owner.0, design).await;
+    })
+}
+
+#[tokio::test]
+async fn or_sign_approvers_racing_get_one_decision_and_a_double_click_counts_once() {
+    let o = office().await;
+    let template = create_template(&o.owner.0, bob_and_fiona_then_owner(&o, "or_sign")).await;
     for round in 0..5 {
         let (_, request) = submit(
             &o.alice.0,
@@ -352,17 +357,7 @@ async fn or_sign_approvers_racing_get_one_decision_and_a_double_click_counts_onc
 #[tokio::test]
 async fn countersign_approvers_at_the_same_moment_both_count_and_the_flow_moves_on_once() {
     let o = office().await;
-    let design = json!({
-        "name": "採購", "category": "purchase",
-        "fields": [ { "key": "item", "label": "物品", "type": "short_text", "required": true } ],
-        "flow": { "nodes": [
-            { "type": "approver", "id": "both", "name": "會簽", "mode": "countersign",
-              "approvers": [ { "kind": "person", "user_id": o.bob.1 }, { "kind": "person", "user_id": o.fiona.1 } ] },
-            { "type": "approver", "id": "owner", "name": "老闆",
-              "approvers": [ { "kind": "person", "user_id": o.owner.1 } ] }
-        ] }
-    });
-    let template = create_template(&o.owner.0, design).await;
+    let template = create_template(&o.owner.0, bob_and_fiona_then_owner(&o, "countersign")).await;
     for round in 0..5 {
         let (_, request) = submit(
             &o.alice.0,
