@@ -179,7 +179,10 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
         if notices.waiting_after == 0 {
             ", all of them".to_string()
         } else {
-            format!(", {} left when the bench stopped following", notices.waiting_after)
+            format!(
+                ", {} left when the bench stopped following",
+                notices.waiting_after
+            )
         },
         notices.failed
     );
