@@ -205,7 +205,7 @@ async fn post(
     to: &str,
     key: String,
     card: Card,
-) -> Result<(), String> {
+) -> Result<String, String> {
     let l = locale_of(state, to).await;
     let new = NewMessage {
         kind: MessageKind::Card,
@@ -222,7 +222,7 @@ async fn post(
     };
     notices::post(state, &about.org_id, to, &sender, new, Some(card))
         .await
-        .map(|_| ())
+        .map(|message| message.id)
         .map_err(|e| e.to_string())
 }
 
@@ -287,7 +287,18 @@ async fn send(state: &AppState, job: &Job) -> Result<(), String> {
                 ],
                 horizontal: true,
             };
-            post(state, &about, &to, job.key.clone(), card).await
+            let message_id = post(state, &about, &to, job.key.clone(), card).await?;
+            // Kept with the task, for closing the card when it is decided.
+            sqlx::query(
+                "INSERT INTO approval_task_cards (task_id, message_id) VALUES ($1, $2) \
+                 ON CONFLICT (task_id, message_id) DO NOTHING",
+            )
+            .bind(task_id)
+            .bind(&message_id)
+            .execute(state.db.write())
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok(())
         }
         "outcome" | "decided" | "cc" => {
             let instance = p["instance_id"].as_str().ok_or("job without a request")?;
@@ -375,7 +386,17 @@ async fn close_cards(state: &AppState, instance_id: &str) -> Result<(), String> 
             key: SENDER_KEY,
             name: l.t("notices.approval.sender"),
         };
-        let cards = notices::find(state, &org_id, &to, &sender, &task_id)
+        let message_ids: Vec<String> =
+            sqlx::query("SELECT message_id FROM approval_task_cards WHERE task_id = $1")
+                .bind(&task_id)
+                .fetch_all(state.db.read())
+                .await
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|row| row.try_get("message_id"))
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())?;
+        let cards = notices::cards(state, &org_id, &to, &sender, &message_ids)
             .await
             .map_err(|e| e.to_string())?;
         for (message_id, card) in cards {

@@ -124,39 +124,46 @@ pub async fn post(
     Ok(message)
 }
 
-/// The notices of `sender` in a member's notice conversation whose
-/// idempotency key contains `key_part` (the notices about one task, say),
-/// with their cards: (message id, card).
-pub async fn find(
+/// Those of the messages `message_ids` that are `sender`'s notices in
+/// the member's notice conversation, not recalled, with their cards.
+pub async fn cards(
     state: &AppState,
     org_id: &str,
     user_id: &str,
     sender: &Sender<'_>,
-    key_part: &str,
+    message_ids: &[String],
 ) -> ChatResult<Vec<(String, Card)>> {
-    // A member who never had a notice has none to find (and gets no
-    // conversation made for the asking).
+    if message_ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let Some(conversation_id) = existing(state, org_id, user_id).await? else {
         return Ok(Vec::new());
     };
-    let pattern = format!("%{}%", tram_platform::db::escape_like(key_part));
-    let rows = sqlx::query(
+    let ids: Vec<String> = (3..message_ids.len() + 3)
+        .map(|n| format!("${n}"))
+        .collect();
+    let sql = format!(
         "SELECT id, card FROM messages WHERE conversation_id = $1 AND robot_id = $2 \
-         AND client_id LIKE $3 ESCAPE '\\' AND recalled_at IS NULL AND card IS NOT NULL",
-    )
-    .bind(&conversation_id)
-    .bind(sender.robot_id())
-    .bind(pattern)
-    .fetch_all(state.db.read())
-    .await?;
-    Ok(rows
-        .iter()
+         AND id IN ({}) AND recalled_at IS NULL AND card IS NOT NULL",
+        ids.join(", ")
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(&conversation_id)
+        .bind(sender.robot_id());
+    for id in message_ids {
+        query = query.bind(id);
+    }
+    Ok(with_cards(&query.fetch_all(state.db.read()).await?))
+}
+
+fn with_cards(rows: &[sqlx::any::AnyRow]) -> Vec<(String, Card)> {
+    rows.iter()
         .filter_map(|row| {
             let id: String = row.try_get("id").ok()?;
             let card: String = row.try_get("card").ok()?;
             Some((id, serde_json::from_str(&card).ok()?))
         })
-        .collect())
+        .collect()
 }
 
 /// Replaces the card of one of `sender`'s notices (a request was decided:
