@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tram_org::members::Membership;
-use tram_platform::db::Db;
+use tram_platform::db::{placeholders, Db};
 use tram_platform::AppState;
 
 use crate::error::{ApprovalError, ApprovalResult};
@@ -127,11 +127,10 @@ impl Delegates {
         let mut known: HashMap<String, Option<Named>> =
             users.into_iter().map(|u| (u.to_string(), None)).collect();
         if !known.is_empty() {
-            let placeholders: Vec<String> = (2..known.len() + 2).map(|n| format!("${n}")).collect();
             let sql = format!(
                 "SELECT user_id, delegate_id, away_from, away_until FROM approval_delegates \
                  WHERE org_id = $1 AND user_id IN ({})",
-                placeholders.join(", ")
+                placeholders(2, known.len())
             );
             let mut query = sqlx::query(&sql).bind(org_id);
             for user in known.keys() {

@@ -139,13 +139,10 @@ pub async fn cards(
     let Some(conversation_id) = existing(state, org_id, user_id).await? else {
         return Ok(Vec::new());
     };
-    let ids: Vec<String> = (3..message_ids.len() + 3)
-        .map(|n| format!("${n}"))
-        .collect();
     let sql = format!(
         "SELECT id, card FROM messages WHERE conversation_id = $1 AND robot_id = $2 \
          AND id IN ({}) AND recalled_at IS NULL AND card IS NOT NULL",
-        ids.join(", ")
+        tram_platform::db::placeholders(3, message_ids.len())
     );
     let mut query = sqlx::query(&sql)
         .bind(&conversation_id)

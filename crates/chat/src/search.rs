@@ -231,12 +231,11 @@ pub async fn search(
     if hits.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=hits.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT m.id, m.conversation_id, m.seq, m.body, m.created_at, m.recalled_at, COALESCE(u.display_name, m.author_name) AS sender_name, a.file_name \
          FROM messages m LEFT JOIN users u ON u.id = m.sender_id LEFT JOIN attachments a ON a.id = m.attachment_id \
          WHERE m.id IN ({})",
-        placeholders.join(", ")
+        tram_platform::db::placeholders(1, hits.len())
     );
     let mut select = sqlx::query(&sql);
     for hit in &hits {

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use tram_platform::db::{new_id, Db};
+use tram_platform::db::{new_id, placeholders, Db};
 use tram_platform::AppState;
 
 use super::{AssistantError, AssistantResult};
@@ -334,8 +334,10 @@ pub async fn by_ids(db: &Db, ids: &[String]) -> AssistantResult<Vec<Entry>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    let sql = format!("{ENTRY_SELECT} WHERE e.id IN ({})", placeholders.join(", "));
+    let sql = format!(
+        "{ENTRY_SELECT} WHERE e.id IN ({})",
+        placeholders(1, ids.len())
+    );
     let mut query = sqlx::query(&sql);
     for id in ids {
         query = query.bind(id);

@@ -172,6 +172,15 @@ pub fn escape_like(text: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// `count` numbered placeholders from `$first`, for an `IN (…)` list:
+/// `placeholders(2, 3)` is `$2, $3, $4`.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The `VALUES` rows of a multi-row insert: `rows` groups of `columns`
 /// numbered placeholders, `($1, $2), ($3, $4)`.
 pub fn value_rows(rows: usize, columns: usize) -> String {
@@ -209,5 +218,12 @@ mod tests {
     fn value_rows_number_every_placeholder() {
         assert_eq!(super::value_rows(2, 3), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(super::value_rows(1, 1), "($1)");
+    }
+
+    #[test]
+    fn placeholders_count_on_from_the_first() {
+        assert_eq!(super::placeholders(2, 3), "$2, $3, $4");
+        assert_eq!(super::placeholders(1, 1), "$1");
+        assert_eq!(super::placeholders(1, 0), "");
     }
 }
