@@ -6,7 +6,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::any::AnyRow;
 use sqlx::Row;
 use tram_org::members::Membership;
 use tram_platform::args;
@@ -16,7 +15,9 @@ use tram_platform::AppState;
 use crate::delegates::Delegates;
 use crate::error::{ApprovalError, ApprovalResult};
 use crate::flow::SignMode;
-use crate::instances::{approvers_from, enter_step, get, insert_task, trail, Entering, Instance};
+use crate::instances::{
+    approvers_from, enter_step, get, insert_task, json_column, trail, Entering, Instance,
+};
 use crate::route::{self, Step};
 use crate::{deadlines, directory, form, templates};
 
@@ -79,7 +80,7 @@ pub async fn act(
     let delegates = if row.try_get::<i64, _>("delegates_named")? == 0 {
         Delegates::nobody(&me.org_id)
     } else {
-        let steps = decode_steps(&row)?;
+        let steps: Vec<Step> = json_column(&row, "steps")?;
         Delegates::load(
             &state.db,
             &me.org_id,
@@ -162,7 +163,7 @@ async fn record_decision(
     let (Some(locked), Some(decided)) = (locked, decided) else {
         return Ok(false);
     };
-    let steps = decode_steps(&locked)?;
+    let steps: Vec<Step> = json_column(&locked, "steps")?;
     let mode = match steps.get(d.step_index as usize) {
         Some(Step::Approve { mode, .. }) => *mode,
         _ => SignMode::Countersign,
@@ -202,11 +203,6 @@ async fn record_decision(
     }
     tx.commit().await?;
     Ok(true)
-}
-
-fn decode_steps(row: &AnyRow) -> ApprovalResult<Vec<Step>> {
-    Ok(serde_json::from_str(&row.try_get::<String, _>("steps")?)
-        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
 }
 
 /// Cancels the request's tasks still waiting for their approvers.
@@ -315,8 +311,7 @@ async fn hold_my_task(
         step_index: row.try_get("step_index")?,
         node_id: row.try_get("node_id")?,
         due_at: row.try_get("due_at")?,
-        steps: serde_json::from_str(&locked.try_get::<String, _>("steps")?)
-            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        steps: json_column(&locked, "steps")?,
     })
 }
 
@@ -405,6 +400,14 @@ pub async fn add_approver(
     comment: Option<&str>,
 ) -> ApprovalResult<Instance> {
     let comment = clean_comment(comment)?;
+    // Read before the transaction: an approver added before the caller
+    // gets a task at once, and may be away.
+    let mut delegates = Delegates::load(
+        &state.db,
+        &me.org_id,
+        (position == AddPosition::Before).then_some(who),
+    )
+    .await?;
     let now = state.clock.now_ms();
     let mut tx = state.db.begin_batched().await?;
     let mut held = hold_my_task(&mut tx, me, task_id, now).await?;
@@ -445,7 +448,6 @@ pub async fn add_approver(
             set_aside: true,
             now,
         };
-        let mut delegates = Delegates::load(&state.db, &me.org_id, [who]).await?;
         enter_step(&mut tx, &entering, &mut delegates, at).await?;
     }
     let action = match position {

@@ -5,8 +5,10 @@
 
 use std::sync::OnceLock;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use tram_org::members::Membership;
 use tram_platform::args;
@@ -443,25 +445,18 @@ pub async fn get(db: &Db, me: &Membership, instance_id: &str) -> ApprovalResult<
         .fetch_optional(db.read())
         .await?
         .ok_or(ApprovalError::NotFound)?;
-    let decode = |column: &str| -> ApprovalResult<Value> {
-        let text: String = row.try_get(column)?;
-        Ok(serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
-    };
-    let tasks: Vec<Task> =
-        serde_json::from_value(decode("tasks")?).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let tasks: Vec<Task> = json_column(&row, "tasks")?;
     let submitter: String = row.try_get("submitter_id")?;
     let involved = submitter == me.user_id || tasks.iter().any(|t| t.assignee_id == me.user_id);
     if !involved && !me.role.is_admin() {
         return Err(ApprovalError::NotFound);
     }
-    let values = match decode("form_values")? {
+    let values = match json_column(&row, "form_values")? {
         Value::Object(map) => map,
         _ => Map::new(),
     };
-    let steps: Vec<Step> =
-        serde_json::from_value(decode("steps")?).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-    let trail: Vec<StoredTrailEntry> =
-        serde_json::from_value(decode("trail")?).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let steps: Vec<Step> = json_column(&row, "steps")?;
+    let trail: Vec<StoredTrailEntry> = json_column(&row, "trail")?;
     Ok(Instance {
         id: row.try_get("id")?,
         template_id: row.try_get("template_id")?,
@@ -480,6 +475,12 @@ pub async fn get(db: &Db, me: &Membership, instance_id: &str) -> ApprovalResult<
             .map(StoredTrailEntry::into_entry)
             .collect(),
     })
+}
+
+/// A column holding JSON text, decoded.
+pub(crate) fn json_column<T: DeserializeOwned>(row: &AnyRow, column: &str) -> ApprovalResult<T> {
+    let text: String = row.try_get(column)?;
+    Ok(serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
 }
 
 /// The request's row with its tasks and trail aggregated as JSON text,
@@ -576,7 +577,7 @@ pub async fn inbox(
     rows.iter().map(listed_from_row).collect()
 }
 
-fn listed_from_row(r: &sqlx::any::AnyRow) -> ApprovalResult<Listed> {
+fn listed_from_row(r: &AnyRow) -> ApprovalResult<Listed> {
     Ok(Listed {
         instance_id: r.try_get("instance_id")?,
         title: r.try_get("title")?,

@@ -114,22 +114,21 @@ impl Reply {
 
 impl BatchedTx {
     pub async fn begin(db: &Db) -> Result<BatchedTx, sqlx::Error> {
-        let inner = match db.backend() {
-            Backend::Sqlite => Inner::Sqlite {
-                conn: db.write().acquire().await?,
-                open: false,
+        Ok(match db.backend() {
+            Backend::Sqlite => BatchedTx {
+                inner: Inner::Sqlite {
+                    conn: db.write().acquire().await?,
+                    open: false,
+                },
+                // Goes with the first trip, taking the write lock at once:
+                // the connection is ours alone.
+                queued: vec![("BEGIN IMMEDIATE".into(), Vec::new())],
             },
-            Backend::Postgres => Inner::Postgres(db.begin().await?),
-        };
-        let mut tx = BatchedTx {
-            inner,
-            queued: Vec::new(),
-        };
-        if matches!(tx.inner, Inner::Sqlite { .. }) {
-            // The write lock is taken at once: the connection is ours alone.
-            tx.queued.push(("BEGIN IMMEDIATE".into(), Vec::new()));
-        }
-        Ok(tx)
+            Backend::Postgres => BatchedTx {
+                inner: Inner::Postgres(db.begin().await?),
+                queued: Vec::new(),
+            },
+        })
     }
 
     /// Queues a write (placeholders `$1…` as everywhere) to go with the

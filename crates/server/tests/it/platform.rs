@@ -100,21 +100,16 @@ async fn every_script_a_page_loads_is_served() {
 async fn batched_writes_run_in_order_and_all_or_nothing() {
     use sqlx::Row;
     use tram_platform::args;
+    use tram_platform::db::new_id;
     let t = TestServer::start().await;
     let db = &t.state().db;
-    let key = |n: i64| format!("batch-test:{}:{n}", tram_platform::db::new_id());
+    let key = |n: i64| format!("batch-test:{}:{n}", new_id());
     let (first, second) = (key(1), key(2));
     let mut tx = db.begin_batched().await.unwrap();
     let insert = "INSERT INTO jobs (id, kind, job_key, payload, run_at, attempts, max_attempts, retry_base_ms, created_at) \
                   VALUES ($1, 'batch.test', $2, '{}', $3, 0, 1, 1000, $3)";
-    tx.push(
-        insert,
-        args![tram_platform::db::new_id(), first.as_str(), 5_i64],
-    );
-    tx.push(
-        insert,
-        args![tram_platform::db::new_id(), second.as_str(), 7_i64],
-    );
+    tx.push(insert, args![new_id(), first.as_str(), 5_i64]);
+    tx.push(insert, args![new_id(), second.as_str(), 7_i64]);
     // A later statement sees the earlier ones, and its own $1 is its own.
     tx.push(
         "UPDATE jobs SET run_at = run_at + $1 WHERE job_key = $2",
@@ -152,15 +147,8 @@ async fn batched_writes_run_in_order_and_all_or_nothing() {
     // The same key twice breaks the unique index: nothing of the batch stays.
     let third = key(3);
     let mut tx = db.begin_batched().await.unwrap();
-    tx.push(
-        insert,
-        args![tram_platform::db::new_id(), third.as_str(), 1_i64],
-    );
-    tx.push(
-        "INSERT INTO jobs (id, kind, job_key, payload, run_at, attempts, max_attempts, retry_base_ms, created_at) \
-         VALUES ($1, 'batch.test', $2, '{}', 1, 0, 1, 1000, 1)",
-        args![tram_platform::db::new_id(), third.as_str()],
-    );
+    tx.push(insert, args![new_id(), third.as_str(), 1_i64]);
+    tx.push(insert, args![new_id(), third.as_str(), 2_i64]);
     assert!(
         tx.commit().await.is_err(),
         "a duplicate key fails the batch"
@@ -178,18 +166,12 @@ async fn batched_writes_run_in_order_and_all_or_nothing() {
     // writer is free for the next transaction.
     let fourth = key(4);
     let mut tx = db.begin_batched().await.unwrap();
-    tx.push(
-        insert,
-        args![tram_platform::db::new_id(), fourth.as_str(), 1_i64],
-    );
+    tx.push(insert, args![new_id(), fourth.as_str(), 1_i64]);
     tx.flush().await.unwrap();
     drop(tx);
     let fifth = key(5);
     let mut tx = db.begin_batched().await.unwrap();
-    tx.push(
-        insert,
-        args![tram_platform::db::new_id(), fifth.as_str(), 1_i64],
-    );
+    tx.push(insert, args![new_id(), fifth.as_str(), 1_i64]);
     tx.commit().await.unwrap();
     assert_eq!(
         t.count(&format!(
