@@ -270,6 +270,7 @@ pub async fn change_password(
     )
     .await?;
     tx.commit().await?;
+    crate::sessions::forget_known(state);
     Ok(())
 }
 
@@ -303,6 +304,7 @@ pub async fn reset_password(
         .await?;
     audit::record(&mut tx, now, password_event(&user.id, client, "reset")).await?;
     tx.commit().await?;
+    crate::sessions::forget_known(state);
     throttle::clear(state, &throttle::account_key(state, contact.value())).await?;
     Ok(())
 }

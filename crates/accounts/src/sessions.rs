@@ -4,11 +4,15 @@
 //! device. Removing a device ends its sessions at once: the next request
 //! that carries one of them finds nothing and is refused.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 use tram_platform::audit::{self, kind};
 use tram_platform::crypto::{hash_token, random_token};
-use tram_platform::db::new_id;
+use tram_platform::db::{new_id, Backend};
+use tram_platform::remembered::Remembered;
 use tram_platform::web::ClientInfo;
 use tram_platform::AppState;
 
@@ -161,35 +165,59 @@ pub async fn start(
     })
 }
 
+/// What [`resolve`] read about a live session; remembered on a node that
+/// is the only one (see `tram_platform::remembered`).
+#[derive(Clone)]
+struct LiveSession {
+    user: AuthUser,
+    last_active: i64,
+    expires_at: i64,
+}
+
+/// Sessions by token hash.
+struct KnownSessions(Remembered<String, LiveSession>);
+
+/// How long a node trusts what it read about a session, at most.
+const KEEP_SESSION_FOR: Duration = Duration::from_secs(30);
+
+fn known(state: &AppState) -> Arc<KnownSessions> {
+    state.extensions.get_or_init(|| {
+        KnownSessions(Remembered::new(
+            state.db.backend() == Backend::Sqlite,
+            KEEP_SESSION_FOR,
+        ))
+    })
+}
+
+/// Forgets every remembered session: called after a change to sessions
+/// or to what a session shows of its user commits.
+pub fn forget_known(state: &AppState) {
+    known(state).0.forget_all();
+}
+
 /// The user behind a session token, if the session is alive. Refreshes the
 /// session's and device's "last active" at most once a minute.
 pub async fn resolve(state: &AppState, token: &str) -> AccountResult<Option<AuthUser>> {
     let now = state.clock.now_ms();
     let idle_ms = state.config.security.session_idle_days * 86_400_000;
-    let row = sqlx::query(
-        "SELECT s.id, s.device_id, s.org_id, s.last_active_at, s.expires_at, u.id AS user_id, u.display_name, u.locale, u.is_server_admin \
-         FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_hash = $1 AND u.disabled_at IS NULL",
-    )
-    .bind(hash_token(token))
-    .fetch_optional(state.db.read())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let last_active: i64 = row.try_get("last_active_at")?;
-    let expires_at: i64 = row.try_get("expires_at")?;
-    if now >= expires_at || now - last_active > idle_ms {
+    let hash = hash_token(token);
+    let known = known(state);
+    let live = match known.0.get(&hash) {
+        Some(live) => live,
+        None => {
+            let since = known.0.generation();
+            let Some(live) = read_session(state, &hash).await? else {
+                return Ok(None);
+            };
+            known.0.put(since, hash.clone(), live.clone());
+            live
+        }
+    };
+    if now >= live.expires_at || now - live.last_active > idle_ms {
         return Ok(None);
     }
-    let session = AuthUser {
-        user_id: row.try_get("user_id")?,
-        display_name: row.try_get("display_name")?,
-        locale: row.try_get("locale")?,
-        is_server_admin: row.try_get::<i64, _>("is_server_admin")? != 0,
-        session_id: row.try_get("id")?,
-        device_id: row.try_get("device_id")?,
-        org_id: row.try_get("org_id")?,
-    };
-    if now - last_active > 60_000 {
+    let session = live.user;
+    if now - live.last_active > 60_000 {
         sqlx::query("UPDATE sessions SET last_active_at = $1 WHERE id = $2")
             .bind(now)
             .bind(&session.session_id)
@@ -200,8 +228,34 @@ pub async fn resolve(state: &AppState, token: &str) -> AccountResult<Option<Auth
             .bind(&session.device_id)
             .execute(state.db.write())
             .await?;
+        known.0.update(&hash, |live| live.last_active = now);
     }
     Ok(Some(session))
+}
+
+async fn read_session(state: &AppState, token_hash: &str) -> AccountResult<Option<LiveSession>> {
+    let row = sqlx::query(
+        "SELECT s.id, s.device_id, s.org_id, s.last_active_at, s.expires_at, u.id AS user_id, u.display_name, u.locale, u.is_server_admin \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.token_hash = $1 AND u.disabled_at IS NULL",
+    )
+    .bind(token_hash)
+    .fetch_optional(state.db.read())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(LiveSession {
+        user: AuthUser {
+            user_id: row.try_get("user_id")?,
+            display_name: row.try_get("display_name")?,
+            locale: row.try_get("locale")?,
+            is_server_admin: row.try_get::<i64, _>("is_server_admin")? != 0,
+            session_id: row.try_get("id")?,
+            device_id: row.try_get("device_id")?,
+            org_id: row.try_get("org_id")?,
+        },
+        last_active: row.try_get("last_active_at")?,
+        expires_at: row.try_get("expires_at")?,
+    }))
 }
 
 pub async fn set_current_org(
@@ -214,6 +268,7 @@ pub async fn set_current_org(
         .bind(session_id)
         .execute(state.db.write())
         .await?;
+    forget_known(state);
     Ok(())
 }
 
@@ -238,6 +293,7 @@ pub async fn end(state: &AppState, session: &AuthUser, client: &ClientInfo) -> A
     )
     .await?;
     tx.commit().await?;
+    forget_known(state);
     Ok(())
 }
 
@@ -381,6 +437,7 @@ pub async fn rename_device(
     )
     .await?;
     tx.commit().await?;
+    forget_known(state);
     Ok(())
 }
 
@@ -430,6 +487,7 @@ pub async fn remove_device(
         .await?;
     }
     tx.commit().await?;
+    forget_known(state);
     Ok(())
 }
 
@@ -461,6 +519,7 @@ pub async fn remove_session(
     )
     .await?;
     tx.commit().await?;
+    forget_known(state);
     Ok(())
 }
 

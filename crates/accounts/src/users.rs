@@ -147,8 +147,9 @@ pub async fn set_password_hash(
     Ok(())
 }
 
+/// Changes the user's name and language (which their sessions show).
 pub async fn update_profile(
-    db: &Db,
+    state: &tram_platform::AppState,
     now: i64,
     user_id: &str,
     display_name: &str,
@@ -161,8 +162,9 @@ pub async fn update_profile(
         .bind(locale.tag())
         .bind(now)
         .bind(user_id)
-        .execute(db.write())
+        .execute(state.db.write())
         .await?;
+    crate::sessions::forget_known(state);
     Ok(())
 }
 

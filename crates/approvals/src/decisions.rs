@@ -16,7 +16,7 @@ use crate::delegates::Delegates;
 use crate::error::{ApprovalError, ApprovalResult};
 use crate::flow::SignMode;
 use crate::instances::{
-    approvers_from, enter_step, get, insert_task, json_column, trail, Entering, Instance,
+    approvers_from, enter_step, get, insert_task, json_column, json_text, trail, Entering, Instance,
 };
 use crate::route::{self, Step};
 use crate::{deadlines, directory, form, templates};
@@ -163,7 +163,7 @@ async fn record_decision(
     let (Some(locked), Some(decided)) = (locked, decided) else {
         return Ok(false);
     };
-    let steps: Vec<Step> = json_column(&locked, "steps")?;
+    let steps: Vec<Step> = json_text(&locked.try_get::<String>("steps")?)?;
     let mode = match steps.get(d.step_index as usize) {
         Some(Step::Approve { mode, .. }) => *mode,
         _ => SignMode::Countersign,
@@ -193,7 +193,7 @@ async fn record_decision(
                     org_id: &me.org_id,
                     instance_id,
                     steps: &steps,
-                    set_aside: decided.try_get::<i64, _>("set_aside")? > 0,
+                    set_aside: decided.try_get::<i64>("set_aside")? > 0,
                     now,
                 };
                 let next = d.step_index as usize + 1;

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::Row;
 use tram_org::members::Membership;
+use tram_platform::args;
 use tram_platform::db::{new_id, BatchedTx};
 use tram_platform::AppState;
 
@@ -150,17 +151,19 @@ pub(crate) async fn claim(
     let mut errors = Vec::new();
     for (field, ids) in named(fields, values) {
         for id in ids {
-            let claimed = sqlx::query(
-                "UPDATE approval_files SET instance_id = $1 WHERE id = $2 AND org_id = $3 \
-                 AND ((instance_id IS NULL AND uploader_id = $4) OR instance_id = $1)",
-            )
-            .bind(instance_id)
-            .bind(&id)
-            .bind(&me.org_id)
-            .bind(&me.user_id)
-            .execute(tx.conn().await?)
-            .await?
-            .rows_affected();
+            let claimed = tx
+                .query(
+                    "UPDATE approval_files SET instance_id = $1 WHERE id = $2 AND org_id = $3 \
+                     AND ((instance_id IS NULL AND uploader_id = $4) OR instance_id = $1)",
+                    args![
+                        instance_id,
+                        id.as_str(),
+                        me.org_id.as_str(),
+                        me.user_id.as_str()
+                    ],
+                )
+                .await?
+                .rows_affected;
             if claimed == 0 {
                 errors.push(FieldError {
                     field: field.clone(),

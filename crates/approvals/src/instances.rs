@@ -270,13 +270,12 @@ pub(crate) async fn enter_step(
                 // Approvers set aside by an approver added before them
                 // (加簽) take up their tasks again instead of new ones.
                 let waiting = if at.set_aside {
-                    sqlx::query(
+                    tx.query(
                         "SELECT id FROM approval_tasks WHERE instance_id = $1 AND step_index = $2 AND status = 'waiting'",
+                        args![id, index as i64],
                     )
-                    .bind(id)
-                    .bind(index as i64)
-                    .fetch_all(tx.conn().await?)
                     .await?
+                    .rows
                 } else {
                     Vec::new()
                 };
@@ -479,8 +478,13 @@ pub async fn get(db: &Db, me: &Membership, instance_id: &str) -> ApprovalResult<
 
 /// A column holding JSON text, decoded.
 pub(crate) fn json_column<T: DeserializeOwned>(row: &AnyRow, column: &str) -> ApprovalResult<T> {
-    let text: String = row.try_get(column)?;
-    Ok(serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
+    json_text(&row.try_get::<String, _>(column)?)
+}
+
+/// JSON text read from a column (by [`json_column`], or from a
+/// [`tram_platform::db::Row`]).
+pub(crate) fn json_text<T: DeserializeOwned>(text: &str) -> ApprovalResult<T> {
+    Ok(serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
 }
 
 /// The request's row with its tasks and trail aggregated as JSON text,

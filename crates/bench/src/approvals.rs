@@ -14,7 +14,7 @@ use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use tram_testkit::browser::Client;
 
-use crate::node::{Backend, TramNode};
+use crate::node::{self, Backend, TramNode};
 use crate::org;
 use crate::stats::Samples;
 
@@ -23,6 +23,8 @@ const SETTINGS: &str = "[security]\ncodes_per_ip_per_hour = 1000000\n";
 pub struct Options {
     pub instances: usize,
     pub clients: usize,
+    /// How long to follow the notice queue after the run.
+    pub follow_notices: Duration,
 }
 
 fn design(finance: &str) -> Value {
@@ -123,6 +125,7 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
         (finance_id, finance),
     ]));
     let began = Instant::now();
+    let cpu_before = node::cpu_seconds(node.pid())?;
     let results: Vec<anyhow::Result<Vec<Duration>>> = stream::iter(0..options.instances)
         .map(|i| {
             let (staff, approvers, template) = (staff.clone(), approvers.clone(), template.clone());
@@ -134,6 +137,7 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
         .collect()
         .await;
     let elapsed = began.elapsed();
+    let server_cpu = node::cpu_seconds(node.pid())? - cpu_before;
     let mut approve = Samples::default();
     let mut completed = 0usize;
     let mut failed = 0usize;
@@ -159,15 +163,21 @@ pub async fn run(backend: &Backend, options: &Options) -> anyhow::Result<()> {
         options.instances,
         options.clients
     );
-    println!("| completed | failed | seconds | completed/s | approve latency |");
-    println!("| --- | --- | --- | --- | --- |");
     println!(
-        "| {completed} | {failed} | {:.1} | {:.1} | {} |",
+        "| completed | failed | seconds | completed/s | approve latency | server CPU per instance |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- |");
+    println!(
+        "| {completed} | {failed} | {:.1} | {:.1} | {} | {:.2} ms |",
         elapsed.as_secs_f64(),
         completed as f64 / elapsed.as_secs_f64(),
-        approve.summary()
+        approve.summary(),
+        server_cpu * 1000.0 / completed.max(1) as f64
     );
-    let notices = Notices::follow(&node).await?;
+    if options.follow_notices.is_zero() {
+        return Ok(());
+    }
+    let notices = Notices::follow(&node, options.follow_notices).await?;
     let delivered = notices.waiting_at_end - notices.waiting_after;
     println!(
         "\nWork notices: {} queued in all, {} still waiting when the last request was archived; \
@@ -203,13 +213,13 @@ struct Notices {
 }
 
 impl Notices {
-    async fn follow(node: &TramNode) -> anyhow::Result<Notices> {
+    async fn follow(node: &TramNode, at_most: Duration) -> anyhow::Result<Notices> {
         const WAITING: &str =
             "SELECT COUNT(*) FROM jobs WHERE kind = 'approval.notice' AND finished_at IS NULL";
         let waiting_at_end = node.count(WAITING).await?;
         let began = Instant::now();
         let mut waiting_after = waiting_at_end;
-        while waiting_after > 0 && began.elapsed() < Duration::from_secs(300) {
+        while waiting_after > 0 && began.elapsed() < at_most {
             tokio::time::sleep(Duration::from_millis(250)).await;
             waiting_after = node.count(WAITING).await?;
         }

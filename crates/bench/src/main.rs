@@ -12,7 +12,7 @@
 //! target/release/tram-bench search [--messages 1000000]
 //! target/release/tram-bench ingest [--members 100] [--rates 1000,2000,3000] [--seconds 10]
 //! target/release/tram-bench assistant
-//! target/release/tram-bench approvals [--instances 10000] [--clients 16]
+//! target/release/tram-bench approvals [--instances 10000] [--clients 16] [--follow-notices 300]
 //! ```
 
 mod approvals;
@@ -117,6 +117,10 @@ enum Command {
         instances: usize,
         #[arg(long, default_value_t = 16)]
         clients: usize,
+        /// How long to follow the work-notice queue after the last request
+        /// is archived (0: not at all).
+        #[arg(long, default_value_t = 300)]
+        follow_notices: u64,
     },
     /// The baseline server `fanout` runs as its child (not for direct use).
     #[command(hide = true)]
@@ -224,9 +228,18 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Command::Assistant => assistant::run(&backend).await,
-        Command::Approvals { instances, clients } => {
+        Command::Approvals {
+            instances,
+            clients,
+            follow_notices,
+        } => {
             anyhow::ensure!(instances > 0 && clients > 0, "need instances and clients");
-            approvals::run(&backend, &approvals::Options { instances, clients }).await
+            let options = approvals::Options {
+                instances,
+                clients,
+                follow_notices: std::time::Duration::from_secs(follow_notices),
+            };
+            approvals::run(&backend, &options).await
         }
         Command::BaselineServer => unreachable!("handled above"),
     }

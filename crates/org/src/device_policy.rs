@@ -94,6 +94,7 @@ pub async fn set_policy(
     )
     .await?;
     tx.commit().await?;
+    crate::members::forget_known(state);
     Ok(())
 }
 

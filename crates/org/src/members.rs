@@ -3,10 +3,14 @@
 //! and admin roles' powers over owners; an org always keeps one owner; the
 //! manager chain never loops (the approval module walks it).
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 use tram_platform::audit::{self, kind};
-use tram_platform::db::Db;
+use tram_platform::db::{Backend, Db};
+use tram_platform::remembered::Remembered;
 use tram_platform::web::ClientInfo;
 use tram_platform::AppState;
 
@@ -100,6 +104,48 @@ pub async fn membership_with_org(
         role: Role::parse(&row.try_get::<String, _>("role")?)?,
     };
     Ok(Some((membership, org_from_row(&row)?)))
+}
+
+/// Memberships with their org by (org, user), remembered on a node that
+/// is the only one (see `tram_platform::remembered`).
+struct KnownMembers(Remembered<(String, String), (Membership, Org)>);
+
+/// How long a node trusts what it read about a membership, at most.
+const KEEP_MEMBERSHIP_FOR: Duration = Duration::from_secs(30);
+
+fn known(state: &AppState) -> Arc<KnownMembers> {
+    state.extensions.get_or_init(|| {
+        KnownMembers(Remembered::new(
+            state.db.backend() == Backend::Sqlite,
+            KEEP_MEMBERSHIP_FOR,
+        ))
+    })
+}
+
+/// As [`membership_with_org`], remembered for a while (the read of every
+/// org-scoped request).
+pub async fn membership_with_org_known(
+    state: &AppState,
+    org_id: &str,
+    user_id: &str,
+) -> OrgResult<Option<(Membership, Org)>> {
+    let known = known(state);
+    let key = (org_id.to_string(), user_id.to_string());
+    if let Some(found) = known.0.get(&key) {
+        return Ok(Some(found));
+    }
+    let since = known.0.generation();
+    let found = membership_with_org(&state.db, org_id, user_id).await?;
+    if let Some(found) = &found {
+        known.0.put(since, key, found.clone());
+    }
+    Ok(found)
+}
+
+/// Forgets every remembered membership: called after a change to a
+/// member's role or place in an org, or to the org, commits.
+pub fn forget_known(state: &AppState) {
+    known(state).0.forget_all();
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -268,6 +314,7 @@ pub async fn set_role(
     )
     .await?;
     tx.commit().await?;
+    forget_known(state);
     Ok(())
 }
 
@@ -432,6 +479,8 @@ pub async fn remove(
     )
     .await?;
     tx.commit().await?;
+    forget_known(state);
+    tram_accounts::sessions::forget_known(state);
     Ok(())
 }
 

@@ -16,6 +16,7 @@ pub mod group_commit;
 pub mod i18n;
 pub mod jobs;
 pub mod notify;
+pub mod remembered;
 pub mod search;
 pub mod web;
 

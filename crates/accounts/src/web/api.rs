@@ -308,7 +308,7 @@ async fn update_me(
     Json(body): Json<UpdateMe>,
 ) -> ApiResult<Json<User>> {
     users::update_profile(
-        &state.db,
+        &state,
         state.clock.now_ms(),
         &auth.user_id,
         &body.display_name,

@@ -41,7 +41,9 @@ pub async fn current_membership(
 /// As [`current_membership`], with the org.
 async fn current_org(state: &AppState, auth: &AuthUser) -> OrgResult<Option<(Membership, Org)>> {
     if let Some(org_id) = &auth.org_id {
-        if let Some(found) = members::membership_with_org(&state.db, org_id, &auth.user_id).await? {
+        if let Some(found) =
+            members::membership_with_org_known(state, org_id, &auth.user_id).await?
+        {
             return Ok(Some(found));
         }
     }

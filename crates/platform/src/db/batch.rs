@@ -12,16 +12,23 @@
 //! parameters in a multi-statement query, so there the statements run one
 //! after another inside an ordinary transaction.
 //!
+//! Begun on the writer lane (SQLite), a `BatchedTx` runs its statements on
+//! the lane's own connection (`direct`): no trips at all, only calls; the
+//! pool's write connection is held as the lock meanwhile.
+//!
 //! Statements run in the order they were given, so the transaction reads
 //! its own writes. A `BatchedTx` dropped before [`BatchedTx::commit`]
 //! rolls back (on SQLite, a task sends `ROLLBACK` before the connection
 //! goes back to the pool).
 
+use std::sync::Arc;
+
 use futures::TryStreamExt;
-use sqlx::any::AnyRow;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, Either, Executor};
 
+use super::lane::{WriterHold, WriterLane};
+use super::row::Row;
 use super::{Backend, Db, Tx};
 
 /// One bound value of a queued statement. Nulls keep their type: a
@@ -94,6 +101,13 @@ enum Inner {
         conn: PoolConnection<Any>,
         open: bool,
     },
+    /// On the writer lane: the statements run on the lane's connection;
+    /// the pool's write connection (unused) is held as the lock.
+    Direct {
+        lane: Arc<WriterLane>,
+        _writer: WriterHold,
+        open: bool,
+    },
     Postgres(Tx),
     /// Committed.
     Done,
@@ -101,21 +115,30 @@ enum Inner {
 
 /// What one statement gave back.
 pub struct Reply {
-    pub rows: Vec<AnyRow>,
+    pub rows: Vec<Row>,
     pub rows_affected: u64,
 }
 
 impl Reply {
     /// The statement's only row, if it returned one.
-    pub fn row(self) -> Option<AnyRow> {
+    pub fn row(self) -> Option<Row> {
         self.rows.into_iter().next()
     }
 }
 
 impl BatchedTx {
     pub async fn begin(db: &Db) -> Result<BatchedTx, sqlx::Error> {
-        Ok(match db.backend() {
-            Backend::Sqlite => BatchedTx {
+        let on_lane = db.lane().filter(|lane| lane.is_here());
+        Ok(match (db.backend(), on_lane) {
+            (Backend::Sqlite, Some(lane)) => BatchedTx {
+                inner: Inner::Direct {
+                    lane: lane.clone(),
+                    _writer: lane.hold_writer(db).await?,
+                    open: false,
+                },
+                queued: vec![("BEGIN IMMEDIATE".into(), Vec::new())],
+            },
+            (Backend::Sqlite, None) => BatchedTx {
                 inner: Inner::Sqlite {
                     conn: db.write().acquire().await?,
                     open: false,
@@ -124,7 +147,7 @@ impl BatchedTx {
                 // the connection is ours alone.
                 queued: vec![("BEGIN IMMEDIATE".into(), Vec::new())],
             },
-            Backend::Postgres => BatchedTx {
+            (Backend::Postgres, _) => BatchedTx {
                 inner: Inner::Postgres(db.begin().await?),
                 queued: Vec::new(),
             },
@@ -161,18 +184,23 @@ impl BatchedTx {
     }
 
     /// The transaction's connection, for code that runs its own queries;
-    /// the queued writes go first.
+    /// the queued writes go first. Not on the writer lane, whose statements
+    /// go through `push` and `query`.
     pub async fn conn(&mut self) -> Result<&mut AnyConnection, sqlx::Error> {
         self.flush().await?;
         match &mut self.inner {
             Inner::Sqlite { conn, .. } => Ok(conn),
             Inner::Postgres(tx) => Ok(tx),
+            Inner::Direct { .. } => Err(sqlx::Error::Protocol(
+                "a transaction on the writer lane runs its statements through query and push"
+                    .into(),
+            )),
             Inner::Done => Err(finished()),
         }
     }
 
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        if let Inner::Sqlite { .. } = self.inner {
+        if let Inner::Sqlite { .. } | Inner::Direct { .. } = self.inner {
             self.queued.push(("COMMIT".into(), Vec::new()));
         }
         self.send().await?;
@@ -180,7 +208,7 @@ impl BatchedTx {
             Inner::Postgres(tx) => tx.commit().await,
             // Committed with the last trip; the connection goes back to
             // the pool as it drops.
-            Inner::Sqlite { .. } | Inner::Done => Ok(()),
+            Inner::Sqlite { .. } | Inner::Direct { .. } | Inner::Done => Ok(()),
         }
     }
 
@@ -202,33 +230,37 @@ impl BatchedTx {
                 *open = true;
                 let (script, args) = script(&queued);
                 let mut replies = Vec::with_capacity(queued.len());
-                let mut rows = Vec::new();
+                let mut rows = Rows::default();
                 let mut results = bind(sqlx::query(&script), args).fetch_many(&mut **conn);
                 while let Some(item) = results.try_next().await? {
                     match item {
                         Either::Left(done) => replies.push(Reply {
-                            rows: std::mem::take(&mut rows),
+                            rows: rows.take(),
                             rows_affected: done.rows_affected(),
                         }),
-                        Either::Right(row) => rows.push(row),
+                        Either::Right(row) => rows.push(&row)?,
                     }
                 }
                 Ok(replies)
             }
+            Inner::Direct { lane, open, .. } => {
+                *open = true;
+                lane.direct().run(&queued)
+            }
             Inner::Postgres(tx) => {
                 let mut replies = Vec::with_capacity(queued.len());
                 for (sql, args) in queued {
-                    let mut rows = Vec::new();
+                    let mut rows = Rows::default();
                     let mut rows_affected = 0;
                     let mut results = bind(sqlx::query(&sql), args).fetch_many(&mut **tx);
                     while let Some(item) = results.try_next().await? {
                         match item {
                             Either::Left(done) => rows_affected += done.rows_affected(),
-                            Either::Right(row) => rows.push(row),
+                            Either::Right(row) => rows.push(&row)?,
                         }
                     }
                     replies.push(Reply {
-                        rows,
+                        rows: rows.take(),
                         rows_affected,
                     });
                 }
@@ -239,12 +271,42 @@ impl BatchedTx {
     }
 }
 
+/// The rows of one statement as they arrive from sqlx, sharing one list
+/// of column names.
+#[derive(Default)]
+struct Rows {
+    columns: Option<Arc<[String]>>,
+    rows: Vec<Row>,
+}
+
+impl Rows {
+    fn push(&mut self, row: &sqlx::any::AnyRow) -> Result<(), sqlx::Error> {
+        let columns = self.columns.get_or_insert_with(|| Row::any_columns(row));
+        self.rows.push(Row::from_any(row, columns)?);
+        Ok(())
+    }
+
+    /// The rows so far; the next statement's start afresh.
+    fn take(&mut self) -> Vec<Row> {
+        self.columns = None;
+        std::mem::take(&mut self.rows)
+    }
+}
+
 fn finished() -> sqlx::Error {
     sqlx::Error::Protocol("the transaction has ended".into())
 }
 
 impl Drop for BatchedTx {
     fn drop(&mut self) {
+        if let Inner::Direct {
+            lane, open: true, ..
+        } = &self.inner
+        {
+            // Undone before the writer (held until this drop ends) goes
+            // back to the pool.
+            lane.direct().roll_back();
+        }
         if let Inner::Sqlite { open: true, .. } = self.inner {
             if let Inner::Sqlite { mut conn, .. } = std::mem::replace(&mut self.inner, Inner::Done)
             {

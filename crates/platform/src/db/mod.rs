@@ -17,8 +17,12 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
 mod batch;
+mod checkpoint;
+mod direct;
 mod lane;
+mod row;
 pub use batch::{bind, Arg, BatchedTx, Query, Reply};
+pub use row::{FromValue, Row, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -33,6 +37,8 @@ pub struct Db {
     write: AnyPool,
     /// SQLite: the thread write transactions run on (see `lane`).
     lane: Option<std::sync::Arc<lane::WriterLane>>,
+    /// SQLite: the thread that checkpoints the write-ahead log.
+    _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
 }
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -51,12 +57,15 @@ impl Db {
                 let write = sqlite_pool(1).connect_with(options.clone()).await?;
                 // WAL must be on before readers open their connections.
                 let read = sqlite_pool(8).connect_with(options).await?;
-                let lane = lane::WriterLane::start().map_err(sqlx::Error::Io)?;
+                let file = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+                let lane = lane::WriterLane::start(file.get_filename())?;
+                let checkpointer = checkpoint::Checkpointer::start(file.get_filename())?;
                 Ok(Db {
                     backend,
                     read,
                     write,
                     lane: Some(std::sync::Arc::new(lane)),
+                    _checkpointer: Some(std::sync::Arc::new(checkpointer)),
                 })
             }
             Backend::Postgres => {
@@ -70,6 +79,7 @@ impl Db {
                     read: pool.clone(),
                     write: pool,
                     lane: None,
+                    _checkpointer: None,
                 })
             }
         }
@@ -100,9 +110,16 @@ impl Db {
         BatchedTx::begin(self).await
     }
 
+    /// The writer lane, when it exists (SQLite).
+    pub(crate) fn lane(&self) -> Option<&std::sync::Arc<lane::WriterLane>> {
+        self.lane.as_ref()
+    }
+
     /// Runs `work` — a write transaction, from `begin` to `commit` — where
     /// holding the writer costs least: on SQLite the writer's own thread
-    /// (see `lane`), on PostgreSQL right here.
+    /// (see `lane`), on PostgreSQL right here. A [`BatchedTx`] begun there
+    /// runs its statements on the lane's own connection, so it must make
+    /// them through `push`, `query` and `query_each` (not `conn`).
     pub async fn in_writer_lane<F, T>(&self, work: F) -> T
     where
         F: std::future::Future<Output = T> + Send + 'static,
@@ -146,9 +163,11 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(|conn, _meta| {
             Box::pin(async move {
+                // Checkpoints run on a thread of their own (`checkpoint`).
                 conn.execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                     PRAGMA wal_autocheckpoint = 0;",
                 )
                 .await?;
                 Ok(())

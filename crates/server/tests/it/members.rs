@@ -344,3 +344,31 @@ async fn the_audit_log_records_security_events_and_filters_them() {
     assert_eq!((status.as_u16(), error_code(&body)), (403, "admin_only"));
     t.stop().await;
 }
+
+/// On SQLite a node remembers sessions and memberships for a while; a
+/// change to them takes effect on the very next request.
+#[tokio::test]
+async fn a_removed_member_is_refused_at_once() {
+    let t = TestServer::start().await;
+    let owner = t.setup().await;
+    let (alice, alice_id) = join(&t, &owner, "alice@example.com", "Alice").await;
+    // Alice's session and membership are read (and remembered).
+    let (status, _) = alice.get_json("/api/v1/org/members").await;
+    assert_eq!(status, 200);
+    let (_, me) = alice.get_json("/api/v1/me").await;
+    assert!(me["org_id"].is_string(), "{me}");
+
+    let (status, _) = owner
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/org/members/{alice_id}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, body) = alice.get_json("/api/v1/org/members").await;
+    assert_ne!(status, 200, "a removed member is refused at once: {body}");
+    let (_, me) = alice.get_json("/api/v1/me").await;
+    assert!(me["org_id"].is_null(), "the session left the org: {me}");
+    t.stop().await;
+}

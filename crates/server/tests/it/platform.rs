@@ -183,3 +183,74 @@ async fn batched_writes_run_in_order_and_all_or_nothing() {
     );
     t.stop().await;
 }
+
+/// On the writer lane (SQLite: its own connection, called directly) a
+/// batched transaction behaves as anywhere else: in order, reading its own
+/// writes, all or nothing, a duplicate key reported as one, and a dropped
+/// transaction undone with the writer free again.
+#[tokio::test]
+async fn batched_writes_on_the_writer_lane_behave_the_same() {
+    use tram_platform::args;
+    use tram_platform::db::new_id;
+    let t = TestServer::start().await;
+    let db = t.state().db.clone();
+    let run = format!("lane-test:{}", new_id());
+    let lane_db = db.clone();
+    let prefix = run.clone();
+    let (seen, duplicate_is_unique) = db
+        .in_writer_lane(async move {
+            let db = lane_db;
+            let insert = "INSERT INTO jobs (id, kind, job_key, payload, run_at, attempts, max_attempts, retry_base_ms, created_at) \
+                          VALUES ($1, 'lane.test', $2, '{}', $3, 0, 1, 1000, $3)";
+            let mut tx = db.begin_batched().await.unwrap();
+            tx.push(insert, args![new_id(), format!("{prefix}:1"), 5_i64]);
+            tx.push(insert, args![new_id(), format!("{prefix}:2"), 7_i64]);
+            let reply = tx
+                .query(
+                    "SELECT job_key, run_at FROM jobs WHERE job_key LIKE $1 ORDER BY run_at",
+                    args![format!("{prefix}:%")],
+                )
+                .await
+                .unwrap();
+            let seen: Vec<(String, i64)> = reply
+                .rows
+                .iter()
+                .map(|r| (r.try_get("job_key").unwrap(), r.try_get("run_at").unwrap()))
+                .collect();
+            tx.commit().await.unwrap();
+
+            let mut tx = db.begin_batched().await.unwrap();
+            tx.push(insert, args![new_id(), format!("{prefix}:3"), 1_i64]);
+            tx.push(insert, args![new_id(), format!("{prefix}:3"), 2_i64]);
+            let failed = tx.commit().await.unwrap_err();
+
+            let mut tx = db.begin_batched().await.unwrap();
+            tx.push(insert, args![new_id(), format!("{prefix}:4"), 1_i64]);
+            tx.flush().await.unwrap();
+            drop(tx);
+            let mut tx = db.begin_batched().await.unwrap();
+            tx.push(insert, args![new_id(), format!("{prefix}:5"), 1_i64]);
+            tx.commit().await.unwrap();
+            (seen, tram_platform::db::is_unique_violation(&failed))
+        })
+        .await;
+    assert_eq!(
+        seen,
+        vec![(format!("{run}:1"), 5), (format!("{run}:2"), 7)],
+        "the transaction read its own queued writes, in order"
+    );
+    assert!(duplicate_is_unique, "a duplicate key is reported as one");
+    let keys: Vec<String> = sqlx::query_scalar::<_, String>(
+        "SELECT job_key FROM jobs WHERE job_key LIKE $1 ORDER BY job_key",
+    )
+    .bind(format!("{run}:%"))
+    .fetch_all(db.read())
+    .await
+    .unwrap();
+    assert_eq!(
+        keys,
+        vec![format!("{run}:1"), format!("{run}:2"), format!("{run}:5")],
+        "the failed and the dropped transactions left nothing"
+    );
+    t.stop().await;
+}

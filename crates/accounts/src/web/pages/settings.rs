@@ -57,7 +57,7 @@ pub async fn save_profile(
     Form(form): Form<ProfileForm>,
 ) -> Response {
     let result = users::update_profile(
-        &state.db,
+        &state,
         state.clock.now_ms(),
         &auth.user_id,
         &form.display_name,
