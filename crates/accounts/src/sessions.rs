@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 use tram_platform::audit::{self, kind};
 use tram_platform::crypto::{hash_token, random_token};
-use tram_platform::db::{new_id, Backend};
+use tram_platform::db::new_id;
 use tram_platform::remembered::Remembered;
 use tram_platform::web::ClientInfo;
 use tram_platform::AppState;
@@ -181,12 +181,9 @@ struct KnownSessions(Remembered<String, LiveSession>);
 const KEEP_SESSION_FOR: Duration = Duration::from_secs(30);
 
 fn known(state: &AppState) -> Arc<KnownSessions> {
-    state.extensions.get_or_init(|| {
-        KnownSessions(Remembered::new(
-            state.db.backend() == Backend::Sqlite,
-            KEEP_SESSION_FOR,
-        ))
-    })
+    state
+        .extensions
+        .get_or_init(|| KnownSessions(Remembered::for_db(&state.db, KEEP_SESSION_FOR)))
 }
 
 /// Forgets every remembered session: called after a change to sessions

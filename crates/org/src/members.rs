@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
 use tram_platform::audit::{self, kind};
-use tram_platform::db::{Backend, Db};
+use tram_platform::db::Db;
 use tram_platform::remembered::Remembered;
 use tram_platform::web::ClientInfo;
 use tram_platform::AppState;
@@ -114,12 +114,9 @@ struct KnownMembers(Remembered<(String, String), (Membership, Org)>);
 const KEEP_MEMBERSHIP_FOR: Duration = Duration::from_secs(30);
 
 fn known(state: &AppState) -> Arc<KnownMembers> {
-    state.extensions.get_or_init(|| {
-        KnownMembers(Remembered::new(
-            state.db.backend() == Backend::Sqlite,
-            KEEP_MEMBERSHIP_FOR,
-        ))
-    })
+    state
+        .extensions
+        .get_or_init(|| KnownMembers(Remembered::for_db(&state.db, KEEP_MEMBERSHIP_FOR)))
 }
 
 /// As [`membership_with_org`], remembered for a while (the read of every

@@ -15,6 +15,8 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::db::{Backend, Db};
+
 /// Entries kept at most; past that the node starts afresh.
 const MAX_ENTRIES: usize = 100_000;
 
@@ -35,9 +37,13 @@ struct Entries<K, V> {
 pub struct Generation(u64);
 
 impl<K: Eq + Hash, V: Clone> Remembered<K, V> {
-    /// Remembers answers for `keep_for` when `enabled`; remembers nothing
-    /// otherwise.
-    pub fn new(enabled: bool, keep_for: Duration) -> Self {
+    /// Remembers answers for `keep_for` where `db` is owned by this node
+    /// alone (SQLite); remembers nothing on PostgreSQL.
+    pub fn for_db(db: &Db, keep_for: Duration) -> Self {
+        Remembered::new(db.backend() == Backend::Sqlite, keep_for)
+    }
+
+    fn new(enabled: bool, keep_for: Duration) -> Self {
         Remembered {
             enabled,
             keep_for,

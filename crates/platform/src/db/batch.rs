@@ -129,29 +129,25 @@ impl Reply {
 impl BatchedTx {
     pub async fn begin(db: &Db) -> Result<BatchedTx, sqlx::Error> {
         let on_lane = db.lane().filter(|lane| lane.is_here());
-        Ok(match (db.backend(), on_lane) {
-            (Backend::Sqlite, Some(lane)) => BatchedTx {
-                inner: Inner::Direct {
-                    lane: lane.clone(),
-                    _writer: lane.hold_writer(db).await?,
-                    open: false,
-                },
-                queued: vec![("BEGIN IMMEDIATE".into(), Vec::new())],
+        let inner = match (db.backend(), on_lane) {
+            (Backend::Sqlite, Some(lane)) => Inner::Direct {
+                lane: lane.clone(),
+                _writer: lane.hold_writer(db).await?,
+                open: false,
             },
-            (Backend::Sqlite, None) => BatchedTx {
-                inner: Inner::Sqlite {
-                    conn: db.write().acquire().await?,
-                    open: false,
-                },
-                // Goes with the first trip, taking the write lock at once:
-                // the connection is ours alone.
-                queued: vec![("BEGIN IMMEDIATE".into(), Vec::new())],
+            (Backend::Sqlite, None) => Inner::Sqlite {
+                conn: db.write().acquire().await?,
+                open: false,
             },
-            (Backend::Postgres, _) => BatchedTx {
-                inner: Inner::Postgres(db.begin().await?),
-                queued: Vec::new(),
-            },
-        })
+            (Backend::Postgres, _) => Inner::Postgres(db.begin().await?),
+        };
+        let queued = match inner {
+            Inner::Postgres(_) => Vec::new(),
+            // Goes with the first trip, taking the write lock at once: the
+            // connection is ours alone.
+            _ => vec![("BEGIN IMMEDIATE".into(), Vec::new())],
+        };
+        Ok(BatchedTx { inner, queued })
     }
 
     /// Queues a write (placeholders `$1…` as everywhere) to go with the

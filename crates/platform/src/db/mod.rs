@@ -153,6 +153,12 @@ impl Db {
     }
 }
 
+/// Every SQLite connection's settings (the pools' and the writer lane's).
+/// Checkpoints run on a thread of their own (`checkpoint`), not in commits.
+const SQLITE_SETTINGS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+     PRAGMA wal_autocheckpoint = 0;";
+
 fn sqlite_pool(max: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
@@ -163,13 +169,7 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(|conn, _meta| {
             Box::pin(async move {
-                // Checkpoints run on a thread of their own (`checkpoint`).
-                conn.execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                     PRAGMA wal_autocheckpoint = 0;",
-                )
-                .await?;
+                conn.execute(SQLITE_SETTINGS).await?;
                 Ok(())
             })
         })
