@@ -58,26 +58,26 @@ pub async fn act(
     comment: Option<&str>,
 ) -> ApprovalResult<Instance> {
     let comment = clean_comment(comment)?;
-    let row = sqlx::query(
-        "SELECT t.instance_id, t.assignee_id, t.step_index, t.kind, i.steps, \
-         (SELECT COUNT(*) FROM approval_delegates d WHERE d.org_id = t.org_id) AS delegates_named \
-         FROM approval_tasks t JOIN approval_instances i ON i.id = t.instance_id WHERE t.id = $1 AND t.org_id = $2",
-    )
-    .bind(task_id)
-    .bind(&me.org_id)
-    .fetch_optional(state.db.read())
-    .await?
-    .ok_or(ApprovalError::NotFound)?;
+    let row = state
+        .db
+        .read_row(
+            "SELECT t.instance_id, t.assignee_id, t.step_index, t.kind, i.steps, \
+             (SELECT COUNT(*) FROM approval_delegates d WHERE d.org_id = t.org_id) AS delegates_named \
+             FROM approval_tasks t JOIN approval_instances i ON i.id = t.instance_id WHERE t.id = $1 AND t.org_id = $2",
+            args![task_id, me.org_id.as_str()],
+        )
+        .await?
+        .ok_or(ApprovalError::NotFound)?;
     let instance_id: String = row.try_get("instance_id")?;
-    if row.try_get::<String, _>("assignee_id")? != me.user_id
-        || row.try_get::<String, _>("kind")? != "approve"
+    if row.try_get::<String>("assignee_id")? != me.user_id
+        || row.try_get::<String>("kind")? != "approve"
     {
         return Err(ApprovalError::NotYourTask);
     }
     let step_index: i64 = row.try_get("step_index")?;
     // Who may get the next tasks, as the steps stand now (re-read under
     // the lock below; an approver added meanwhile is looked up then).
-    let delegates = if row.try_get::<i64, _>("delegates_named")? == 0 {
+    let delegates = if row.try_get::<i64>("delegates_named")? == 0 {
         Delegates::nobody(&me.org_id)
     } else {
         let steps: Vec<Step> = json_column(&row, "steps")?;
@@ -107,10 +107,14 @@ pub async fn act(
         .await?;
     if !decided {
         // A repeat of the decision already taken is answered, not refused.
-        let status: String = sqlx::query("SELECT status FROM approval_tasks WHERE id = $1")
-            .bind(task_id)
-            .fetch_one(state.db.read())
+        let status: String = state
+            .db
+            .read_row(
+                "SELECT status FROM approval_tasks WHERE id = $1",
+                args![task_id],
+            )
             .await?
+            .ok_or(ApprovalError::NotFound)?
             .try_get("status")?;
         if status != decision.status() {
             return Err(ApprovalError::AlreadyDecided);
@@ -311,7 +315,7 @@ async fn hold_my_task(
         step_index: row.try_get("step_index")?,
         node_id: row.try_get("node_id")?,
         due_at: row.try_get("due_at")?,
-        steps: json_column(&locked, "steps")?,
+        steps: json_text(&locked.try_get::<String, _>("steps")?)?,
     })
 }
 
@@ -524,7 +528,7 @@ pub async fn resubmit(
     )
     .await?;
     let values = form::validate(&template.fields, values).map_err(ApprovalError::InvalidValues)?;
-    let directory = directory::load(&state.db, &me.org_id, &me.user_id).await?;
+    let directory = directory::load(&state.db, &me.org_id, &me.user_id, &template, &values).await?;
     crate::instances::check_people(&template.fields, &values, &directory.members)?;
     let steps = route::plan(&template.flow, &values, &directory);
     let mut delegates = Delegates::load(&state.db, &me.org_id, approvers_from(&steps, 0)).await?;

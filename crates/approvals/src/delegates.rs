@@ -2,12 +2,13 @@
 //! tasks — those still undecided at their deadline, and, during an
 //! out-of-office period, every new one at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tram_org::members::Membership;
-use tram_platform::db::{placeholders, Db};
+use tram_platform::args;
+use tram_platform::db::{placeholders, Arg, Db};
 use tram_platform::AppState;
 
 use crate::error::{ApprovalError, ApprovalResult};
@@ -132,17 +133,24 @@ impl Delegates {
                  WHERE org_id = $1 AND user_id IN ({})",
                 placeholders(2, known.len())
             );
-            let mut query = sqlx::query(&sql).bind(org_id);
-            for user in known.keys() {
-                query = query.bind(user);
-            }
-            for row in query.fetch_all(db.read()).await? {
-                let delegate_id: String = row.try_get("delegate_id")?;
-                // A delegate who has left the org takes nothing.
-                if tram_org::members::membership(db, org_id, &delegate_id)
+            let mut args = args![org_id];
+            args.extend(known.keys().map(Arg::from));
+            let rows = db.read_rows(&sql, args).await?;
+            // A delegate who has left the org takes nothing.
+            let delegates: Vec<String> = rows
+                .iter()
+                .map(|row| row.try_get("delegate_id"))
+                .collect::<Result<_, _>>()?;
+            let delegates: Vec<&str> = delegates.iter().map(String::as_str).collect();
+            let present: HashSet<String> =
+                tram_org::members::roles_of(db, org_id, &delegates, false)
                     .await?
-                    .is_none()
-                {
+                    .into_iter()
+                    .map(|(user_id, _)| user_id)
+                    .collect();
+            for row in rows {
+                let delegate_id: String = row.try_get("delegate_id")?;
+                if !present.contains(&delegate_id) {
                     continue;
                 }
                 known.insert(

@@ -1,72 +1,107 @@
 //! What routing needs to know about the org, read through the org
-//! domain's service functions once per submission.
+//! domain's service functions once per submission: the submitter's
+//! managers and departments upwards, the admins and owners, and which of
+//! the people the template and the form name are members. (Three short
+//! reads, whatever the size of the org.)
 
 use std::collections::{HashMap, HashSet};
 
+use serde_json::{Map, Value};
 use tram_org::{departments, members};
 use tram_platform::db::Db;
 
 use crate::error::ApprovalResult;
+use crate::flow::{Node, Who};
+use crate::form::FieldKind;
 use crate::route::{DepartmentInfo, Directory, Person};
+use crate::templates::Template;
 
 /// Longest manager chain followed (the org keeps chains free of loops).
 const MAX_CHAIN: usize = 10;
 
-pub async fn load(db: &Db, org_id: &str, submitter: &str) -> ApprovalResult<Directory> {
-    let members = members::list(db, org_id).await?;
-    let by_id: HashMap<&str, &members::Member> =
-        members.iter().map(|m| (m.user_id.as_str(), m)).collect();
-    let mut directory = Directory {
+pub async fn load(
+    db: &Db,
+    org_id: &str,
+    submitter: &str,
+    template: &Template,
+    values: &Map<String, Value>,
+) -> ApprovalResult<Directory> {
+    let managers: Vec<Person> = members::managers_above(db, org_id, submitter, MAX_CHAIN)
+        .await?
+        .into_iter()
+        .map(|link| Person {
+            user_id: link.user_id,
+            active: link.member,
+        })
+        .collect();
+    let departments: Vec<DepartmentInfo> = departments::chain_of(db, org_id, submitter)
+        .await?
+        .into_iter()
+        .map(|link| DepartmentInfo {
+            id: link.id,
+            head: link.head,
+        })
+        .collect();
+    // Whether they are members is asked of everyone the route may name:
+    // people named in the flow or picked on the form, department heads.
+    let mut named: Vec<&str> = vec![submitter];
+    let mut picked: Vec<&str> = Vec::new();
+    each_who(&template.flow.nodes, &mut |who| match who {
+        Who::Person { user_id } => named.push(user_id),
+        Who::PickedInField { field } => picked.push(field),
+        _ => {}
+    });
+    named.extend(
+        template
+            .fields
+            .iter()
+            .filter(|f| matches!(f.kind, FieldKind::Person) || picked.contains(&f.key.as_str()))
+            .filter_map(|f| values.get(&f.key)?.as_str()),
+    );
+    named.extend(departments.iter().filter_map(|d| d.head.as_deref()));
+    named.sort_unstable();
+    named.dedup();
+    let mut roles: HashMap<String, Vec<String>> = HashMap::new();
+    let mut members: HashSet<String> = managers
+        .iter()
+        .filter(|m| m.active)
+        .map(|m| m.user_id.clone())
+        .collect();
+    for (user_id, role) in members::roles_of(db, org_id, &named, true).await? {
+        if role.is_admin() {
+            roles
+                .entry(role.as_str().to_string())
+                .or_default()
+                .push(user_id.clone());
+        }
+        members.insert(user_id);
+    }
+    for people in roles.values_mut() {
+        people.sort();
+    }
+    Ok(Directory {
         submitter: submitter.to_string(),
-        members: members.iter().map(|m| m.user_id.clone()).collect(),
-        ..Directory::default()
-    };
-    for member in &members {
-        directory
-            .roles
-            .entry(member.role.as_str().to_string())
-            .or_default()
-            .push(member.user_id.clone());
-    }
-    // Managers upwards; one who left the org ends the chain (who managed
-    // them is no longer known).
-    let mut seen = HashSet::from([submitter.to_string()]);
-    let mut cursor = by_id.get(submitter).and_then(|m| m.manager_user_id.clone());
-    while let Some(manager) = cursor.take() {
-        if directory.managers.len() >= MAX_CHAIN || !seen.insert(manager.clone()) {
-            break;
-        }
-        match by_id.get(manager.as_str()) {
-            Some(m) => {
-                cursor = m.manager_user_id.clone();
-                directory.managers.push(Person {
-                    user_id: manager,
-                    active: true,
-                });
+        managers,
+        departments,
+        roles,
+        members,
+    })
+}
+
+/// Calls `visit` with everyone a flow names, in every branch.
+fn each_who<'a>(nodes: &'a [Node], visit: &mut impl FnMut(&'a Who)) {
+    for node in nodes {
+        match node {
+            Node::Approver { approvers, .. } => approvers.iter().for_each(&mut *visit),
+            Node::Cc { recipients, .. } => recipients.iter().for_each(&mut *visit),
+            Node::Branch {
+                branches, default, ..
+            } => {
+                for branch in branches {
+                    each_who(&branch.nodes, visit);
+                }
+                each_who(default, visit);
             }
-            None => directory.managers.push(Person {
-                user_id: manager,
-                active: false,
-            }),
         }
     }
-    // The submitter's department and those above it.
-    let all = departments::list(db, org_id).await?;
-    let by_dept: HashMap<&str, &departments::Department> =
-        all.iter().map(|d| (d.id.as_str(), d)).collect();
-    let mut dept = by_id.get(submitter).and_then(|m| m.department_id.clone());
-    while let Some(id) = dept.take() {
-        let Some(d) = by_dept.get(id.as_str()) else {
-            break;
-        };
-        if directory.departments.iter().any(|known| known.id == d.id) {
-            break;
-        }
-        directory.departments.push(DepartmentInfo {
-            id: d.id.clone(),
-            head: d.head_user_id.clone(),
-        });
-        dept = d.parent_id.clone();
-    }
-    Ok(directory)
 }

@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use tram_org::members::Membership;
 use tram_platform::args;
-use tram_platform::db::{new_id, Backend, BatchedTx, Db};
+use tram_platform::db::{new_id, Backend, BatchedTx, Db, Row as DbRow};
 use tram_platform::AppState;
 
 use crate::delegates::Delegates;
@@ -81,7 +81,7 @@ pub async fn submit(
         return Err(ApprovalError::TemplateDisabled);
     }
     let values = form::validate(&template.fields, values).map_err(ApprovalError::InvalidValues)?;
-    let directory = directory::load(&state.db, &me.org_id, &me.user_id).await?;
+    let directory = directory::load(&state.db, &me.org_id, &me.user_id, &template, &values).await?;
     check_people(&template.fields, &values, &directory.members)?;
     let steps = route::plan(&template.flow, &values, &directory);
     let delegates = Delegates::load(&state.db, &me.org_id, approvers_from(&steps, 0)).await?;
@@ -438,10 +438,8 @@ pub async fn get(db: &Db, me: &Membership, instance_id: &str) -> ApprovalResult<
             POSTGRES.get_or_init(|| instance_query("json_agg", "json_build_object"))
         }
     };
-    let row = sqlx::query(sql)
-        .bind(instance_id)
-        .bind(&me.org_id)
-        .fetch_optional(db.read())
+    let row = db
+        .read_row(sql, args![instance_id, me.org_id.as_str()])
         .await?
         .ok_or(ApprovalError::NotFound)?;
     let tasks: Vec<Task> = json_column(&row, "tasks")?;
@@ -477,12 +475,12 @@ pub async fn get(db: &Db, me: &Membership, instance_id: &str) -> ApprovalResult<
 }
 
 /// A column holding JSON text, decoded.
-pub(crate) fn json_column<T: DeserializeOwned>(row: &AnyRow, column: &str) -> ApprovalResult<T> {
-    json_text(&row.try_get::<String, _>(column)?)
+pub(crate) fn json_column<T: DeserializeOwned>(row: &DbRow, column: &str) -> ApprovalResult<T> {
+    json_text(&row.try_get::<String>(column)?)
 }
 
-/// JSON text read from a column (by [`json_column`], or from a
-/// [`tram_platform::db::Row`]).
+/// JSON text read from a column (by [`json_column`], or from an sqlx
+/// row).
 pub(crate) fn json_text<T: DeserializeOwned>(text: &str) -> ApprovalResult<T> {
     Ok(serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
 }

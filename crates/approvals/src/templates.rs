@@ -3,9 +3,9 @@
 //! under, so editing a template never changes a request in flight.
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use tram_org::members::Membership;
-use tram_platform::db::{new_id, Db};
+use tram_platform::args;
+use tram_platform::db::{new_id, Db, Row as DbRow};
 use tram_platform::AppState;
 
 use crate::error::{ApprovalError, ApprovalResult};
@@ -226,22 +226,20 @@ pub async fn get(
     id: &str,
     version: Option<i64>,
 ) -> ApprovalResult<Template> {
-    let row = sqlx::query(
-        "SELECT t.id, t.name, t.category, t.description, t.version AS current, t.disabled_at, t.updated_at, \
-         v.version, v.fields, v.flow FROM approval_templates t \
-         JOIN approval_template_versions v ON v.template_id = t.id AND v.version = COALESCE($3, t.version) \
-         WHERE t.id = $1 AND t.org_id = $2",
-    )
-    .bind(id)
-    .bind(org_id)
-    .bind(version)
-    .fetch_optional(db.read())
-    .await?
-    .ok_or(ApprovalError::NotFound)?;
+    let row = db
+        .read_row(
+            "SELECT t.id, t.name, t.category, t.description, t.version AS current, t.disabled_at, t.updated_at, \
+             v.version, v.fields, v.flow FROM approval_templates t \
+             JOIN approval_template_versions v ON v.template_id = t.id AND v.version = COALESCE($3, t.version) \
+             WHERE t.id = $1 AND t.org_id = $2",
+            args![id, org_id, version],
+        )
+        .await?
+        .ok_or(ApprovalError::NotFound)?;
     template_from_row(&row)
 }
 
-fn template_from_row(row: &sqlx::any::AnyRow) -> ApprovalResult<Template> {
+fn template_from_row(row: &DbRow) -> ApprovalResult<Template> {
     let fields: String = row.try_get("fields")?;
     let flow: String = row.try_get("flow")?;
     Ok(Template {
@@ -250,7 +248,7 @@ fn template_from_row(row: &sqlx::any::AnyRow) -> ApprovalResult<Template> {
         category: row.try_get("category")?,
         description: row.try_get("description")?,
         version: row.try_get("version")?,
-        enabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_none(),
+        enabled: row.try_get::<Option<i64>>("disabled_at")?.is_none(),
         fields: serde_json::from_str(&fields).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         flow: serde_json::from_str(&flow).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         updated_at: row.try_get("updated_at")?,
@@ -259,14 +257,14 @@ fn template_from_row(row: &sqlx::any::AnyRow) -> ApprovalResult<Template> {
 
 /// The org's templates at their current versions, by name.
 pub async fn list(db: &Db, org_id: &str) -> ApprovalResult<Vec<Template>> {
-    let rows = sqlx::query(
-        "SELECT t.id, t.name, t.category, t.description, t.version AS current, t.disabled_at, t.updated_at, \
-         v.version, v.fields, v.flow FROM approval_templates t \
-         JOIN approval_template_versions v ON v.template_id = t.id AND v.version = t.version \
-         WHERE t.org_id = $1 ORDER BY t.name, t.id",
-    )
-    .bind(org_id)
-    .fetch_all(db.read())
-    .await?;
+    let rows = db
+        .pooled_rows(
+            "SELECT t.id, t.name, t.category, t.description, t.version AS current, t.disabled_at, t.updated_at, \
+             v.version, v.fields, v.flow FROM approval_templates t \
+             JOIN approval_template_versions v ON v.template_id = t.id AND v.version = t.version \
+             WHERE t.org_id = $1 ORDER BY t.name, t.id",
+            args![org_id],
+        )
+        .await?;
     rows.iter().map(template_from_row).collect()
 }

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use sqlx::Row;
+use tram_platform::args;
 use tram_platform::audit;
 use tram_platform::db::{new_id, Db};
 use tram_platform::web::ClientInfo;
@@ -239,30 +240,49 @@ pub async fn delete(
 /// The head of the member's department, or of the nearest department above
 /// it that has one.
 pub async fn head_for(db: &Db, org_id: &str, user_id: &str) -> OrgResult<Option<String>> {
-    let row =
-        sqlx::query("SELECT department_id FROM memberships WHERE org_id = $1 AND user_id = $2")
-            .bind(org_id)
-            .bind(user_id)
-            .fetch_optional(db.read())
-            .await?;
-    let mut cursor: Option<String> = row.and_then(|r| r.try_get("department_id").ok().flatten());
-    let mut steps = 0;
-    while let Some(dept) = cursor {
-        let row = sqlx::query("SELECT parent_id, head_user_id FROM departments WHERE id = $1")
-            .bind(&dept)
-            .fetch_optional(db.read())
-            .await?;
-        let Some(row) = row else { break };
-        if let Some(head) = row.try_get::<Option<String>, _>("head_user_id")? {
-            return Ok(Some(head));
-        }
-        cursor = row.try_get("parent_id")?;
-        steps += 1;
-        if steps > 100 {
+    Ok(chain_of(db, org_id, user_id)
+        .await?
+        .into_iter()
+        .find_map(|link| link.head))
+}
+
+/// One department above a member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepartmentLink {
+    pub id: String,
+    pub head: Option<String>,
+}
+
+/// The member's department and those above it, nearest first, with their
+/// heads: one read.
+pub async fn chain_of(db: &Db, org_id: &str, user_id: &str) -> OrgResult<Vec<DepartmentLink>> {
+    let rows = db
+        .read_rows(
+            "WITH RECURSIVE up (depth, id, head, parent) AS ( \
+               SELECT 0, d.id, d.head_user_id, d.parent_id FROM memberships m \
+               JOIN departments d ON d.id = m.department_id AND d.org_id = m.org_id \
+               WHERE m.org_id = $1 AND m.user_id = $2 \
+               UNION ALL \
+               SELECT u.depth + 1, d.id, d.head_user_id, d.parent_id FROM up u \
+               JOIN departments d ON d.id = u.parent AND d.org_id = $1 WHERE u.depth < 100) \
+             SELECT id, head FROM up ORDER BY depth",
+            args![org_id, user_id],
+        )
+        .await?;
+    let mut chain: Vec<DepartmentLink> = Vec::new();
+    for row in rows {
+        let link = DepartmentLink {
+            id: row.try_get("id")?,
+            head: row.try_get("head")?,
+        };
+        // The org keeps departments free of loops; should one appear, the
+        // chain stops where it comes round.
+        if chain.iter().any(|known| known.id == link.id) {
             break;
         }
+        chain.push(link);
     }
-    Ok(None)
+    Ok(chain)
 }
 
 async fn ensure_member(

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
+use tram_platform::args;
 use tram_platform::audit::{self, kind};
-use tram_platform::db::Db;
+use tram_platform::db::{placeholders, Arg, Db};
 use tram_platform::remembered::Remembered;
 use tram_platform::web::ClientInfo;
 use tram_platform::AppState;
@@ -495,25 +496,100 @@ pub async fn manager_of(db: &Db, org_id: &str, user_id: &str) -> OrgResult<Optio
 }
 
 /// Managers upwards from the member: `[manager, manager's manager, …]`, at
-/// most `levels` long (the approval module routes "N levels up" by it).
+/// most `levels` long, ending before one who has left the org.
 pub async fn manager_chain(
     db: &Db,
     org_id: &str,
     user_id: &str,
     levels: usize,
 ) -> OrgResult<Vec<String>> {
-    let mut chain = Vec::new();
-    let mut cursor = user_id.to_string();
-    while chain.len() < levels {
-        match manager_of(db, org_id, &cursor).await? {
-            Some(manager) if !chain.contains(&manager) && manager != user_id => {
-                chain.push(manager.clone());
-                cursor = manager;
-            }
-            _ => break,
+    Ok(managers_above(db, org_id, user_id, levels)
+        .await?
+        .into_iter()
+        .take_while(|link| link.member)
+        .map(|link| link.user_id)
+        .collect())
+}
+
+/// One manager above a member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainLink {
+    pub user_id: String,
+    /// Still a member of the org. One who has left ends the chain (who
+    /// managed them is no longer known).
+    pub member: bool,
+}
+
+/// The member's managers upwards, nearest first, at most `levels` of them,
+/// stopping at a loop back to someone already in the chain: one read
+/// (the approval module routes "N levels up" by it).
+pub async fn managers_above(
+    db: &Db,
+    org_id: &str,
+    user_id: &str,
+    levels: usize,
+) -> OrgResult<Vec<ChainLink>> {
+    let rows = db
+        .read_rows(
+            "WITH RECURSIVE chain (depth, user_id, member, next) AS ( \
+               SELECT 0, m.user_id, 1, m.manager_user_id FROM memberships m WHERE m.org_id = $1 AND m.user_id = $2 \
+               UNION ALL \
+               SELECT c.depth + 1, c.next, CASE WHEN m.user_id IS NULL THEN 0 ELSE 1 END, m.manager_user_id \
+               FROM chain c LEFT JOIN memberships m ON m.org_id = $1 AND m.user_id = c.next \
+               WHERE c.next IS NOT NULL AND c.depth < $3) \
+             SELECT user_id, CAST(member AS BIGINT) AS member FROM chain WHERE depth > 0 ORDER BY depth",
+            args![org_id, user_id, levels as i64],
+        )
+        .await?;
+    let mut chain: Vec<ChainLink> = Vec::new();
+    for row in rows {
+        let link = ChainLink {
+            user_id: row.try_get("user_id")?,
+            member: row.try_get::<i64>("member")? == 1,
+        };
+        if link.user_id == user_id || chain.iter().any(|c| c.user_id == link.user_id) {
+            break;
         }
+        chain.push(link);
     }
     Ok(chain)
+}
+
+/// Those of `users` who are members of the org, with their roles — and,
+/// with `and_admins`, every admin and owner too: `(user_id, role)`, one
+/// read.
+pub async fn roles_of(
+    db: &Db,
+    org_id: &str,
+    users: &[&str],
+    and_admins: bool,
+) -> OrgResult<Vec<(String, Role)>> {
+    let mut who = Vec::new();
+    if and_admins {
+        who.push("role IN ('owner', 'admin')".to_string());
+    }
+    if !users.is_empty() {
+        who.push(format!("user_id IN ({})", placeholders(2, users.len())));
+    }
+    if who.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT user_id, role FROM memberships WHERE org_id = $1 AND ({})",
+        who.join(" OR ")
+    );
+    let mut args = args![org_id];
+    args.extend(users.iter().map(|u| Arg::from(*u)));
+    db.read_rows(&sql, args)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get("user_id")?,
+                Role::parse(&row.try_get::<String>("role")?)?,
+            ))
+        })
+        .collect()
 }
 
 pub(crate) fn admin_event<'a>(

@@ -200,6 +200,9 @@ impl BatchedTx {
             self.queued.push(("COMMIT".into(), Vec::new()));
         }
         self.send().await?;
+        if let Inner::Direct { lane, .. } = &self.inner {
+            lane.direct().finish_log_if_asked();
+        }
         match std::mem::replace(&mut self.inner, Inner::Done) {
             Inner::Postgres(tx) => tx.commit().await,
             // Committed with the last trip; the connection goes back to
@@ -270,20 +273,20 @@ impl BatchedTx {
 /// The rows of one statement as they arrive from sqlx, sharing one list
 /// of column names.
 #[derive(Default)]
-struct Rows {
+pub(crate) struct Rows {
     columns: Option<Arc<[String]>>,
     rows: Vec<Row>,
 }
 
 impl Rows {
-    fn push(&mut self, row: &sqlx::any::AnyRow) -> Result<(), sqlx::Error> {
+    pub(crate) fn push(&mut self, row: &sqlx::any::AnyRow) -> Result<(), sqlx::Error> {
         let columns = self.columns.get_or_insert_with(|| Row::any_columns(row));
         self.rows.push(Row::from_any(row, columns)?);
         Ok(())
     }
 
     /// The rows so far; the next statement's start afresh.
-    fn take(&mut self) -> Vec<Row> {
+    pub(crate) fn take(&mut self) -> Vec<Row> {
         self.columns = None;
         std::mem::take(&mut self.rows)
     }

@@ -1,4 +1,5 @@
-//! The writer lane's own SQLite connection (see `lane`).
+//! SQLite connections Tram runs statements on directly, without sqlx:
+//! the writer lane's own connection (see `lane`), and the direct readers.
 //!
 //! sqlx runs every SQLite connection on a thread of its own, so each
 //! statement is a trip from the caller's thread to the connection's and
@@ -12,10 +13,20 @@
 //! holds it (idle) from `BEGIN` to `COMMIT`, so the lane never writes at
 //! the same time as a writer on the pool, and no writer meets
 //! `SQLITE_BUSY`.
+//!
+//! The direct readers ([`DirectReaders`]) do the same for short reads:
+//! a point read through sqlx's pool costs two trips to a connection's
+//! thread (the query, and the connection's return to the pool), several
+//! times what SQLite spends answering it. A direct reader runs it on the
+//! caller's thread. In WAL mode a reader waits for no writer, so such a
+//! read takes as long as SQLite takes, tens of microseconds for a lookup
+//! by key — short enough to run on the async runtime's threads, and only
+//! reads of that kind belong here (see [`super::Db::read_rows`]).
 
 use std::borrow::Cow;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, TryLockError};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{ffi, Connection, OpenFlags};
@@ -26,25 +37,36 @@ use super::{Arg, Reply};
 
 pub(crate) struct DirectWriter {
     conn: Mutex<Connection>,
+    /// Set by the checkpoint thread when the log has grown long enough to
+    /// be started again (see `checkpoint`).
+    finish_log: Arc<AtomicBool>,
 }
 
 impl DirectWriter {
     /// Opens the database file with the settings of the pool's
     /// connections.
-    pub(crate) fn open(path: &Path) -> Result<DirectWriter, sqlx::Error> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(into_sqlx)?;
-        conn.execute_batch(super::SQLITE_SETTINGS)
-            .map_err(into_sqlx)?;
-        conn.set_prepared_statement_cache_capacity(256);
+    pub(crate) fn open(
+        path: &Path,
+        finish_log: Arc<AtomicBool>,
+    ) -> Result<DirectWriter, sqlx::Error> {
         Ok(DirectWriter {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(open(path, "")?),
+            finish_log,
         })
+    }
+
+    /// After a commit, while the lane still holds the writer: when the
+    /// checkpoint thread has asked for it, copies the rest of the log into
+    /// the database, so that the next write transaction starts the log
+    /// again (see `checkpoint`).
+    pub(crate) fn finish_log_if_asked(&self) {
+        if !self.finish_log.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %err, "finishing a WAL checkpoint on the writer lane failed");
+        }
     }
 
     /// Runs the statements in order; a reply for each. Stops at the first
@@ -67,6 +89,64 @@ impl DirectWriter {
             }
         }
     }
+}
+
+/// A few read-only connections, each used by one caller at a time (see
+/// the module).
+pub(crate) struct DirectReaders {
+    conns: Vec<Mutex<Connection>>,
+    /// Where the next caller starts looking for a free connection.
+    next: AtomicUsize,
+}
+
+impl DirectReaders {
+    pub(crate) fn open(path: &Path, count: usize) -> Result<DirectReaders, sqlx::Error> {
+        let conns = (0..count)
+            .map(|_| open(path, "PRAGMA query_only = ON;").map(Mutex::new))
+            .collect::<Result<_, _>>()?;
+        Ok(DirectReaders {
+            conns,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs one read on a free connection; `None` when every connection is
+    /// in use (the caller reads through the pool instead).
+    pub(crate) fn try_read(
+        &self,
+        sql: &str,
+        args: &[Arg],
+    ) -> Option<Result<Vec<Row>, sqlx::Error>> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..self.conns.len()).find_map(|i| {
+            let conn = match self.conns[(start + i) % self.conns.len()].try_lock() {
+                Ok(conn) => conn,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => return None,
+            };
+            Some(
+                run_one(&conn, sql, args)
+                    .map(|reply| reply.rows)
+                    .map_err(into_sqlx),
+            )
+        })
+    }
+}
+
+/// A connection with the settings of the pool's connections, and `extra`.
+fn open(path: &Path, extra: &str) -> Result<Connection, sqlx::Error> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(into_sqlx)?;
+    conn.execute_batch(super::SQLITE_SETTINGS)
+        .map_err(into_sqlx)?;
+    conn.execute_batch(extra).map_err(into_sqlx)?;
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(conn)
 }
 
 fn run_one(conn: &Connection, sql: &str, args: &[Arg]) -> rusqlite::Result<Reply> {

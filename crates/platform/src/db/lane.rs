@@ -20,7 +20,7 @@
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -88,9 +88,13 @@ impl Drop for Waiting<'_> {
 impl WriterLane {
     /// Starts the lane's thread, with its connection to the database file
     /// at `path`; it ends when the lane is dropped and the work sent to it
-    /// is done.
-    pub(crate) fn start(path: &Path) -> Result<WriterLane, sqlx::Error> {
-        let direct = DirectWriter::open(path)?;
+    /// is done. `finish_log` is the checkpoint thread's request (see
+    /// `checkpoint`).
+    pub(crate) fn start(
+        path: &Path,
+        finish_log: Arc<AtomicBool>,
+    ) -> Result<WriterLane, sqlx::Error> {
+        let direct = DirectWriter::open(path, finish_log)?;
         let (work, mut incoming) = mpsc::unbounded_channel::<Work>();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

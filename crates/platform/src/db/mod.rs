@@ -37,6 +37,9 @@ pub struct Db {
     write: AnyPool,
     /// SQLite: the thread write transactions run on (see `lane`).
     lane: Option<std::sync::Arc<lane::WriterLane>>,
+    /// SQLite: connections for short reads on the caller's thread
+    /// (see [`Db::read_rows`]).
+    readers: Option<std::sync::Arc<direct::DirectReaders>>,
     /// SQLite: the thread that checkpoints the write-ahead log.
     _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
 }
@@ -58,13 +61,17 @@ impl Db {
                 // WAL must be on before readers open their connections.
                 let read = sqlite_pool(8).connect_with(options).await?;
                 let file = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
-                let lane = lane::WriterLane::start(file.get_filename())?;
-                let checkpointer = checkpoint::Checkpointer::start(file.get_filename())?;
+                let finish_log = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let lane = lane::WriterLane::start(file.get_filename(), finish_log.clone())?;
+                let checkpointer =
+                    checkpoint::Checkpointer::start(file.get_filename(), finish_log)?;
+                let readers = direct::DirectReaders::open(file.get_filename(), DIRECT_READERS)?;
                 Ok(Db {
                     backend,
                     read,
                     write,
                     lane: Some(std::sync::Arc::new(lane)),
+                    readers: Some(std::sync::Arc::new(readers)),
                     _checkpointer: Some(std::sync::Arc::new(checkpointer)),
                 })
             }
@@ -79,6 +86,7 @@ impl Db {
                     read: pool.clone(),
                     write: pool,
                     lane: None,
+                    readers: None,
                     _checkpointer: None,
                 })
             }
@@ -92,6 +100,33 @@ impl Db {
     /// Pool for queries that only read.
     pub fn read(&self) -> &AnyPool {
         &self.read
+    }
+
+    /// The rows of a short read: a lookup by key or through an index, of
+    /// a few rows. On SQLite it runs on the caller's thread, on a
+    /// connection of its own (`direct`; through the read pool when all of
+    /// those are in use), so it must be short: a listing or a search goes
+    /// through [`Db::read`]. On PostgreSQL, the pool.
+    pub async fn read_rows(&self, sql: &str, args: Vec<Arg>) -> Result<Vec<Row>, sqlx::Error> {
+        if let Some(rows) = self.readers.as_ref().and_then(|r| r.try_read(sql, &args)) {
+            return rows;
+        }
+        self.pooled_rows(sql, args).await
+    }
+
+    /// The rows of any read, through the read pool, as [`Row`]s.
+    pub async fn pooled_rows(&self, sql: &str, args: Vec<Arg>) -> Result<Vec<Row>, sqlx::Error> {
+        let mut rows = batch::Rows::default();
+        let mut results = bind(sqlx::query(sql), args).fetch(&self.read);
+        while let Some(row) = futures::TryStreamExt::try_next(&mut results).await? {
+            rows.push(&row)?;
+        }
+        Ok(rows.take())
+    }
+
+    /// The first row of a short read ([`Db::read_rows`]), if any.
+    pub async fn read_row(&self, sql: &str, args: Vec<Arg>) -> Result<Option<Row>, sqlx::Error> {
+        Ok(self.read_rows(sql, args).await?.into_iter().next())
     }
 
     /// Pool for statements that write (outside a transaction).
@@ -158,6 +193,10 @@ impl Db {
 const SQLITE_SETTINGS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
      PRAGMA wal_autocheckpoint = 0;";
+
+/// Direct readers on SQLite: one for each of the runtime's threads and a
+/// few to spare for `spawn_blocking` callers.
+const DIRECT_READERS: usize = 4;
 
 fn sqlite_pool(max: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()

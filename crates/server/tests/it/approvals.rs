@@ -222,6 +222,110 @@ async fn exactly_5000_skips_the_second_level_and_a_rejection_ends_it() {
     o.t.stop().await;
 }
 
+/// Routing reads the org as it stands at submission: the head of a
+/// department above the submitter's, a person picked on the form, the
+/// org's owners, the manager two levels up; and once the submitter's
+/// manager has left the org, the chain ends there (the admins take the
+/// manager steps) and the person who left can no longer be picked.
+#[tokio::test]
+async fn the_route_reads_departments_people_and_roles_as_they_stand() {
+    let o = office().await;
+    let owner = &o.owner.0;
+    let (_, finance) = owner
+        .post_json(
+            "/api/v1/org/departments",
+            json!({ "name": "財務部", "head_user_id": o.fiona.1 }),
+        )
+        .await;
+    let (_, payable) = owner
+        .post_json(
+            "/api/v1/org/departments",
+            json!({ "name": "應付帳款組", "parent_id": finance["id"] }),
+        )
+        .await;
+    let res = owner
+        .send(
+            Method::PUT,
+            &format!("/api/v1/org/members/{}/placement", o.alice.1),
+            json!({ "department_id": payable["id"], "title": "會計文員" }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let template = create_template(
+        owner,
+        json!({
+            "name": "核對", "category": "custom",
+            "fields": [ { "key": "checker", "label": "核對人", "type": "person", "required": true } ],
+            "flow": { "nodes": [
+                { "type": "approver", "id": "head", "name": "部門主管", "approvers": [{ "kind": "department_head" }] },
+                { "type": "approver", "id": "checker", "name": "核對", "approvers": [{ "kind": "picked_in_field", "field": "checker" }] },
+                { "type": "approver", "id": "second", "name": "二級主管", "approvers": [{ "kind": "manager", "level": 2 }] },
+                { "type": "cc", "id": "owners", "name": "知會", "recipients": [{ "kind": "role", "role": "owner" }] }
+            ] }
+        }),
+    )
+    .await;
+    let approvers = |request: &Value| -> Vec<(String, Vec<String>)> {
+        request["steps"]
+            .as_array()
+            .unwrap_or_else(|| panic!("steps in {request}"))
+            .iter()
+            .map(|s| {
+                let people = s.get("approvers").or_else(|| s.get("recipients")).unwrap();
+                (
+                    s["node_id"].as_str().unwrap().to_string(),
+                    people
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p.as_str().unwrap().to_string())
+                        .collect(),
+                )
+            })
+            .collect()
+    };
+    let (status, request) = submit(&o.alice.0, &template, json!({ "checker": o.bob.1 })).await;
+    assert_eq!(status, 200, "{request}");
+    let (fiona, bob, owner_id) = (o.fiona.1.clone(), o.bob.1.clone(), o.owner.1.clone());
+    assert_eq!(
+        approvers(&request),
+        vec![
+            ("head".to_string(), vec![fiona.clone()]),
+            ("checker".to_string(), vec![bob.clone()]),
+            ("second".to_string(), vec![owner_id.clone()]),
+            ("owners".to_string(), vec![owner_id.clone()]),
+        ]
+    );
+
+    // Bob (Alice's manager) leaves the org.
+    let res = owner
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/org/members/{bob}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let (status, refused) = submit(&o.alice.0, &template, json!({ "checker": bob })).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(error_code(&refused), "invalid_values");
+    assert!(
+        refused["error"]["fields"]["checker"].is_string(),
+        "a message at the field: {refused}"
+    );
+    let (status, request) = submit(&o.alice.0, &template, json!({ "checker": fiona })).await;
+    assert_eq!(status, 200, "{request}");
+    let steps = approvers(&request);
+    assert_eq!(steps[2].0, "second");
+    assert_eq!(
+        steps[2].1,
+        vec![owner_id.clone()],
+        "with the chain ended at Bob, the admins take the step"
+    );
+    assert_eq!(request["steps"][2]["note"], "admins_instead", "{request}");
+    o.t.stop().await;
+}
+
 #[tokio::test]
 async fn bad_values_are_refused_per_field_and_nothing_is_created() {
     let o = office().await;

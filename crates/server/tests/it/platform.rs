@@ -254,3 +254,75 @@ async fn batched_writes_on_the_writer_lane_behave_the_same() {
     );
     t.stop().await;
 }
+
+/// A short read (`Db::read_rows`: on SQLite a direct connection on the
+/// caller's thread) answers as a read through the pool does: the same
+/// values and nulls, nothing for a missing key, an error for a bad
+/// statement, and at once what a transaction on the writer lane just
+/// committed.
+#[tokio::test]
+async fn short_reads_answer_as_the_pool_does() {
+    use tram_platform::args;
+    use tram_platform::db::new_id;
+    let t = TestServer::start().await;
+    let db = t.state().db.clone();
+    let (id, key) = (new_id(), format!("short-read:{}", new_id()));
+    let lane_db = db.clone();
+    let (lane_id, lane_key) = (id.clone(), key.clone());
+    db.in_writer_lane(async move {
+        let mut tx = lane_db.begin_batched().await.unwrap();
+        tx.push(
+            "INSERT INTO jobs (id, kind, job_key, payload, run_at, attempts, max_attempts, retry_base_ms, created_at, last_error) \
+             VALUES ($1, 'read.test', $2, '{\"a\":1}', 4102444800000, 0, 3, 1000, 42, NULL)",
+            args![lane_id.as_str(), lane_key.as_str()],
+        );
+        tx.commit().await.unwrap();
+    })
+    .await;
+    let sql =
+        "SELECT id, job_key, payload, run_at, max_attempts, last_error FROM jobs WHERE id = $1";
+    let direct = db.read_row(sql, args![id.as_str()]).await.unwrap();
+    let pooled = db.pooled_rows(sql, args![id.as_str()]).await.unwrap();
+    let direct = direct.expect("the row committed a moment ago is read");
+    assert_eq!(pooled.len(), 1);
+    for row in [&direct, &pooled[0]] {
+        assert_eq!(row.try_get::<String>("job_key").unwrap(), key);
+        assert_eq!(row.try_get::<String>("payload").unwrap(), "{\"a\":1}");
+        // Due in 2100: the job runner leaves it alone.
+        assert_eq!(row.try_get::<i64>("run_at").unwrap(), 4_102_444_800_000);
+        assert_eq!(row.try_get::<i64>("max_attempts").unwrap(), 3);
+        assert_eq!(row.try_get::<Option<String>>("last_error").unwrap(), None);
+        assert!(
+            row.try_get::<i64>("job_key").is_err(),
+            "text is not read as a number"
+        );
+    }
+    assert!(db
+        .read_row(sql, args!["no-such-job"])
+        .await
+        .unwrap()
+        .is_none());
+    let err = db
+        .read_rows("SELECT some_column FROM no_such_table", args![])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no_such_table"),
+        "the error names the problem: {err}"
+    );
+    // Writing is refused on a short read (SQLite: the direct readers are
+    // query-only; PostgreSQL: the statement runs, so only SQLite is held
+    // to it).
+    if db.backend() == tram_platform::db::Backend::Sqlite {
+        assert!(db
+            .read_rows("DELETE FROM jobs WHERE id = $1", args![id.as_str()])
+            .await
+            .is_err());
+        assert!(db
+            .read_row(sql, args![id.as_str()])
+            .await
+            .unwrap()
+            .is_some());
+    }
+    t.stop().await;
+}
