@@ -34,6 +34,8 @@ use crate::AppState;
 const KEEP_FINISHED_MS: i64 = 30 * 86_400_000;
 /// Longest wait between two attempts of a failing job.
 const MAX_BACKOFF_MS: i64 = 3_600_000;
+/// Most jobs a runner claims at once (see [`Runner::run_due`]).
+const CLAIM_AT_MOST: usize = 16;
 
 /// A job to enqueue.
 #[derive(Debug, Clone)]
@@ -282,36 +284,97 @@ fn status_of(row: &sqlx::any::AnyRow, now: i64) -> Result<JobStatus, sqlx::Error
 
 /// Takes the next due job, if any, with a lease until `now + lease_ms`.
 pub async fn claim(db: &Db, now: i64, lease_ms: i64) -> Result<Option<Job>, sqlx::Error> {
+    Ok(claim_some(db, now, lease_ms, 1).await?.pop())
+}
+
+/// Takes up to `at_most` due jobs, earliest first, under one lease until
+/// `now + lease_ms`: one write for all of them.
+pub async fn claim_some(
+    db: &Db,
+    now: i64,
+    lease_ms: i64,
+    at_most: usize,
+) -> Result<Vec<Job>, sqlx::Error> {
     let lock = match db.backend() {
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
+    // The jobs are picked in a `WITH` of their own: PostgreSQL runs it
+    // once, where a subquery in `IN (…)` may run again for each row and
+    // claim past the limit.
     let sql = format!(
-        "UPDATE jobs SET lease = $1, lease_until = $2, attempts = attempts + 1 \
-         WHERE id = (SELECT id FROM jobs WHERE finished_at IS NULL AND run_at <= $3 \
-                     AND (lease_until IS NULL OR lease_until < $3) \
-                     ORDER BY run_at LIMIT 1 {lock}) \
+        "WITH picked AS (SELECT id FROM jobs WHERE finished_at IS NULL AND run_at <= $3 \
+                         AND (lease_until IS NULL OR lease_until < $3) \
+                         ORDER BY run_at LIMIT $4 {lock}) \
+         UPDATE jobs SET lease = $1, lease_until = $2, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM picked) \
          AND finished_at IS NULL AND (lease_until IS NULL OR lease_until < $3) \
          RETURNING id, kind, job_key, payload, run_at, attempts, max_attempts, lease"
     );
-    let row = sqlx::query(&sql)
+    let rows = sqlx::query(&sql)
         .bind(new_id())
         .bind(now + lease_ms)
         .bind(now)
-        .fetch_optional(db.write())
+        .bind(at_most as i64)
+        .fetch_all(db.write())
         .await?;
-    let Some(row) = row else { return Ok(None) };
-    let payload: String = row.try_get("payload")?;
-    Ok(Some(Job {
-        id: row.try_get("id")?,
-        kind: row.try_get("kind")?,
-        key: row.try_get("job_key")?,
-        payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
-        run_at: row.try_get("run_at")?,
-        attempt: row.try_get("attempts")?,
-        max_attempts: row.try_get("max_attempts")?,
-        lease: row.try_get("lease")?,
-    }))
+    let mut jobs = rows
+        .iter()
+        .map(|row| {
+            let payload: String = row.try_get("payload")?;
+            Ok(Job {
+                id: row.try_get("id")?,
+                kind: row.try_get("kind")?,
+                key: row.try_get("job_key")?,
+                payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+                run_at: row.try_get("run_at")?,
+                attempt: row.try_get("attempts")?,
+                max_attempts: row.try_get("max_attempts")?,
+                lease: row.try_get("lease")?,
+            })
+        })
+        .collect::<Result<Vec<Job>, sqlx::Error>>()?;
+    // `RETURNING` keeps no order: run them as they fell due.
+    jobs.sort_by(|a, b| a.run_at.cmp(&b.run_at).then_with(|| a.id.cmp(&b.id)));
+    Ok(jobs)
+}
+
+/// Hands back claimed jobs that were not started (their attempt is not
+/// counted): the next claim, here or on another node, takes them.
+async fn release(db: &Db, jobs: &[Job]) -> Result<(), sqlx::Error> {
+    let Some(first) = jobs.first() else {
+        return Ok(());
+    };
+    let sql = format!(
+        "UPDATE jobs SET lease_until = NULL, attempts = attempts - 1 \
+         WHERE lease = $1 AND finished_at IS NULL AND id IN ({})",
+        db::placeholders(2, jobs.len())
+    );
+    let mut query = sqlx::query(&sql).bind(&first.lease);
+    for job in jobs {
+        query = query.bind(&job.id);
+    }
+    query.execute(db.write()).await?;
+    Ok(())
+}
+
+/// Marks the jobs done (those whose handlers did not already), in one
+/// write.
+async fn complete_all(db: &Db, jobs: &[&Job], now: i64) -> Result<(), sqlx::Error> {
+    let Some(first) = jobs.first() else {
+        return Ok(());
+    };
+    let sql = format!(
+        "UPDATE jobs SET finished_at = $1, failed = 0, lease_until = NULL \
+         WHERE lease = $2 AND finished_at IS NULL AND id IN ({})",
+        db::placeholders(3, jobs.len())
+    );
+    let mut query = sqlx::query(&sql).bind(now).bind(&first.lease);
+    for job in jobs {
+        query = query.bind(&job.id);
+    }
+    query.execute(db.write()).await?;
+    Ok(())
 }
 
 /// Records a handler's answer: done, retried later, or failed for good.
@@ -408,27 +471,56 @@ impl Runner {
 
     /// Runs every due job it can claim, one after another; returns how
     /// many it ran. (The polling loop calls this; tests may too.)
+    ///
+    /// Jobs are claimed [`CLAIM_AT_MOST`] at a time under one lease, and
+    /// those that succeed are marked done together after the batch: two
+    /// writes for the batch instead of two a job, which matters when the
+    /// writer is busy (SQLite has one). A job starts only while at least
+    /// half the lease is left, and its handler may run until the lease
+    /// ends; the batch's jobs not started by then are handed back.
     pub async fn run_due(&self, state: &AppState) -> Result<usize, sqlx::Error> {
         let lease_ms = state.config.jobs.lease_secs.max(1) * 1_000;
         let mut ran = 0;
-        while let Some(job) = claim(&state.db, state.clock.now_ms(), lease_ms).await? {
-            let result = match self.handlers.get(&job.kind) {
-                Some(handler) => {
-                    let run = handler(state.clone(), job.clone());
-                    match tokio::time::timeout(Duration::from_millis(lease_ms as u64), run).await {
-                        Ok(result) => result,
-                        Err(_) => Err("timed out".to_string()),
+        loop {
+            let claimed_at = state.clock.now_ms();
+            let batch = claim_some(&state.db, claimed_at, lease_ms, CLAIM_AT_MOST).await?;
+            if batch.is_empty() {
+                return Ok(ran);
+            }
+            let lease_until = claimed_at + lease_ms;
+            let mut done: Vec<&Job> = Vec::new();
+            for (index, job) in batch.iter().enumerate() {
+                let left_ms = lease_until - state.clock.now_ms();
+                if left_ms < lease_ms / 2 {
+                    complete_all(&state.db, &done, state.clock.now_ms()).await?;
+                    done.clear();
+                    release(&state.db, &batch[index..]).await?;
+                    break;
+                }
+                let result = self.run_one(state, job, left_ms).await;
+                match &result {
+                    Ok(()) => done.push(job),
+                    Err(error) => {
+                        tracing::warn!(kind = %job.kind, key = %job.key, attempt = job.attempt, error = %error, "job failed");
+                        settle(&state.db, job, &result, state.clock.now_ms()).await?;
                     }
                 }
-                None => Err(format!("no handler for jobs of kind {}", job.kind)),
-            };
-            if let Err(error) = &result {
-                tracing::warn!(kind = %job.kind, key = %job.key, attempt = job.attempt, error = %error, "job failed");
+                ran += 1;
             }
-            settle(&state.db, &job, &result, state.clock.now_ms()).await?;
-            ran += 1;
+            complete_all(&state.db, &done, state.clock.now_ms()).await?;
         }
-        Ok(ran)
+    }
+
+    /// Runs one job's handler, for at most `for_ms`.
+    async fn run_one(&self, state: &AppState, job: &Job, for_ms: i64) -> JobResult {
+        let Some(handler) = self.handlers.get(&job.kind) else {
+            return Err(format!("no handler for jobs of kind {}", job.kind));
+        };
+        let run = handler(state.clone(), job.clone());
+        match tokio::time::timeout(Duration::from_millis(for_ms.max(1) as u64), run).await {
+            Ok(result) => result,
+            Err(_) => Err("timed out".to_string()),
+        }
     }
 
     /// Polls for due jobs every `jobs.poll_ms` until the server stops.

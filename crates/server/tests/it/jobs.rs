@@ -77,6 +77,112 @@ async fn a_due_job_runs_once_even_with_two_runners_racing() {
     t.server.stop().await;
 }
 
+/// A runner claims due jobs several at a time and runs them in the order
+/// they fell due. A batch's jobs start only while half the lease is left:
+/// those not started by then are handed back (their attempt not counted)
+/// and taken again under a new lease. A failure in a batch leaves the
+/// others done.
+#[tokio::test]
+async fn jobs_are_claimed_in_batches_run_in_order_and_handed_back_when_the_lease_runs_short() {
+    let t = without_poller().await;
+    let state = t.state();
+    let now = state.clock.now_ms();
+    let due = now + 3_600_000;
+    for n in 0..6_i64 {
+        let job = NewJob::new(
+            "test.slow",
+            format!("slow:{n}"),
+            json!({ "n": n }),
+            due - 1_000 + n,
+        );
+        assert!(jobs::enqueue(&state.db, &job, now).await.unwrap());
+    }
+    let fails = NewJob::new("test.fails", "fails:0", json!({}), due - 2_000);
+    assert!(jobs::enqueue(&state.db, &fails, now).await.unwrap());
+    t.advance(3_600);
+
+    // Each slow job takes 20 of the lease's 60 seconds: two run under a
+    // lease (after them less than half is left), the rest are handed back.
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (seen, clock) = (order.clone(), t.clock.clone());
+    let runner = Runner::new()
+        .handle("test.slow", move |_state, job| {
+            let (seen, clock) = (seen.clone(), clock.clone());
+            async move {
+                seen.lock().unwrap().push((
+                    job.payload["n"].as_i64().unwrap(),
+                    job.attempt,
+                    job.lease.clone(),
+                ));
+                clock.advance(std::time::Duration::from_secs(20));
+                Ok(())
+            }
+        })
+        .handle("test.fails", |_state, _job| async {
+            Err("refused".to_string())
+        });
+    assert_eq!(runner.run_due(state).await.unwrap(), 7);
+    let order = order.lock().unwrap().clone();
+    assert_eq!(
+        order
+            .iter()
+            .map(|(n, attempt, _)| (*n, *attempt))
+            .collect::<Vec<_>>(),
+        (0..6).map(|n| (n, 1)).collect::<Vec<_>>(),
+        "in order, each on its first attempt"
+    );
+    let leases: Vec<&str> = order.iter().map(|(_, _, lease)| lease.as_str()).collect();
+    assert!(
+        leases[0] == leases[1] && leases[2] == leases[3] && leases[4] == leases[5],
+        "two a lease: {leases:?}"
+    );
+    assert!(
+        leases[1] != leases[2] && leases[3] != leases[4] && leases[1] != leases[4],
+        "the rest handed back and claimed again: {leases:?}"
+    );
+    for n in 0..6 {
+        let status = jobs::status(&state.db, &format!("slow:{n}"), state.clock.now_ms())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (status.state, status.attempts),
+            (JobState::Done, 1),
+            "slow:{n}"
+        );
+    }
+    let status = jobs::status(&state.db, "fails:0", state.clock.now_ms())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (status.state, status.last_error.as_deref()),
+        (JobState::Failed, Some("refused"))
+    );
+
+    // Up to the batch size at once, earliest first.
+    let later = state.clock.now_ms() + 3_600_000;
+    for n in 0..20_i64 {
+        let job = NewJob::new(
+            "test.count",
+            format!("many:{n}"),
+            json!({}),
+            later + 100 - n,
+        );
+        assert!(jobs::enqueue(&state.db, &job, later).await.unwrap());
+    }
+    let batch = jobs::claim_some(&state.db, later + 1_000, 60_000, 16)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = batch.iter().map(|j| j.key.as_str()).collect();
+    let expected: Vec<String> = (4..20).rev().map(|n| format!("many:{n}")).collect();
+    assert_eq!(
+        keys,
+        expected.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    t.server.stop().await;
+}
+
 #[tokio::test]
 async fn a_job_held_by_a_dead_runner_is_taken_over_after_its_lease() {
     let t = without_poller().await;
