@@ -2,7 +2,8 @@
 
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
-use tram_platform::db::{is_unique_violation, new_id, Db};
+use tram_platform::args;
+use tram_platform::db::{is_unique_violation, new_id, Db, Row as DbRow};
 
 use crate::contact::Contact;
 use crate::error::{AccountError, AccountResult};
@@ -24,7 +25,7 @@ pub struct User {
 pub(crate) const USER_COLUMNS: &str =
     "id, display_name, phone, email, locale, time_zone, totp_enabled_at, is_server_admin, created_at";
 
-pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error> {
+pub(crate) fn user_from_row(row: &DbRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: row.try_get("id")?,
         display_name: row.try_get("display_name")?,
@@ -32,8 +33,8 @@ pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, sqlx::Error
         email: row.try_get("email")?,
         locale: row.try_get("locale")?,
         time_zone: row.try_get("time_zone")?,
-        two_factor_enabled: row.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some(),
-        is_server_admin: row.try_get::<i64, _>("is_server_admin")? != 0,
+        two_factor_enabled: row.try_get::<Option<i64>>("totp_enabled_at")?.is_some(),
+        is_server_admin: row.try_get::<i64>("is_server_admin")? != 0,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -94,13 +95,13 @@ pub async fn create(conn: &mut AnyConnection, now: i64, new: NewUser<'_>) -> Acc
 }
 
 pub async fn get(db: &Db, id: &str) -> AccountResult<User> {
-    let row = sqlx::query(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND disabled_at IS NULL"
-    ))
-    .bind(id)
-    .fetch_optional(db.read())
-    .await?
-    .ok_or(AccountError::NotFound)?;
+    let row = db
+        .read_row(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND disabled_at IS NULL"),
+            args![id],
+        )
+        .await?
+        .ok_or(AccountError::NotFound)?;
     Ok(user_from_row(&row)?)
 }
 
@@ -113,12 +114,14 @@ pub async fn find_for_login(
         Contact::Phone(_) => "phone",
         Contact::Email(_) => "email",
     };
-    let row = sqlx::query(&format!(
-        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE {column} = $1 AND disabled_at IS NULL"
-    ))
-    .bind(contact.value())
-    .fetch_optional(db.read())
-    .await?;
+    let row = db
+        .read_row(
+            &format!(
+                "SELECT {USER_COLUMNS}, password_hash FROM users WHERE {column} = $1 AND disabled_at IS NULL"
+            ),
+            args![contact.value()],
+        )
+        .await?;
     match row {
         Some(row) => Ok(Some((user_from_row(&row)?, row.try_get("password_hash")?))),
         None => Ok(None),

@@ -9,10 +9,10 @@
 //! notice is sent once and a failing chat never loses a decision.
 
 use serde_json::{json, Value};
-use sqlx::Row;
 use tram_chat::cards::{ButtonAction, Card, CardButton};
 use tram_chat::messages::{MessageKind, NewMessage};
 use tram_chat::notices::{self, Sender};
+use tram_platform::args;
 use tram_platform::db::BatchedTx;
 use tram_platform::i18n::Locale;
 use tram_platform::jobs::{self, Job, JobResult, NewJob};
@@ -119,17 +119,18 @@ struct About {
 }
 
 async fn about(state: &AppState, instance_id: &str) -> Result<Option<About>, String> {
-    let Some(row) = sqlx::query(
-        "SELECT org_id, template_id, template_version, submitter_id, title, form_values FROM approval_instances WHERE id = $1",
-    )
-    .bind(instance_id)
-    .fetch_optional(state.db.read())
-    .await
-    .map_err(|e| e.to_string())?
+    let Some(row) = state
+        .db
+        .read_row(
+            "SELECT org_id, template_id, template_version, submitter_id, title, form_values FROM approval_instances WHERE id = $1",
+            args![instance_id],
+        )
+        .await
+        .map_err(|e| e.to_string())?
     else {
         return Ok(None);
     };
-    let get = |c: &str| row.try_get::<String, _>(c).map_err(|e| e.to_string());
+    let get = |c: &str| row.try_get::<String>(c).map_err(|e| e.to_string());
     let org_id = get("org_id")?;
     let submitter_id = get("submitter_id")?;
     let version: i64 = row.try_get("template_version").map_err(|e| e.to_string())?;
@@ -232,13 +233,14 @@ async fn send(state: &AppState, job: &Job) -> Result<(), String> {
     match what {
         "task" | "remind" => {
             let task_id = p["task_id"].as_str().ok_or("job without a task")?;
-            let Some(row) = sqlx::query(
-                "SELECT instance_id, assignee_id, status FROM approval_tasks WHERE id = $1",
-            )
-            .bind(task_id)
-            .fetch_optional(state.db.read())
-            .await
-            .map_err(|e| e.to_string())?
+            let Some(row) = state
+                .db
+                .read_row(
+                    "SELECT instance_id, assignee_id, status FROM approval_tasks WHERE id = $1",
+                    args![task_id],
+                )
+                .await
+                .map_err(|e| e.to_string())?
             else {
                 return Ok(());
             };
@@ -359,43 +361,49 @@ async fn send(state: &AppState, job: &Job) -> Result<(), String> {
 /// them: the approve / reject buttons go (the page button stays) and the
 /// card says what became of the task, in the approver's language.
 async fn close_cards(state: &AppState, instance_id: &str) -> Result<(), String> {
-    let Some(org_id) = sqlx::query("SELECT org_id FROM approval_instances WHERE id = $1")
-        .bind(instance_id)
-        .fetch_optional(state.db.read())
+    let Some(org_id) = state
+        .db
+        .read_row(
+            "SELECT org_id FROM approval_instances WHERE id = $1",
+            args![instance_id],
+        )
         .await
         .map_err(|e| e.to_string())?
-        .map(|row| row.try_get::<String, _>("org_id"))
+        .map(|row| row.try_get::<String>("org_id"))
         .transpose()
         .map_err(|e| e.to_string())?
     else {
         return Ok(());
     };
-    let tasks = sqlx::query(
-        "SELECT id, assignee_id, status FROM approval_tasks \
-         WHERE instance_id = $1 AND kind = 'approve' AND status <> 'pending'",
-    )
-    .bind(instance_id)
-    .fetch_all(state.db.read())
-    .await
-    .map_err(|e| e.to_string())?;
+    let tasks = state
+        .db
+        .read_rows(
+            "SELECT id, assignee_id, status FROM approval_tasks \
+             WHERE instance_id = $1 AND kind = 'approve' AND status <> 'pending'",
+            args![instance_id],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
     for task in tasks {
-        let get = |c: &str| task.try_get::<String, _>(c).map_err(|e| e.to_string());
+        let get = |c: &str| task.try_get::<String>(c).map_err(|e| e.to_string());
         let (task_id, to, status) = (get("id")?, get("assignee_id")?, get("status")?);
         let l = locale_of(state, &to).await;
         let sender = Sender {
             key: SENDER_KEY,
             name: l.t("notices.approval.sender"),
         };
-        let message_ids: Vec<String> =
-            sqlx::query("SELECT message_id FROM approval_task_cards WHERE task_id = $1")
-                .bind(&task_id)
-                .fetch_all(state.db.read())
-                .await
-                .map_err(|e| e.to_string())?
-                .iter()
-                .map(|row| row.try_get("message_id"))
-                .collect::<Result<_, _>>()
-                .map_err(|e| e.to_string())?;
+        let message_ids: Vec<String> = state
+            .db
+            .read_rows(
+                "SELECT message_id FROM approval_task_cards WHERE task_id = $1",
+                args![task_id.as_str()],
+            )
+            .await
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|row| row.try_get("message_id"))
+            .collect::<Result<_, _>>()
+            .map_err(|e| e.to_string())?;
         let cards = notices::cards(state, &org_id, &to, &sender, &message_ids)
             .await
             .map_err(|e| e.to_string())?;
