@@ -477,11 +477,16 @@ impl Runner {
     /// writes for the batch instead of two a job, which matters when the
     /// writer is busy (SQLite has one). A job starts only while at least
     /// half the lease is left, and its handler may run until the lease
-    /// ends; the batch's jobs not started by then are handed back.
+    /// ends; the batch's jobs not started by then are handed back. When
+    /// the server is stopping, the job in hand finishes, the rest are
+    /// handed back, and no more are claimed.
     pub async fn run_due(&self, state: &AppState) -> Result<usize, sqlx::Error> {
         let lease_ms = state.config.jobs.lease_secs.max(1) * 1_000;
         let mut ran = 0;
         loop {
+            if state.shutdown.is_triggered() {
+                return Ok(ran);
+            }
             let claimed_at = state.clock.now_ms();
             let batch = claim_some(&state.db, claimed_at, lease_ms, CLAIM_AT_MOST).await?;
             if batch.is_empty() {
@@ -491,10 +496,14 @@ impl Runner {
             let mut done: Vec<&Job> = Vec::new();
             for (index, job) in batch.iter().enumerate() {
                 let left_ms = lease_until - state.clock.now_ms();
-                if left_ms < lease_ms / 2 {
+                let stopping = state.shutdown.is_triggered();
+                if left_ms < lease_ms / 2 || stopping {
                     complete_all(&state.db, &done, state.clock.now_ms()).await?;
                     done.clear();
                     release(&state.db, &batch[index..]).await?;
+                    if stopping {
+                        return Ok(ran);
+                    }
                     break;
                 }
                 let result = self.run_one(state, job, left_ms).await;

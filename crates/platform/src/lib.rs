@@ -46,7 +46,8 @@ pub struct Services {
 }
 
 /// Tells long-lived connections (WebSockets, event streams) that the server
-/// is stopping, so they close and clients reconnect elsewhere.
+/// is stopping, so they close and clients reconnect elsewhere; the job
+/// runner hands back the jobs it has claimed and not started.
 #[derive(Clone)]
 pub struct Shutdown(tokio::sync::watch::Sender<bool>);
 
@@ -59,6 +60,11 @@ impl Default for Shutdown {
 impl Shutdown {
     pub fn trigger(&self) {
         self.0.send_replace(true);
+    }
+
+    /// Whether the server is stopping.
+    pub fn is_triggered(&self) -> bool {
+        *self.0.borrow()
     }
 
     /// Resolves once the server is stopping.

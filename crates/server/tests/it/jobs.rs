@@ -183,6 +183,52 @@ async fn jobs_are_claimed_in_batches_run_in_order_and_handed_back_when_the_lease
     t.server.stop().await;
 }
 
+/// A server that is stopping finishes the job in hand and hands back the
+/// rest of its batch at once (another node, or this one after its
+/// restart, takes them without waiting for the lease to run out).
+#[tokio::test]
+async fn a_stopping_runner_finishes_the_job_in_hand_and_hands_back_the_rest() {
+    let t = without_poller().await;
+    let state = t.state();
+    let now = state.clock.now_ms();
+    let due = now + 3_600_000;
+    for n in 0..5_i64 {
+        let job = NewJob::new("test.stop", format!("stop:{n}"), json!({}), due + n);
+        assert!(jobs::enqueue(&state.db, &job, now).await.unwrap());
+    }
+    t.advance(3_600);
+    let runner = Runner::new().handle(
+        "test.stop",
+        |state: tram_platform::AppState, _job| async move {
+            // The server is told to stop while this job runs.
+            state.shutdown.trigger();
+            Ok(())
+        },
+    );
+    assert_eq!(runner.run_due(state).await.unwrap(), 1);
+    let at = state.clock.now_ms();
+    let first = jobs::status(&state.db, "stop:0", at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.state, first.attempts), (JobState::Done, 1));
+    for n in 1..5 {
+        let status = jobs::status(&state.db, &format!("stop:{n}"), at)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (status.state, status.attempts),
+            (JobState::Pending, 0),
+            "stop:{n} handed back"
+        );
+    }
+    // Taken at once by the next runner, lease or no lease.
+    let next = jobs::claim_some(&state.db, at, 60_000, 16).await.unwrap();
+    assert_eq!(next.len(), 4);
+    t.server.stop().await;
+}
+
 #[tokio::test]
 async fn a_job_held_by_a_dead_runner_is_taken_over_after_its_lease() {
     let t = without_poller().await;
