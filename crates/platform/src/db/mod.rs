@@ -48,6 +48,15 @@ pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        Db::connect_with_log_limit(url, checkpoint::RESTART_LOG_AT_PAGES).await
+    }
+
+    /// [`Db::connect`], with the write-ahead log started again (SQLite) at
+    /// `restart_log_at_pages` (see `checkpoint`).
+    async fn connect_with_log_limit(
+        url: &str,
+        restart_log_at_pages: u32,
+    ) -> Result<Db, sqlx::Error> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -63,8 +72,12 @@ impl Db {
                 let file = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
                 let finish_log = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
                 let lane = lane::WriterLane::start(file.get_filename(), finish_log.clone())?;
-                let checkpointer =
-                    checkpoint::Checkpointer::start(file.get_filename(), finish_log)?;
+                let checkpointer = checkpoint::Checkpointer::start(
+                    file.get_filename(),
+                    write.clone(),
+                    finish_log,
+                    restart_log_at_pages,
+                )?;
                 let readers = direct::DirectReaders::open(file.get_filename(), DIRECT_READERS)?;
                 Ok(Db {
                     backend,
