@@ -115,15 +115,20 @@ fn run(conn: Connection, alive: Weak<()>, finish_log: Arc<AtomicBool>, restart_a
 /// taken the request by the next look: holding the pool's write
 /// connection (no one else writes meanwhile), on that connection.
 async fn finish_when_the_lane_does_not(writer: AnyPool, finish_log: Arc<AtomicBool>) {
-    let mut asked_before = false;
+    // Looks every 50 ms; a request seen on three looks in a row (the lane
+    // takes one within milliseconds when it is writing) is finished here.
+    let mut looks_asked = 0;
     loop {
-        tokio::time::sleep(EVERY).await;
-        let asked = finish_log.load(Ordering::SeqCst);
-        if !(asked && asked_before) {
-            asked_before = asked;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if !finish_log.load(Ordering::SeqCst) {
+            looks_asked = 0;
             continue;
         }
-        asked_before = false;
+        looks_asked += 1;
+        if looks_asked < 3 {
+            continue;
+        }
+        looks_asked = 0;
         let Ok(mut conn) = writer.acquire().await else {
             // The database is closing.
             return;
@@ -167,7 +172,8 @@ mod tests {
     /// 48 MiB in 16 KiB commits, at most 16 MiB a second (a few hundred
     /// pages between two of the thread's checkpoints), on the writer lane
     /// or through the pool; the bytes written and the largest the log
-    /// file got.
+    /// file got. (With no one finishing the checkpoints the log reaches
+    /// about 77 MB; with them, a few MB, more on a busy machine.)
     async fn write_steadily(db: &Db, path: &std::path::Path, on_the_lane: bool) -> (u64, u64) {
         let wal = path.with_extension("db-wal");
         let (mut written, mut largest) = (0u64, 0u64);
@@ -203,7 +209,7 @@ mod tests {
         let (_dir, path, db) = small_log_db().await;
         let (written, largest) = write_steadily(&db, &path, true).await;
         assert!(
-            largest < 16 * MIB,
+            largest < 32 * MIB,
             "the log stayed short: {largest} bytes at most, for {written} written"
         );
         db.close().await;
@@ -216,7 +222,7 @@ mod tests {
         let (_dir, path, db) = small_log_db().await;
         let (written, largest) = write_steadily(&db, &path, false).await;
         assert!(
-            largest < 16 * MIB,
+            largest < 32 * MIB,
             "the log stayed short: {largest} bytes at most, for {written} written"
         );
         db.close().await;
