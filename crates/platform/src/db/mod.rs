@@ -7,7 +7,9 @@
 //!
 //! SQLite allows one writer at a time, so on SQLite writes go through a pool
 //! of one connection (no `SQLITE_BUSY` between our own writers) while reads
-//! use a wider pool; on PostgreSQL both handles are the same pool.
+//! use a wider pool; on PostgreSQL both handles are the same pool. An
+//! in-memory SQLite database (`sqlite::memory:`, for tests) lives in its
+//! one write connection, which then serves the reads too.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -35,12 +37,13 @@ pub struct Db {
     backend: Backend,
     read: AnyPool,
     write: AnyPool,
-    /// SQLite: the thread write transactions run on (see `lane`).
+    /// SQLite on a file: the thread write transactions run on (see
+    /// `lane`).
     lane: Option<std::sync::Arc<lane::WriterLane>>,
-    /// SQLite: connections for short reads on the caller's thread
-    /// (see [`Db::read_rows`]).
+    /// SQLite on a file: connections for short reads on the caller's
+    /// thread (see [`Db::read_rows`]).
     readers: Option<std::sync::Arc<direct::DirectReaders>>,
-    /// SQLite: the thread that checkpoints the write-ahead log.
+    /// SQLite on a file: the thread that checkpoints the write-ahead log.
     _checkpointer: Option<std::sync::Arc<checkpoint::Checkpointer>>,
 }
 
@@ -67,18 +70,36 @@ impl Db {
         match backend {
             Backend::Sqlite => {
                 let write = sqlite_pool(1).connect_with(options.clone()).await?;
+                // The file SQLite opened; none for an in-memory database,
+                // which every connection would see afresh (and connections
+                // of our own would each open a file of its name): there
+                // the one write connection does everything.
+                let file: String =
+                    sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                        .fetch_one(&write)
+                        .await?;
+                if file.is_empty() {
+                    return Ok(Db {
+                        backend,
+                        read: write.clone(),
+                        write,
+                        lane: None,
+                        readers: None,
+                        _checkpointer: None,
+                    });
+                }
                 // WAL must be on before readers open their connections.
                 let read = sqlite_pool(8).connect_with(options).await?;
-                let file = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
+                let file = std::path::Path::new(&file);
                 let finish_log = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-                let lane = lane::WriterLane::start(file.get_filename(), finish_log.clone())?;
+                let lane = lane::WriterLane::start(file, finish_log.clone())?;
                 let checkpointer = checkpoint::Checkpointer::start(
-                    file.get_filename(),
+                    file,
                     write.clone(),
                     finish_log,
                     restart_log_at_pages,
                 )?;
-                let readers = direct::DirectReaders::open(file.get_filename(), DIRECT_READERS)?;
+                let readers = direct::DirectReaders::open(file, DIRECT_READERS)?;
                 Ok(Db {
                     backend,
                     read,
@@ -280,6 +301,32 @@ pub fn new_id() -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::Db;
+    use crate::args;
+
+    /// An in-memory database cannot be shared with connections of Tram's
+    /// own (each would open a file of its name), nor between the pool's
+    /// connections: its one write connection serves the writer lane's
+    /// transactions and the short reads, which see each other's writes.
+    #[tokio::test]
+    async fn an_in_memory_database_is_served_by_its_write_connection_alone() {
+        let db = Db::connect("sqlite::memory:").await.unwrap();
+        sqlx::query("CREATE TABLE t (v TEXT)")
+            .execute(db.write())
+            .await
+            .unwrap();
+        let lane_db = db.clone();
+        db.in_writer_lane(async move {
+            let mut tx = lane_db.begin_batched().await.unwrap();
+            tx.push("INSERT INTO t (v) VALUES ($1)", args!["kept"]);
+            tx.commit().await.unwrap();
+        })
+        .await;
+        let row = db.read_row("SELECT v FROM t", args![]).await.unwrap();
+        assert_eq!(row.unwrap().try_get::<String>("v").unwrap(), "kept");
+        db.close().await;
+    }
+
     #[test]
     fn like_patterns_match_literally() {
         assert_eq!(super::escape_like("a_b%c\\"), "a\\_b\\%c\\\\");
