@@ -341,88 +341,84 @@ pub async fn claim_some(
 
 /// Hands back claimed jobs that were not started (their attempt is not
 /// counted): the next claim, here or on another node, takes them.
-async fn release(db: &Db, jobs: &[Job]) -> Result<(), sqlx::Error> {
-    let Some(first) = jobs.first() else {
-        return Ok(());
-    };
-    let sql = format!(
-        "UPDATE jobs SET lease_until = NULL, attempts = attempts - 1 \
-         WHERE lease = $1 AND finished_at IS NULL AND id IN ({})",
-        db::placeholders(2, jobs.len())
-    );
-    let mut query = sqlx::query(&sql).bind(&first.lease);
-    for job in jobs {
-        query = query.bind(&job.id);
-    }
-    query.execute(db.write()).await?;
-    Ok(())
+async fn release(db: &Db, jobs: &[&Job]) -> Result<(), sqlx::Error> {
+    update_held(
+        db,
+        "lease_until = NULL, attempts = attempts - 1",
+        Vec::new(),
+        jobs,
+    )
+    .await
 }
 
 /// Marks the jobs done (those whose handlers did not already), in one
 /// write.
 async fn complete_all(db: &Db, jobs: &[&Job], now: i64) -> Result<(), sqlx::Error> {
+    update_held(
+        db,
+        "finished_at = $1, failed = 0, lease_until = NULL",
+        crate::args![now],
+        jobs,
+    )
+    .await
+}
+
+/// `UPDATE jobs SET {set}` (its `$n` numbered from 1, bound to `args`)
+/// on those of `jobs` — claimed together, under one lease — that are not
+/// finished and whose lease is still that one.
+async fn update_held(
+    db: &Db,
+    set: &str,
+    mut args: Vec<Arg>,
+    jobs: &[&Job],
+) -> Result<(), sqlx::Error> {
     let Some(first) = jobs.first() else {
         return Ok(());
     };
     let sql = format!(
-        "UPDATE jobs SET finished_at = $1, failed = 0, lease_until = NULL \
-         WHERE lease = $2 AND finished_at IS NULL AND id IN ({})",
-        db::placeholders(3, jobs.len())
+        "UPDATE jobs SET {set} WHERE lease = ${} AND finished_at IS NULL AND id IN ({})",
+        args.len() + 1,
+        db::placeholders(args.len() + 2, jobs.len())
     );
-    let mut query = sqlx::query(&sql).bind(now).bind(&first.lease);
-    for job in jobs {
-        query = query.bind(&job.id);
-    }
-    query.execute(db.write()).await?;
+    args.push(Arg::from(first.lease.as_str()));
+    args.extend(jobs.iter().map(|job| Arg::from(job.id.as_str())));
+    db::bind(sqlx::query(&sql), args)
+        .execute(db.write())
+        .await?;
     Ok(())
 }
 
-/// Records a handler's answer: done, retried later, or failed for good.
-async fn settle(db: &Db, job: &Job, result: &JobResult, now: i64) -> Result<(), sqlx::Error> {
-    match result {
-        Ok(()) => {
-            // A no-op when the handler already completed it in its own
-            // transaction.
-            sqlx::query(
-                "UPDATE jobs SET finished_at = $1, failed = 0, lease_until = NULL \
-                 WHERE id = $2 AND lease = $3 AND finished_at IS NULL",
-            )
-            .bind(now)
-            .bind(&job.id)
-            .bind(&job.lease)
-            .execute(db.write())
-            .await?;
-        }
-        Err(error) if job.is_last_attempt() => {
-            sqlx::query(
-                "UPDATE jobs SET finished_at = $1, failed = 1, lease_until = NULL, \
-                 last_error = $2 WHERE id = $3 AND lease = $4 AND finished_at IS NULL",
-            )
-            .bind(now)
-            .bind(error)
-            .bind(&job.id)
-            .bind(&job.lease)
-            .execute(db.write())
-            .await?;
-        }
-        Err(error) => {
-            let row = sqlx::query("SELECT retry_base_ms FROM jobs WHERE id = $1")
-                .bind(&job.id)
-                .fetch_one(db.read())
-                .await?;
-            let base: i64 = row.try_get("retry_base_ms")?;
-            sqlx::query(
-                "UPDATE jobs SET run_at = $1, lease_until = NULL, last_error = $2 \
-                 WHERE id = $3 AND lease = $4 AND finished_at IS NULL",
-            )
-            .bind(now + backoff_ms(base, job.attempt))
-            .bind(error)
-            .bind(&job.id)
-            .bind(&job.lease)
-            .execute(db.write())
-            .await?;
-        }
+/// Records a handler's failure: the job is retried later, or, after its
+/// last attempt, kept as failed.
+async fn fail(db: &Db, job: &Job, error: &str, now: i64) -> Result<(), sqlx::Error> {
+    if job.is_last_attempt() {
+        sqlx::query(
+            "UPDATE jobs SET finished_at = $1, failed = 1, lease_until = NULL, \
+             last_error = $2 WHERE id = $3 AND lease = $4 AND finished_at IS NULL",
+        )
+        .bind(now)
+        .bind(error)
+        .bind(&job.id)
+        .bind(&job.lease)
+        .execute(db.write())
+        .await?;
+        return Ok(());
     }
+    let row = sqlx::query("SELECT retry_base_ms FROM jobs WHERE id = $1")
+        .bind(&job.id)
+        .fetch_one(db.read())
+        .await?;
+    let base: i64 = row.try_get("retry_base_ms")?;
+    sqlx::query(
+        "UPDATE jobs SET run_at = $1, lease_until = NULL, last_error = $2 \
+         WHERE id = $3 AND lease = $4 AND finished_at IS NULL",
+    )
+    .bind(now + backoff_ms(base, job.attempt))
+    .bind(error)
+    .bind(&job.id)
+    .bind(&job.lease)
+    .execute(db.write())
+    .await?;
     Ok(())
 }
 
@@ -496,22 +492,16 @@ impl Runner {
             let mut done: Vec<&Job> = Vec::new();
             for (index, job) in batch.iter().enumerate() {
                 let left_ms = lease_until - state.clock.now_ms();
-                let stopping = state.shutdown.is_triggered();
-                if left_ms < lease_ms / 2 || stopping {
-                    complete_all(&state.db, &done, state.clock.now_ms()).await?;
-                    done.clear();
-                    release(&state.db, &batch[index..]).await?;
-                    if stopping {
-                        return Ok(ran);
-                    }
+                if left_ms < lease_ms / 2 || state.shutdown.is_triggered() {
+                    let rest: Vec<&Job> = batch[index..].iter().collect();
+                    release(&state.db, &rest).await?;
                     break;
                 }
-                let result = self.run_one(state, job, left_ms).await;
-                match &result {
+                match self.run_one(state, job, left_ms).await {
                     Ok(()) => done.push(job),
                     Err(error) => {
                         tracing::warn!(kind = %job.kind, key = %job.key, attempt = job.attempt, error = %error, "job failed");
-                        settle(&state.db, job, &result, state.clock.now_ms()).await?;
+                        fail(&state.db, job, &error, state.clock.now_ms()).await?;
                     }
                 }
                 ran += 1;
