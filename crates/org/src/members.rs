@@ -482,19 +482,6 @@ pub async fn remove(
     Ok(())
 }
 
-/// The member's manager, if one is set and still in the org.
-pub async fn manager_of(db: &Db, org_id: &str, user_id: &str) -> OrgResult<Option<String>> {
-    let row = sqlx::query(
-        "SELECT m.manager_user_id FROM memberships m JOIN memberships mm ON mm.org_id = m.org_id AND mm.user_id = m.manager_user_id \
-         WHERE m.org_id = $1 AND m.user_id = $2",
-    )
-    .bind(org_id)
-    .bind(user_id)
-    .fetch_optional(db.read())
-    .await?;
-    Ok(row.and_then(|r| r.try_get("manager_user_id").ok()))
-}
-
 /// Managers upwards from the member: `[manager, manager's manager, …]`, at
 /// most `levels` long, ending before one who has left the org.
 pub async fn manager_chain(
